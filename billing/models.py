@@ -1,0 +1,225 @@
+"""Customers, orders and the money ledger.
+
+Money is integer minor units plus an ISO 4217 currency, never floats.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from registrar.models import currency_validator
+
+
+class Account(models.Model):
+    """A customer of the platform."""
+
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254, db_index=True)
+    customer_reference = models.CharField(
+        max_length=64, unique=True, help_text="Our reference, sent upstream as customerReference."
+    )
+    entri_user_id = models.CharField("Entri user id", max_length=64, blank=True)
+    domain_api_account = models.CharField("Domain API account", max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("generate_billing_link", "Can generate a billing-portal link")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+class OrderKind(models.TextChoices):
+    REGISTRATION = "registration", "Registration"
+    TRANSFER_IN = "transfer_in", "Transfer in"
+    RENEWAL = "renewal", "Renewal"
+    REGISTRANT_CHANGE = "registrant_change", "Registrant change"
+    PRIVACY = "privacy", "WHOIS privacy"
+    EMAIL_INFRASTRUCTURE = "email_infrastructure", "Email infrastructure"
+
+
+class OrderStatus(models.TextChoices):
+    # Entri Sell's order/domain statuses ...
+    PAYMENT_INITIATED = "payment_initiated", "Payment initiated"
+    PAYMENT_SUCCESSFUL = "payment_successful", "Payment successful"
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
+    REGISTRATION_IN_PROGRESS = "registration_in_progress", "Registration in progress"
+    REGISTERED = "registered", "Registered"
+    TRANSFERRED = "transferred", "Transferred"
+    TRANSFER_STARTED = "transfer_started", "Transfer started"
+    TRANSFER_COMPLETED = "transfer_completed", "Transfer completed"
+    TRANSFER_ACK = "transfer_ack", "Transfer acknowledged"
+    TRANSFER_SUCCESS = "transfer_success", "Transfer succeeded"
+    TRANSFER_FAILED = "transfer_failed", "Transfer failed"
+    # ... and the ends the other upstreams and our own flows need.
+    REFUNDED = "refunded", "Refunded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class PurchaseType(models.TextChoices):
+    """name.com's purchaseType vocabulary."""
+
+    REGISTRATION = "registration", "Standard / registry premium"
+    AFTERMARKET_S = "aftermarket_s", "Aftermarket (s)"
+    AFTERMARKET_B = "aftermarket_b", "Aftermarket (b)"
+    AFTERMARKET_I = "aftermarket_i", "Aftermarket (i)"
+    EXPIRING = "expiring", "Expiring"
+    BACKORDER = "backorder", "Backorder"
+
+
+class Order(models.Model):
+    upstream_id = models.CharField("upstream id", max_length=64, null=True, blank=True)
+    provider_account = models.ForeignKey(
+        "registrar.ProviderAccount", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="orders",
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    registration = models.ForeignKey(
+        "registrar.Registration", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="orders",
+    )
+    tld = models.ForeignKey(
+        "registrar.Tld", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    kind = models.CharField(max_length=32, choices=OrderKind.choices)
+    status = models.CharField(max_length=32, choices=OrderStatus.choices)
+    status_reason = models.TextField(blank=True, help_text="Upstream's reason, kept verbatim.")
+    domain = models.CharField(max_length=253, blank=True, help_text="ASCII form.")
+    years = models.PositiveSmallIntegerField(default=1)
+    purchase_type = models.CharField(
+        max_length=16, choices=PurchaseType.choices, default=PurchaseType.REGISTRATION
+    )
+    premium = models.BooleanField(default=False)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    subtotal_minor = models.PositiveBigIntegerField("subtotal", default=0)
+    fees_minor = models.PositiveBigIntegerField("fees", default=0)
+    total_minor = models.PositiveBigIntegerField("total", default=0)
+    refunded_minor = models.PositiveBigIntegerField("refunded", default=0)
+    quoted_total_minor = models.PositiveBigIntegerField(
+        "quoted total", null=True, blank=True, help_text="What staff were shown before placing."
+    )
+    idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
+    customer_reference = models.CharField(max_length=64, blank=True, db_index=True)
+    placed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["kind"]),
+            models.Index(fields=["currency", "placed_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_account", "upstream_id"],
+                condition=Q(upstream_id__isnull=False),
+                name="order_upstream_unique",
+            ),
+            models.CheckConstraint(condition=Q(years__gte=1, years__lte=10), name="order_years"),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="order_currency_iso"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_minor__lte=F("total_minor")), name="order_refund_le_total"
+            ),
+            models.CheckConstraint(
+                condition=Q(subtotal_minor__gte=0, fees_minor__gte=0, total_minor__gte=0,
+                            refunded_minor__gte=0),
+                name="order_amounts_non_negative",
+            ),
+        ]
+        permissions = [
+            ("place_order", "Can place orders for customers"),
+            ("view_finance", "Can use the finance area"),
+            ("export_orders", "Can export orders"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.pk} {self.get_kind_display()} {self.domain}".strip()
+
+    @property
+    def net_minor(self) -> int:
+        return self.total_minor - self.refunded_minor
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    upstream_id = models.CharField(max_length=64, blank=True)
+    description = models.CharField(max_length=255)
+    domain = models.CharField(max_length=253, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_amount_minor = models.PositiveBigIntegerField("unit amount", default=0)
+    total_minor = models.PositiveBigIntegerField("total", default=0)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class LedgerEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ValueError("The ledger is append-only; record a new entry instead.")
+
+    def delete(self):
+        raise ValueError("The ledger is append-only; record a new entry instead.")
+
+
+class LedgerEntry(models.Model):
+    """A payment or refund, as money actually moved (or was asked to). Append-only:
+    a refund that settles later is a new entry pointing at the pending one."""
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        REFUND = "refund", "Refund"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="ledger_entries")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices)
+    amount_minor = models.PositiveBigIntegerField("amount")
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    settles = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="settled_by",
+        help_text="The pending entry this one resolves.",
+    )
+    external_reference = models.CharField(max_length=128, blank=True)
+    note = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="ledger_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount_minor} {self.currency} ({self.state})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("The ledger is append-only; record a new entry instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("The ledger is append-only; record a new entry instead.")

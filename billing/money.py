@@ -1,0 +1,24 @@
+"""Money helpers: amounts are integer minor units plus an ISO 4217 currency."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+# ISO 4217 currencies whose minor unit is not 1/100. Everything else has two decimals.
+_EXPONENT = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3, "OMR": 3,
+             "JOD": 3, "TND": 3}
+
+
+def exponent(currency: str) -> int:
+    return _EXPONENT.get(currency.upper(), 2)
+
+
+def to_decimal(amount_minor: int, currency: str) -> Decimal:
+    """12345, 'EUR' -> Decimal('123.45'): exact, for exports and sums."""
+    return Decimal(amount_minor).scaleb(-exponent(currency))
+
+
+def format_minor(amount_minor: int | None, currency: str) -> str:
+    if amount_minor is None:
+        return "—"
+    return f"{to_decimal(amount_minor, currency)} {currency}"

@@ -1,0 +1,81 @@
+"""Domain contacts (document 001's contact shape). Each is pinned to one TLD on
+create, because each registry validates a different set of fields."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Cast
+from django.db.models.lookups import Regex
+from django_countries.fields import CountryField
+
+from contacts.validation import PHONE_WIRE_FORM, validate_country, validate_phone
+
+
+class Contact(models.Model):
+    upstream_id = models.PositiveBigIntegerField("upstream id", unique=True, null=True, blank=True)
+    handle = models.CharField(max_length=64, blank=True, db_index=True)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    organization = models.CharField(max_length=255, blank=True)
+    street_address = models.CharField(max_length=255, blank=True)
+    post_code = models.CharField(max_length=32, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=100, blank=True)
+    country = CountryField(validators=[validate_country])
+    email = models.EmailField(max_length=254)
+    phone = models.CharField(
+        max_length=20, validators=[validate_phone], help_text="E.164 as +CC.NUMBER"
+    )
+    extra_properties = models.JSONField(
+        default=dict, blank=True, help_text="TLD-specific registry fields."
+    )
+    validations = models.JSONField(default=list, blank=True)
+    split_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="split_into"
+    )
+    tld = models.ForeignKey(
+        "registrar.Tld",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        help_text="The TLD whose registry rules this contact was validated against.",
+    )
+    account = models.ForeignKey(
+        "billing.Account", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="contacts",
+    )
+    upstream_created_at = models.DateTimeField(null=True, blank=True)
+    upstream_updated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["handle", "id"]
+        indexes = [
+            models.Index(fields=["organization"]),
+            models.Index(fields=["last_name", "first_name"]),
+            models.Index(fields=["email"]),
+        ]
+        constraints = [
+            # Through a plain CharField: CountryField rewrites lookups on itself.
+            models.CheckConstraint(
+                condition=Regex(Cast("country", models.CharField(max_length=2)), r"^[A-Z]{2}$"),
+                name="contact_country_iso2",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(phone__regex=PHONE_WIRE_FORM.pattern),
+                name="contact_phone_e164",
+            ),
+        ]
+        permissions = [
+            ("resend_contact_verification", "Can resend a contact's verification e-mail"),
+        ]
+
+    def __str__(self) -> str:
+        label = self.handle or f"#{self.pk}"
+        return f"{label} ({self.full_name})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""The README's commands, with nothing but Python 3.11 and pip.
+
+    python3 dev.py run     virtualenv, install, migrate, demo data, serve on 127.0.0.1:8000
+    python3 dev.py test    virtualenv, install, run the test suite (extra args go to pytest)
+    python3 dev.py lint    ruff + missing-migration check
+    python3 dev.py bench   run the benchmarks in bench/ (they print figures)
+
+The virtualenv lives in .venv and is re-installed only when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("VENV_DIR", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+
+
+def ensure_venv() -> None:
+    if sys.version_info[:2] != (3, 11):
+        print(f"warning: Python 3.11 is expected, this is {sys.version.split()[0]}",
+              file=sys.stderr)
+    if not PYTHON.exists():
+        print(f"Creating virtualenv in {VENV} ...")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / ".installed"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != digest:
+        print("Installing dependencies ...")
+        subprocess.run([PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+                       check=True)
+        subprocess.run([PYTHON, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"],
+                       check=True)
+        stamp.write_text(digest)
+
+
+def manage(*args: str, env: dict[str, str] | None = None) -> None:
+    subprocess.run([PYTHON, str(ROOT / "manage.py"), *args], check=True, env=env)
+
+
+def run(args: list[str]) -> int:
+    ensure_venv()
+    env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "1")}
+    manage("migrate", "--noinput", env=env)
+    manage("demo", env=env)
+    address = args[0] if args else "127.0.0.1:8000"
+    print(f"\nServing the back-office on http://{address}/admin/  (Ctrl+C stops it)\n")
+    try:
+        return subprocess.call([PYTHON, str(ROOT / "manage.py"), "runserver", address], env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def test(args: list[str]) -> int:
+    ensure_venv()
+    return subprocess.call([BIN / "pytest", *args], cwd=ROOT)
+
+
+def lint(args: list[str]) -> int:
+    ensure_venv()
+    env = {**os.environ, "DEBUG": "1"}
+    status = subprocess.call([BIN / "ruff", "check", str(ROOT)])
+    status |= subprocess.call(
+        [PYTHON, str(ROOT / "manage.py"), "makemigrations", "--check", "--dry-run"], env=env
+    )
+    return status
+
+
+def bench(args: list[str]) -> int:
+    """Run every bench/*.py (or the ones named); they print figures, they never fail on time."""
+    ensure_venv()
+    scripts = [ROOT / "bench" / a for a in args] or sorted((ROOT / "bench").glob("bench_*.py"))
+    status = 0
+    for script in scripts:
+        print(f"== {script.name}")
+        status |= subprocess.call([PYTHON, str(script)], cwd=ROOT)
+    return status
+
+
+COMMANDS = {"run": run, "test": test, "lint": lint, "bench": bench}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__)
+        sys.exit(2)
+    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))

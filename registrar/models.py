@@ -1,0 +1,419 @@
+"""Mirrors of upstream registrar resources: provider accounts, TLDs, registrations,
+DNSSEC keys, glue hosts and registrar processes.
+
+Fields that come from upstream change only through services (operations and sync);
+the admin shows them read-only.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+from registrar.domain_names import normalise_tld, to_ascii, to_unicode
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use an ISO 4217 code such as EUR or USD.")
+env_var_validator = RegexValidator(
+    r"^[A-Z_][A-Z0-9_]*$", "The name of an environment variable, e.g. DOMAIN_API_TOKEN."
+)
+
+
+class ProviderKind(models.TextChoices):
+    DOMAIN_API = "domain_api", "Domain Registration API"
+    SANDBOX = "sandbox", "Built-in sandbox (Domain Registration API wire format)"
+    ENTRI = "entri", "Entri Sell Enterprise"
+    DOMAINEE = "domainee", "Domainee"
+    SALESHANDY = "saleshandy", "Saleshandy"
+    NAMECOM = "namecom", "name.com"
+
+
+class ProviderAccount(models.Model):
+    """One upstream account the back-office talks to. Holds the *name* of the
+    environment variable with its secret, never the secret itself."""
+
+    label = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=32, choices=ProviderKind.choices)
+    base_url = models.URLField(max_length=500)
+    account_ref = models.CharField(
+        "upstream account reference",
+        max_length=128,
+        blank=True,
+        help_text="Sent as X-Auth-Account (Domain API) or applicationId (Entri).",
+    )
+    secret_env = models.CharField(
+        "secret environment variable",
+        max_length=64,
+        blank=True,
+        validators=[env_var_validator],
+        help_text="Name of the environment variable that holds the API secret.",
+    )
+    timeout_seconds = models.FloatField(default=15.0, validators=[MinValueValidator(0.1)])
+    enabled = models.BooleanField(default=True)
+    options = models.JSONField(
+        default=dict, blank=True, help_text="Provider-specific settings, e.g. lightning_mode."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(timeout_seconds__gt=0), name="provideraccount_timeout_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class AuthcodeBehavior(models.TextChoices):
+    STANDARD = "standard", "Returned by the API"
+    HIDDEN = "hidden", "Hidden by the registry"
+    EMAILED = "emailed", "E-mailed to the registrant"
+
+
+def _fee_has_currency(prefix: str) -> models.CheckConstraint:
+    """A fee is either absent (no amount, no currency) or complete (amount and currency)."""
+    amount, currency = f"{prefix}_amount", f"{prefix}_currency"
+    absent = models.Q(**{f"{amount}__isnull": True, currency: ""})
+    complete = models.Q(**{f"{amount}__isnull": False}) & ~models.Q(**{currency: ""})
+    return models.CheckConstraint(condition=absent | complete, name=f"tld_{prefix}_has_currency")
+
+
+class Tld(models.Model):
+    name = models.CharField(max_length=63, unique=True, help_text="ASCII form, no leading dot.")
+    upstream_id = models.PositiveIntegerField(null=True, blank=True)
+    provider_account = models.ForeignKey(
+        ProviderAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tlds",
+        help_text="Empty: no registrar configured; operations answer registrar_unavailable.",
+    )
+    supports_privacy = models.BooleanField(default=True)
+    supports_transfer_lock = models.BooleanField(default=True)
+    supports_push_transfer = models.BooleanField(default=False)
+    supports_dnssec = models.BooleanField(default=True)
+    requires_contact_validation = models.BooleanField(default=False)
+    authcode_behavior = models.CharField(
+        max_length=16, choices=AuthcodeBehavior.choices, default=AuthcodeBehavior.STANDARD
+    )
+    privacy_fee_amount = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Minor units; empty means privacy is free."
+    )
+    privacy_fee_currency = models.CharField(
+        max_length=3, blank=True, validators=[currency_validator]
+    )
+    registrant_change_fee_amount = models.PositiveIntegerField(null=True, blank=True)
+    registrant_change_fee_currency = models.CharField(
+        max_length=3, blank=True, validators=[currency_validator]
+    )
+    cancellation_window_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Days after registration/renewal a cancel is refunded."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "TLD"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(name=Lower("name")), name="tld_name_lower"),
+            _fee_has_currency("privacy_fee"),
+            _fee_has_currency("registrant_change_fee"),
+        ]
+
+    def __str__(self) -> str:
+        return f".{self.unicode_name}"
+
+    def save(self, *args, **kwargs):
+        self.name = normalise_tld(self.name)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self.name = normalise_tld(self.name)
+
+    @property
+    def unicode_name(self) -> str:
+        return to_unicode(self.name)
+
+
+class RegistrationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PENDING = "pending", "Pending"
+    PENDING_TRANSFER = "pending_transfer", "Transfer pending"
+    EXPIRED = "expired", "Expired"
+    REDEMPTION = "redemption", "Redemption"
+    TRANSFERRED_OUT = "transferred_out", "Transferred out"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Registration(models.Model):
+    """A domain registration at an upstream registrar (document 001's registration shape)."""
+
+    upstream_id = models.CharField(
+        "upstream id", max_length=64, unique=True, null=True, blank=True, help_text="guid"
+    )
+    name = models.CharField(max_length=253, unique=True, help_text="ASCII (punycode) form.")
+    # The Unicode form, kept beside the ASCII one: staff search by what they read, and a
+    # Unicode substring has no punycode substring to match.
+    name_unicode = models.CharField("name (Unicode)", max_length=253, editable=False,
+                                    db_index=True)
+    tld = models.ForeignKey(Tld, on_delete=models.PROTECT, related_name="registrations")
+    account = models.ForeignKey(
+        "billing.Account",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="registrations",
+    )
+    status = models.CharField(
+        max_length=32, choices=RegistrationStatus.choices, default=RegistrationStatus.ACTIVE
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    auto_renew = models.BooleanField(default=True)
+    locked = models.BooleanField("transfer lock", default=False)
+    privacy_protect = models.BooleanField("WHOIS privacy", default=False)
+    dnssec_enabled = models.BooleanField("DNSSEC", default=False)
+    server_transfer_prohibited = models.BooleanField(default=False)
+    local_contact_active = models.BooleanField(default=False)
+    cancellation_deadline_at = models.DateTimeField(null=True, blank=True)
+    within_cancellation_window = models.BooleanField(null=True, blank=True)
+    # Order matters to registries and to staff reading them, so a list, not a set.
+    nameservers = models.JSONField(default=list, blank=True)
+    owner_contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="owner_of",
+    )
+    admin_contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="admin_of",
+    )
+    tech_contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="tech_of",
+    )
+    billing_contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="billing_of",
+    )
+    pending_async = models.BooleanField("process in flight", default=False)
+    rtr_process_id = models.CharField("process id", max_length=64, blank=True)
+    rtr_process_status = models.CharField("process status", max_length=32, blank=True)
+    transfer_out_pending = models.BooleanField(default=False)
+    push_transfer_pending = models.BooleanField(default=False)
+    subscription_id = models.CharField(max_length=64, blank=True)
+    upstream_created_at = models.DateTimeField(null=True, blank=True)
+    upstream_updated_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Fields mirrored from upstream; staff change them only through operations.
+    MIRRORED_FIELDS = (
+        "upstream_id", "name", "tld", "status", "expires_at", "auto_renew", "locked",
+        "privacy_protect", "dnssec_enabled", "server_transfer_prohibited",
+        "local_contact_active", "cancellation_deadline_at", "within_cancellation_window",
+        "nameservers", "owner_contact", "admin_contact", "tech_contact", "billing_contact",
+        "pending_async", "rtr_process_id", "rtr_process_status", "transfer_out_pending",
+        "push_transfer_pending", "subscription_id", "upstream_created_at",
+        "upstream_updated_at", "last_synced_at",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["expires_at"]),
+            models.Index(fields=["pending_async"], condition=models.Q(pending_async=True),
+                         name="registration_in_flight"),
+            models.Index(fields=["transfer_out_pending"],
+                         condition=models.Q(transfer_out_pending=True),
+                         name="registration_transfer_out"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(name=Lower("name")), name="registration_name_lower"
+            ),
+        ]
+        permissions = [
+            ("lock_registration", "Can lock and unlock registrations"),
+            ("set_privacy", "Can switch WHOIS privacy"),
+            ("manage_dnssec", "Can manage DNSSEC"),
+            ("set_auto_renew", "Can switch auto-renew"),
+            ("change_nameservers", "Can change nameservers"),
+            ("change_holder", "Can edit or change the holder"),
+            ("order_registrant_change", "Can order a paid registrant change"),
+            ("change_role_contacts", "Can change role contacts"),
+            ("reveal_authcode", "Can reveal the auth (EPP) code"),
+            ("force_sync", "Can re-sync a registration from upstream"),
+            ("decide_transfer_out", "Can approve or reject an outbound transfer"),
+            ("push_transfer", "Can push a registration to another registrar"),
+            ("resend_verification", "Can resend holder contact verification"),
+        ]
+
+    def __str__(self) -> str:
+        return self.unicode_name
+
+    def save(self, *args, **kwargs):
+        self.name = to_ascii(self.name)
+        self.name_unicode = to_unicode(self.name)
+        if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "name_unicode"}
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self.name = to_ascii(self.name)
+
+    @property
+    def unicode_name(self) -> str:
+        return to_unicode(self.name)
+
+
+class DnssecKey(models.Model):
+    class Flags(models.IntegerChoices):
+        ZSK = 256, "256 (ZSK)"
+        KSK = 257, "257 (KSK)"
+
+    registration = models.ForeignKey(
+        Registration, on_delete=models.CASCADE, related_name="dnssec_keys"
+    )
+    flags = models.PositiveIntegerField(choices=Flags.choices)
+    algorithm = models.PositiveSmallIntegerField()
+    public_key = models.TextField(help_text="Base64.")
+
+    class Meta:
+        verbose_name = "DNSSEC key"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration", "flags", "algorithm", "public_key"],
+                name="dnssec_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(algorithm__lte=255), name="dnssec_algorithm_octet"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"flags {self.flags} alg {self.algorithm} {self.public_key[:16]}…"
+
+
+class Host(models.Model):
+    """A glue host: one of the registration's own name servers, with its addresses."""
+
+    registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="hosts")
+    host_name = models.CharField(max_length=253, help_text="ASCII form.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["host_name"]
+        verbose_name = "glue host"
+        constraints = [
+            models.UniqueConstraint(fields=["registration", "host_name"], name="host_unique"),
+            models.CheckConstraint(
+                condition=models.Q(host_name=Lower("host_name")), name="host_name_lower"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return to_unicode(self.host_name)
+
+
+class HostAddress(models.Model):
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="addresses")
+    address = models.GenericIPAddressField(unpack_ipv4=False)
+    version = models.PositiveSmallIntegerField(choices=[(4, "IPv4"), (6, "IPv6")])
+
+    class Meta:
+        ordering = ["version", "address"]
+        verbose_name_plural = "host addresses"
+        constraints = [
+            models.UniqueConstraint(fields=["host", "address"], name="host_address_unique"),
+            models.CheckConstraint(
+                condition=models.Q(version__in=[4, 6]), name="host_address_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class ProcessStatus(models.TextChoices):
+    """Realtime Register's process statuses."""
+
+    NEW = "NEW", "New"
+    VALIDATED = "VALIDATED", "Validated"
+    SCHEDULED = "SCHEDULED", "Scheduled"
+    RUNNING = "RUNNING", "Running"
+    SUSPENDED = "SUSPENDED", "Suspended (needs resend)"
+    IN_DOUBT = "IN_DOUBT", "In doubt"
+    COMPLETED = "COMPLETED", "Completed"
+    INVALID = "INVALID", "Invalid"
+    CANCELLED = "CANCELLED", "Cancelled"
+    FAILED = "FAILED", "Failed"
+
+    @classmethod
+    def terminal(cls) -> frozenset[str]:
+        # SUSPENDED and IN_DOUBT are not terminal: they wait for staff (resend)
+        # or for the registry to settle, and the registration stays busy.
+        return frozenset({cls.COMPLETED, cls.INVALID, cls.CANCELLED, cls.FAILED})
+
+    @classmethod
+    def is_terminal(cls, status: str) -> bool:
+        return status in cls.terminal()
+
+
+class Process(models.Model):
+    """An asynchronous registrar process (opened by every 202)."""
+
+    upstream_id = models.CharField(max_length=64)
+    registration = models.ForeignKey(
+        Registration, on_delete=models.CASCADE, related_name="processes"
+    )
+    action = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=ProcessStatus.choices)
+    is_terminal = models.BooleanField(default=False, db_index=True)
+    stuck = models.BooleanField(default=False, help_text="Gave up polling: needs staff attention.")
+    poll_count = models.PositiveIntegerField(default=0)
+    raw = models.JSONField("raw body", default=dict, blank=True)
+    upstream_created_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "processes"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration", "upstream_id"], name="process_unique_per_registration"
+            ),
+        ]
+        indexes = [models.Index(fields=["status"])]
+        permissions = [
+            ("resend_process", "Can resend (resume) a suspended process"),
+            ("cancel_process", "Can cancel a process"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.upstream_id} {self.action} {self.status}"
+
+    def save(self, *args, **kwargs):
+        self.is_terminal = ProcessStatus.is_terminal(self.status)
+        super().save(*args, **kwargs)
+
+
+class ProcessLogEntry(models.Model):
+    process = models.ForeignKey(Process, on_delete=models.CASCADE, related_name="log_entries")
+    logged_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["logged_at", "id"]
+        verbose_name_plural = "process log entries"
+
+    def __str__(self) -> str:
+        return self.message[:80]

@@ -1,0 +1,50 @@
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from billing.models import Order, OrderStatus
+from registrar.models import Registration
+
+
+def _row_counts():
+    return {m._meta.label: m.objects.count() for m in apps.get_models()
+            if m._meta.app_label in {"registrar", "contacts", "billing", "auth", "backoffice"}}
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_demo_is_idempotent_and_prints_logins(capsys):
+    call_command("demo")
+    first = _row_counts()
+    out = capsys.readouterr().out
+    call_command("demo")
+    assert _row_counts() == first
+    for username, password in [("support", "support-demo-2026"), ("finance", "finance-demo-2026"),
+                               ("admin", "admin-demo-2026")]:
+        assert f"{username} / {password}" in " ".join(out.split())
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_demo_covers_the_states_staff_meet(client):
+    call_command("demo")
+    registrations = Registration.objects.all()
+    assert 45 <= registrations.count() <= 60
+    assert registrations.filter(locked=True).exists()
+    assert registrations.filter(locked=False).exists()
+    assert registrations.filter(privacy_protect=True).exists()
+    assert registrations.filter(dnssec_enabled=True, dnssec_keys__isnull=False).exists()
+    assert registrations.filter(transfer_out_pending=True).exists()
+    assert registrations.filter(pending_async=True, processes__is_terminal=False).exists()
+    assert registrations.filter(name__startswith="xn--").exists()
+    assert set(Order.objects.values_list("status", flat=True)) == set(OrderStatus.values)
+    assert client.login(username="support", password="support-demo-2026")
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=False)
+def test_demo_refuses_with_debug_off():
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("demo")
+    assert not Registration.objects.exists()
