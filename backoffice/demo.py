@@ -99,7 +99,7 @@ def load_demo() -> DemoSummary:
         label=SANDBOX_LABEL,
         defaults=dict(
             kind=ProviderKind.SANDBOX,
-            base_url="http://sandbox.invalid/api",
+            base_url="http://sandbox.invalid",
             account_ref="demo-account",
             secret_env="SANDBOX_API_TOKEN",
             timeout_seconds=10,

@@ -185,7 +185,14 @@ CELERY_TIMEZONE = "UTC"
 # --- Providers ------------------------------------------------------------
 # The built-in sandbox upstream is for development and tests only.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
-SANDBOX_STATE_FILE = Path(env("SANDBOX_STATE_FILE", default=str(VAR_DIR / "sandbox.json")))
+# Where the sandbox keeps its state between processes (web, worker, beat). The
+# test suite sets it to None: an in-memory sandbox per test.
+SANDBOX_STATE_FILE: Path | None = Path(
+    env("SANDBOX_STATE_FILE", default=str(VAR_DIR / "sandbox.json"))
+)
+# The bearer token the sandbox accepts. Not a secret: the sandbox is never enabled
+# in production.
+SANDBOX_TOKEN = env("SANDBOX_TOKEN", default="sandbox-token")
 PROVIDER_USER_AGENT = env("PROVIDER_USER_AGENT", default="registrar-backoffice/0.1")
 
 LOGGING = {

@@ -47,7 +47,7 @@ class ProviderAccountFactory(factory.django.DjangoModelFactory):
 
     label = factory.Sequence(lambda n: f"provider-{n}")
     kind = ProviderKind.SANDBOX
-    base_url = "http://sandbox.invalid/api"
+    base_url = "http://sandbox.invalid"
     account_ref = "test-account"
     secret_env = "SANDBOX_API_TOKEN"
 
