@@ -352,5 +352,9 @@ class Provider:
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
+    def ping(self) -> None:
+        """The cheapest authorised read: raises ProviderError if unreachable or refused."""
+        raise NotImplementedError
+
     def close(self) -> None:  # pragma: no cover - overridden where there is a client
         pass

@@ -1,0 +1,185 @@
+"""The HTTP layer every adapter shares: one httpx.Client per provider account, the
+retry policy, and the mapping of every failure to a ProviderError.
+
+Nothing above the providers package imports httpx; this module is where it lives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from registrar.providers.base import MalformedResponse, ProviderError, TransportError
+
+logger = logging.getLogger("registrar.providers")
+
+# Methods that may be repeated without changing the outcome (RFC 9110 9.2.2).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+LOGGED_BODY_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries with capped exponential backoff and full jitter.
+
+    Only for idempotent requests (or ones carrying an Idempotency-Key), and only on
+    failures that say nothing was done: refused connections, timeouts, 502/503/504.
+    A 4xx is never retried.
+    """
+
+    attempts: int = 3
+    base_delay: float = 0.25
+    max_delay: float = 2.0
+    retry_statuses: frozenset[int] = frozenset({502, 503, 504})
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311
+
+
+DEFAULT_RETRY = RetryPolicy()
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+    request_id: str = ""
+
+
+# (status, parsed body or None, raw text, request id) -> the error to raise
+ErrorParser = Callable[[int, Any, str, str], ProviderError]
+
+
+class HttpClient:
+    """A JSON-over-HTTP client for one provider account.
+
+    `transport` is injectable: tests pass `httpx.MockTransport`, the sandbox an
+    `httpx.WSGITransport`. `sleep` is injectable so retry tests do not wait.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        headers: Mapping[str, str],
+        timeout: float,
+        parse_error: ErrorParser,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        request_id_header: str = "X-Request-Id",
+        provider_label: str = "",
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers=dict(headers),
+            # Connecting should be quick; registrars can be slow to answer.
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._parse_error = parse_error
+        self._retry = retry
+        self._sleep = sleep
+        self._request_id_header = request_id_header
+        self._label = provider_label or base_url
+
+    def close(self) -> None:
+        self._client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Reply:
+        method = method.upper()
+        policy = retry or self._retry
+        idempotent = method in IDEMPOTENT_METHODS or "Idempotency-Key" in (headers or {})
+        attempt = 0
+        while True:
+            try:
+                reply = self._send_once(method, path, params, json_body, headers)
+            except ProviderError as error:
+                can_retry = (
+                    error.retryable
+                    and attempt + 1 < policy.attempts
+                    and (idempotent or error.code == "connect_error")
+                    and (error.status is None or error.status in policy.retry_statuses)
+                )
+                if not can_retry:
+                    raise
+                delay = policy.delay(attempt)
+                logger.info("%s %s %s failed (%s); retry %d in %.2fs", self._label, method,
+                            path, error.code, attempt + 1, delay)
+                self._sleep(delay)
+                attempt += 1
+                continue
+            return reply
+
+    def _send_once(self, method, path, params, json_body, headers) -> Reply:
+        try:
+            response = self._client.request(
+                method, path, params=params, json=json_body, headers=headers
+            )
+        except httpx.ConnectError as exc:
+            # The connection was never made, so the request was never sent: safe to retry
+            # whatever the method.
+            raise TransportError(code="connect_error", details={"error": str(exc)}) from exc
+        except httpx.ConnectTimeout as exc:
+            raise TransportError(code="connect_error", details={"error": str(exc)}) from exc
+        except httpx.TimeoutException as exc:
+            raise TransportError(
+                "The registrar did not answer in time. The change may or may not have been "
+                "made; re-sync the registration before trying again.",
+                code="timeout",
+                details={"error": str(exc)},
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(code="transport_error", details={"error": str(exc)}) from exc
+
+        request_id = response.headers.get(self._request_id_header, "")
+        text = response.text
+        body = _parse_json(text) if text.strip() else None
+        if response.is_success:
+            if text.strip() and body is _INVALID:
+                self._log_body(logging.WARNING, method, path, response.status_code, text)
+                raise MalformedResponse(
+                    code="malformed_response", status=response.status_code,
+                    request_id=request_id,
+                )
+            return Reply(response.status_code, body, response.headers, request_id)
+        self._log_body(logging.WARNING, method, path, response.status_code, text)
+        raise self._parse_error(
+            response.status_code, None if body is _INVALID else body, text, request_id
+        )
+
+    def _log_body(self, level: int, method: str, path: str, status: int, text: str) -> None:
+        # Raw bodies go to the log for diagnosis, never to staff. Error bodies do not
+        # carry secrets; success bodies (which can, e.g. an auth code) are not logged.
+        logger.log(level, "%s %s %s -> %s: %s", self._label, method, path, status,
+                   text[:LOGGED_BODY_LIMIT])
+
+
+_INVALID = object()
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _INVALID
