@@ -182,6 +182,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 
+# Following registrar processes: poll with capped backoff; after the limit a process
+# is marked stuck for staff instead of being polled forever.
+PROCESS_POLL_BASE_DELAY = env.float("PROCESS_POLL_BASE_DELAY", default=5.0)
+PROCESS_POLL_MAX_DELAY = env.float("PROCESS_POLL_MAX_DELAY", default=300.0)
+PROCESS_POLL_LIMIT = env.int("PROCESS_POLL_LIMIT", default=40)
+
 # --- Providers ------------------------------------------------------------
 # The built-in sandbox upstream is for development and tests only.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)

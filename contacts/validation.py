@@ -64,3 +64,62 @@ def validate_country(value: str) -> None:
             code="country_unknown",
             params={"value": value},
         )
+
+
+# Field -> max length, as the registries commonly accept them.
+CONTACT_LIMITS = {"first_name": 100, "last_name": 100, "organization": 255,
+                  "street_address": 255, "post_code": 32, "city": 100, "state": 100,
+                  "email": 254}
+REQUIRED_CONTACT_FIELDS = ("first_name", "last_name", "country", "email", "phone")
+
+
+def clean_contact_fields(data: dict, *, partial: bool = False) -> dict:
+    """Validate and normalise a contact's fields before they are sent anywhere.
+
+    Returns the cleaned fields (phone in +CC.NUMBER form, country upper-cased only if
+    it already is a valid code) or raises ValidationError with a dict of field errors.
+    `partial` allows leaving fields out (updates); given fields are always checked.
+    """
+    from django.core.validators import validate_email
+
+    errors: dict[str, list[str]] = {}
+    cleaned: dict = {}
+    for name in REQUIRED_CONTACT_FIELDS:
+        if not partial and not str(data.get(name) or "").strip():
+            errors.setdefault(name, []).append("This field is required.")
+    for name, limit in CONTACT_LIMITS.items():
+        if name not in data:
+            continue
+        value = str(data[name] or "").strip()
+        if len(value) > limit:
+            errors.setdefault(name, []).append(f"At most {limit} characters.")
+        if any(ord(ch) < 32 for ch in value):
+            errors.setdefault(name, []).append("Control characters are not allowed.")
+        cleaned[name] = value
+    if data.get("email"):
+        email = str(data["email"]).strip()
+        try:
+            if " " in email:
+                raise ValidationError("An e-mail address cannot contain spaces.")
+            validate_email(email)
+        except ValidationError as exc:
+            errors.setdefault("email", []).extend(exc.messages)
+    for name, check in (("country", validate_country), ("phone", normalise_phone)):
+        if name in data and (data[name] or not partial):
+            try:
+                result = check(str(data[name] or "").strip())
+                cleaned[name] = result if name == "phone" else str(data[name]).strip()
+            except ValidationError as exc:
+                errors.setdefault(name, []).extend(exc.messages)
+    if "extra_properties" in data:
+        extra = data["extra_properties"]
+        if extra in (None, ""):
+            cleaned["extra_properties"] = {}
+        elif not isinstance(extra, dict):
+            errors.setdefault("extra_properties", []).append(
+                "Registry fields must be a JSON object, e.g. {\"nexus_category\": \"C11\"}.")
+        else:
+            cleaned["extra_properties"] = extra
+    if errors:
+        raise ValidationError({name: messages for name, messages in errors.items()})
+    return cleaned

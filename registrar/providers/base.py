@@ -57,11 +57,14 @@ class ProcessInfo:
 @dataclass(frozen=True)
 class Done:
     """The upstream applied the change. `changes` are mirror field values to apply;
-    `body` is the parsed response for callers that need more (scenario, changed, ...)."""
+    `record` is the refreshed upstream object when the answer carried one (the mirror
+    applies it whole); `body` is the parsed response for callers that need more
+    (scenario, changed, ...)."""
 
     changes: dict[str, Any] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
+    record: Any = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Pending:
     process: ProcessInfo
     body: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
+    record: Any = None
 
 
 @dataclass(frozen=True)

@@ -277,13 +277,13 @@ class DomainApiProvider(Provider):
                 request_id=fee.request_id,
             )
         body = reply.body if isinstance(reply.body, Mapping) else {}
+        record = (parse_registration(body["domain_registration"])
+                  if isinstance(body.get("domain_registration"), Mapping) else None)
         if reply.status == 202 and body.get("pending_process"):
             return Pending(process=parse_process(body["pending_process"]), body=dict(body),
-                           request_id=reply.request_id)
-        changes = {}
-        if isinstance(body.get("domain_registration"), Mapping):
-            changes = parse_registration(body["domain_registration"]).fields
-        return Done(changes=changes, body=dict(body), request_id=reply.request_id)
+                           request_id=reply.request_id, record=record)
+        return Done(changes=record.fields if record else {}, body=dict(body),
+                    request_id=reply.request_id, record=record)
 
     @staticmethod
     def _registration(guid: str) -> str:

@@ -1,0 +1,113 @@
+"""The shape every upstream operation shares: refusals, the outcome, and the audited call.
+
+Services in registrar/ and contacts/ describe *what* to send; this module does the
+parts that must be identical everywhere:
+
+- permission first;
+- refusals before any HTTP;
+- the provider call;
+- one audit row, in the same transaction as the mirror change;
+- a failure that leaves the mirror untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+
+from backoffice import audit
+from backoffice.models import StaffAction
+from registrar.providers.base import PaymentRequired, ProviderError
+
+Outcomes = StaffAction.Outcome
+
+
+class OperationRefused(Exception):
+    """Refused before anything was sent upstream. `message` is for staff."""
+
+    code = "refused"
+
+    def __init__(self, message: str, *, code: str | None = None,
+                 field_errors: Mapping[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.field_errors = dict(field_errors or {})
+
+
+class RegistrationBusy(OperationRefused):
+    code = "registration_busy"
+
+
+class OperationUnsupported(OperationRefused):
+    code = "unsupported"
+
+
+class InvalidInput(OperationRefused):
+    code = "invalid_input"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened, for the caller to show. `status` is a StaffAction outcome."""
+
+    status: str
+    message: str
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    process: Any = None
+    payment: PaymentRequired | None = None
+    error: ProviderError | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    audit_row: StaffAction | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in {Outcomes.SUCCEEDED, Outcomes.PENDING}
+
+
+def require_permission(actor, permission: str) -> None:
+    if actor is None or not actor.is_active or not actor.has_perm(permission):
+        raise PermissionDenied(f"You do not have permission for this ({permission}).")
+
+
+def record_failure(*, actor, action: str, target, parameters: Mapping[str, Any],
+                   error: ProviderError) -> Outcome:
+    """The upstream refused or failed: audit it, change nothing, say so plainly."""
+    row = audit.record(
+        actor=actor, action=action, target=target, parameters=parameters,
+        outcome=Outcomes.FAILED, upstream_status=error.status, upstream_code=error.code,
+        upstream_request_id=error.request_id, message=error.message,
+    )
+    return Outcome(status=Outcomes.FAILED, message=error.message, error=error, audit_row=row)
+
+
+def record_payment_required(*, actor, action: str, target, parameters: Mapping[str, Any],
+                            payment: PaymentRequired, what: str) -> Outcome:
+    from billing.money import format_minor
+
+    price = format_minor(payment.price.amount_minor, payment.price.currency)
+    message = (f"{what} costs {price} on this TLD. Nothing was changed: the customer pays "
+               f"in the billing portal first.")
+    row = audit.record(
+        actor=actor, action=action, target=target,
+        parameters={**parameters, "price": {"amount_minor": payment.price.amount_minor,
+                                            "currency": payment.price.currency},
+                    "portal_url": payment.portal_url},
+        outcome=Outcomes.PAYMENT_REQUIRED, upstream_status=402, upstream_code="payment_required",
+        upstream_request_id=payment.request_id, message=message,
+    )
+    return Outcome(status=Outcomes.PAYMENT_REQUIRED, message=message, payment=payment,
+                   audit_row=row)
+
+
+def call_upstream(call: Callable[[], Any], *, actor, action: str, target,
+                  parameters: Mapping[str, Any]) -> Any | Outcome:
+    """Run `call`; a ProviderError becomes an audited failed Outcome instead of escaping."""
+    try:
+        return call()
+    except ProviderError as error:
+        return record_failure(actor=actor, action=action, target=target,
+                              parameters=parameters, error=error)

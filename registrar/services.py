@@ -1,0 +1,791 @@
+"""Every operation staff can trigger on a registration: one function each.
+
+Each service, in one transaction:
+
+1. checks the actor's permission;
+2. locks the registration row (NOWAIT: a concurrent operation is told "busy" at once
+   rather than queued behind a slow registrar call) and refuses while a process is in
+   flight;
+3. refuses what the TLD's flags or the provider's capabilities rule out, and invalid
+   input, before any HTTP;
+4. calls the provider;
+5. applies `Done` to the mirror, or stores the `Process` of a `Pending` and enqueues
+   polling on commit, or returns a `PaymentRequired` untouched;
+6. writes exactly one audit row.
+
+A failure upstream leaves the mirror exactly as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from backoffice import audit
+from contacts.models import Contact
+from contacts.validation import clean_contact_fields
+from registrar.domain_names import to_ascii
+from registrar.models import AuthcodeBehavior, Process, ProcessStatus, Registration
+from registrar.operations import (
+    InvalidInput,
+    OperationRefused,
+    OperationUnsupported,
+    Outcome,
+    Outcomes,
+    RegistrationBusy,
+    call_upstream,
+    record_failure,
+    record_payment_required,
+    require_permission,
+)
+from registrar.providers.base import (
+    AuthcodeUnavailable,
+    Capability,
+    ConfigurationError,
+    Done,
+    PaymentRequired,
+    Pending,
+    ProviderError,
+    ServiceUnavailable,
+)
+from registrar.providers.domain_api import DnssecKeyData, RoleContactSource
+from registrar.providers.registry import adapter_class, provider_for_registration
+from registrar.sync import apply_registration, changes_for_audit, display_value
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    label: str
+    permission: str
+    capability: Capability
+    tld_flag: str | None = None
+    # Reads and re-syncs may run while a process is in flight; mutations may not.
+    allowed_while_busy: bool = False
+
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in [
+        Operation("lock", "Transfer lock", "registrar.lock_registration", Capability.LOCK,
+                  "supports_transfer_lock"),
+        Operation("privacy", "WHOIS privacy", "registrar.set_privacy", Capability.PRIVACY,
+                  "supports_privacy"),
+        Operation("dnssec", "DNSSEC", "registrar.manage_dnssec", Capability.DNSSEC,
+                  "supports_dnssec"),
+        Operation("auto_renew", "Auto-renew", "registrar.set_auto_renew",
+                  Capability.AUTO_RENEW),
+        Operation("nameservers", "Nameservers", "registrar.change_nameservers",
+                  Capability.NAMESERVERS),
+        Operation("holder", "Holder", "registrar.change_holder", Capability.HOLDER_EDIT),
+        Operation("registrant_change", "Paid registrant change",
+                  "registrar.order_registrant_change", Capability.REGISTRANT_CHANGE_ORDER),
+        Operation("role_contacts", "Role contacts", "registrar.change_role_contacts",
+                  Capability.ROLE_CONTACTS),
+        Operation("auth_code", "Auth code", "registrar.reveal_authcode", Capability.AUTH_CODE,
+                  allowed_while_busy=True),
+        Operation("force_sync", "Re-sync", "registrar.force_sync", Capability.FORCE_SYNC,
+                  allowed_while_busy=True),
+        Operation("transfer_out", "Outbound transfer", "registrar.decide_transfer_out",
+                  Capability.TRANSFER_OUT_DECISION),
+        Operation("push_transfer", "Push transfer", "registrar.push_transfer",
+                  Capability.PUSH_TRANSFER, "supports_push_transfer"),
+        Operation("resend_verification", "Resend verification",
+                  "registrar.resend_verification", Capability.VERIFICATION_RESEND,
+                  "requires_contact_validation"),
+    ]
+}
+
+_FLAG_REASONS = {
+    "supports_transfer_lock": "This TLD does not support a transfer lock.",
+    "supports_privacy": "This TLD does not support WHOIS privacy.",
+    "supports_dnssec": "This TLD does not support DNSSEC.",
+    "supports_push_transfer": "This TLD does not support push transfers.",
+    "requires_contact_validation": "This TLD does not require holder verification.",
+}
+
+
+def unavailable_reason(registration: Registration, operation: str, user=None) -> str | None:
+    """Why `operation` cannot be offered on `registration` (to `user`), or None if it can.
+
+    The admin shows disabled buttons with this reason; services raise it as a refusal.
+    Reads only loaded rows: call with tld and provider account selected.
+    """
+    op = OPERATIONS[operation]
+    if user is not None and not user.has_perm(op.permission):
+        return "You do not have permission for this."
+    account = registration.tld.provider_account
+    if account is None:
+        return f"No registrar is configured for .{registration.tld.name}."
+    try:
+        capabilities = adapter_class(account.kind).capabilities
+    except ProviderError as error:
+        return error.message
+    if op.capability not in capabilities:
+        return f"{account.get_kind_display()} does not offer this operation."
+    if op.tld_flag and not getattr(registration.tld, op.tld_flag):
+        return _FLAG_REASONS[op.tld_flag]
+    if registration.pending_async and not op.allowed_while_busy:
+        return ("A registrar process is in flight for this registration "
+                f"({registration.rtr_process_status or 'pending'}); wait for it to finish.")
+    if operation == "transfer_out" and not registration.transfer_out_pending:
+        return "No outbound transfer is waiting for a decision."
+    if operation == "push_transfer" and registration.push_transfer_pending:
+        return "A push transfer is already in progress."
+    if operation in {"auth_code", "push_transfer"} and registration.server_transfer_prohibited:
+        return "The registry prohibits transfers of this registration."
+    if operation == "auth_code" and registration.tld.authcode_behavior == AuthcodeBehavior.HIDDEN:
+        return "This TLD's registry does not hand out the auth code through the API."
+    if operation == "resend_verification" and registration.owner_contact_id is None:
+        return "The registration has no holder contact to verify."
+    return None
+
+
+# --- the shared runner ------------------------------------------------------------
+
+
+def _lock_row(registration: Registration) -> Registration:
+    try:
+        return (
+            Registration.objects.select_for_update(nowait=True, of=("self",))
+            .select_related("tld__provider_account", "account")
+            .get(pk=registration.pk)
+        )
+    except DatabaseError as exc:
+        raise RegistrationBusy(
+            "Someone else is changing this registration right now. Try again in a moment."
+        ) from exc
+
+
+def _provider(row: Registration):
+    try:
+        return provider_for_registration(row)
+    except (ConfigurationError, ServiceUnavailable) as error:
+        raise OperationRefused(error.message, code=error.code) from error
+
+
+def _run(
+    operation: str,
+    *,
+    registration: Registration,
+    actor,
+    parameters: Mapping[str, Any],
+    call: Callable[[Any, Registration], Any],
+    done_message: Callable[[Registration, Done, dict], str],
+    implied_changes: Mapping[str, Any] | None = None,
+    what: str = "",
+) -> Outcome:
+    op = OPERATIONS[operation]
+    action = f"registration.{operation}"
+    require_permission(actor, op.permission)
+    with transaction.atomic():
+        row = _lock_row(registration)
+        reason = unavailable_reason(row, operation)
+        if reason:
+            cls = RegistrationBusy if row.pending_async and not op.allowed_while_busy else (
+                OperationUnsupported)
+            raise cls(reason)
+        provider = _provider(row)
+        result = call_upstream(lambda: call(provider, row), actor=actor, action=action,
+                               target=row, parameters=parameters)
+        if isinstance(result, Outcome):
+            return result
+        if isinstance(result, PaymentRequired):
+            return record_payment_required(actor=actor, action=action, target=row,
+                                           parameters=parameters, payment=result,
+                                           what=what or op.label)
+        if isinstance(result, Pending):
+            return _record_pending(row, result, actor=actor, action=action,
+                                   parameters=parameters, label=op.label)
+        changes = _apply_done(row, result, implied_changes)
+        message = done_message(row, result, changes)
+        row_audit = audit.record(
+            actor=actor, action=action, target=row,
+            parameters={**parameters, "changes": changes_for_audit(changes)},
+            outcome=Outcomes.SUCCEEDED, upstream_request_id=result.request_id,
+            message=message,
+        )
+        return Outcome(status=Outcomes.SUCCEEDED, message=message, changes=changes,
+                       data=dict(result.body), audit_row=row_audit)
+
+
+def _apply_done(row: Registration, result: Done, implied: Mapping[str, Any] | None):
+    if result.record is not None:
+        return apply_registration(row, result.record)
+    changes = {}
+    for name, new in (implied or {}).items():
+        old = getattr(row, name)
+        if old != new:
+            changes[name] = (old, new)
+            setattr(row, name, new)
+    if changes:
+        row.save(update_fields=[*changes, "updated_at"])
+    return changes
+
+
+def _record_pending(row: Registration, result: Pending, *, actor, action: str,
+                    parameters: Mapping[str, Any], label: str) -> Outcome:
+    from registrar.tasks import schedule_poll
+
+    if result.record is not None:
+        apply_registration(row, result.record)
+    info = result.process
+    process, _ = Process.objects.update_or_create(
+        registration=row, upstream_id=info.id,
+        defaults={"action": info.action or action.split(".", 1)[1], "status": info.status
+                  or ProcessStatus.NEW, "raw": info.raw},
+    )
+    row.pending_async = True
+    row.rtr_process_id = info.id
+    row.rtr_process_status = process.status
+    row.save(update_fields=["pending_async", "rtr_process_id", "rtr_process_status",
+                            "updated_at"])
+    message = (f"{label}: the registrar accepted the change and is processing it "
+               f"(process {info.id}). The registration is busy until it completes.")
+    row_audit = audit.record(
+        actor=actor, action=action, target=row, parameters=parameters,
+        outcome=Outcomes.PENDING, upstream_status=202, upstream_request_id=result.request_id,
+        process_id=info.id, message=message,
+    )
+    schedule_poll(process.pk)
+    return Outcome(status=Outcomes.PENDING, message=message, process=process,
+                   audit_row=row_audit)
+
+
+def _flag_message(label: str, on: bool) -> Callable[[Registration, Done, dict], str]:
+    def message(row: Registration, result: Done, changes: dict) -> str:
+        state = "on" if on else "off"
+        if not changes:
+            return f"{label} was already {state} for {row}; the registrar confirmed it."
+        return f"{label} is now {state} for {row}."
+
+    return message
+
+
+# --- operations -------------------------------------------------------------------
+
+
+def registration_set_lock(*, registration: Registration, locked: bool, actor) -> Outcome:
+    return _run(
+        "lock", registration=registration, actor=actor, parameters={"locked": locked},
+        call=lambda provider, row: provider.set_lock(row.upstream_id, locked),
+        done_message=_flag_message("The transfer lock", locked),
+        implied_changes={"locked": locked},
+    )
+
+
+def registration_set_privacy(*, registration: Registration, enabled: bool, actor) -> Outcome:
+    return _run(
+        "privacy", registration=registration, actor=actor,
+        parameters={"privacy_protect": enabled},
+        call=lambda provider, row: provider.set_privacy(row.upstream_id, enabled),
+        done_message=_flag_message("WHOIS privacy", enabled),
+        implied_changes={"privacy_protect": enabled},
+        what="WHOIS privacy",
+    )
+
+
+AUTO_RENEW_SCENARIOS = {
+    "enabled": "Auto-renew is on: the registration renews before it expires.",
+    "clean_cancel": "Auto-renew is off. No renewal had been charged, so nothing is refunded.",
+    "refund_cancel": "Auto-renew is off. The last renewal was within the cancellation window "
+                     "and is refunded.",
+    "late_cancel": "Auto-renew is off. The last renewal was charged outside the cancellation "
+                   "window and is not refunded.",
+}
+
+
+def registration_set_auto_renew(*, registration: Registration, auto_renew: bool,
+                                actor) -> Outcome:
+    def message(row, result: Done, changes) -> str:
+        scenario = str(result.body.get("scenario", ""))
+        return AUTO_RENEW_SCENARIOS.get(scenario, _flag_message("Auto-renew", auto_renew)(
+            row, result, changes)) + (f" (scenario: {scenario})" if scenario else "")
+
+    return _run(
+        "auto_renew", registration=registration, actor=actor,
+        parameters={"auto_renew": auto_renew},
+        call=lambda provider, row: provider.set_auto_renew(row.upstream_id, auto_renew),
+        done_message=message, implied_changes={"auto_renew": auto_renew},
+    )
+
+
+MIN_NAMESERVERS, MAX_NAMESERVERS = 2, 13
+
+
+def clean_nameservers(values: Sequence[str]) -> list[str]:
+    """2 to 13 valid host names, in order, no duplicates. Raises InvalidInput."""
+    names = [v.strip() for v in values if v and v.strip()]
+    errors = []
+    cleaned: list[str] = []
+    for value in names:
+        try:
+            name = to_ascii(value)
+        except ValidationError as exc:
+            errors.append(f"{value}: {exc.messages[0]}")
+            continue
+        if not re.fullmatch(r"[a-z0-9.-]+", name) or any(
+                label.startswith("-") or label.endswith("-") for label in name.split(".")):
+            errors.append(f"{value}: not a valid host name.")
+        elif name in cleaned:
+            errors.append(f"{value}: listed twice.")
+        else:
+            cleaned.append(name)
+    if not errors and not MIN_NAMESERVERS <= len(cleaned) <= MAX_NAMESERVERS:
+        errors.append(f"Give between {MIN_NAMESERVERS} and {MAX_NAMESERVERS} nameservers "
+                      f"(you gave {len(cleaned)}).")
+    if errors:
+        raise InvalidInput(" ".join(errors), field_errors={"nameservers": errors})
+    return cleaned
+
+
+def registration_set_nameservers(*, registration: Registration, nameservers: Sequence[str],
+                                 actor) -> Outcome:
+    cleaned = clean_nameservers(nameservers)
+    return _run(
+        "nameservers", registration=registration, actor=actor,
+        parameters={"nameservers": cleaned},
+        call=lambda provider, row: provider.set_nameservers(row.upstream_id, cleaned),
+        done_message=lambda row, result, changes: (
+            f"Nameservers of {row} are now {', '.join(cleaned)}." if changes
+            else f"Nameservers of {row} were already {', '.join(cleaned)}."),
+        implied_changes={"nameservers": cleaned},
+    )
+
+
+DEPRECATED_DNSSEC_ALGORITHMS = {1: "RSAMD5", 3: "DSA", 5: "RSASHA1", 6: "DSA-NSEC3-SHA1",
+                                7: "RSASHA1-NSEC3-SHA1"}
+DNSSEC_ALGORITHMS = {8: "RSASHA256", 10: "RSASHA512", 13: "ECDSAP256SHA256",
+                     14: "ECDSAP384SHA384", 15: "ED25519", 16: "ED448"}
+
+
+def clean_dnssec_key(flags: Any, algorithm: Any, public_key: str) -> DnssecKeyData:
+    errors: dict[str, list[str]] = {}
+    try:
+        flags = int(flags)
+        if flags not in (256, 257):
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["flags"] = ["Flags must be 257 (KSK) or 256 (ZSK)."]
+    try:
+        algorithm = int(algorithm)
+    except (TypeError, ValueError):
+        errors["algorithm"] = ["The algorithm is a number, e.g. 13."]
+    else:
+        if algorithm in DEPRECATED_DNSSEC_ALGORITHMS:
+            errors["algorithm"] = [
+                f"Algorithm {algorithm} ({DEPRECATED_DNSSEC_ALGORITHMS[algorithm]}) is "
+                "deprecated and must not be used; use 13 (ECDSAP256SHA256) or 8 (RSASHA256)."]
+        elif algorithm not in DNSSEC_ALGORITHMS:
+            errors["algorithm"] = [f"Unknown DNSSEC algorithm {algorithm}."]
+    key = "".join((public_key or "").split())
+    try:
+        decoded = base64.b64decode(key, validate=True)
+        if len(decoded) < 32:
+            raise ValueError
+    except (binascii.Error, ValueError):
+        errors["public_key"] = ["The public key must be base64 (at least 32 bytes decoded)."]
+    if errors:
+        raise InvalidInput("The DNSSEC key is not valid: " + " ".join(
+            m for ms in errors.values() for m in ms), field_errors=errors)
+    return DnssecKeyData(flags=flags, algorithm=algorithm, public_key=key)
+
+
+def registration_set_dnssec(*, registration: Registration, mode: str,
+                            keys: Sequence[DnssecKeyData] = (), actor) -> Outcome:
+    if mode not in {"enable", "disable", "add_keys"}:
+        raise InvalidInput("Choose enable, disable or add keys.", field_errors={
+            "mode": ["Unknown mode."]})
+    if mode in {"enable", "add_keys"} and not keys:
+        raise InvalidInput("Give at least one key.", field_errors={"keys": ["Required."]})
+    if mode == "disable":
+        keys = ()
+    labels = {"enable": "DNSSEC is now on", "disable": "DNSSEC is now off",
+              "add_keys": f"Added {len(keys)} DNSSEC key(s)"}
+
+    def after(row: Registration, result: Done, changes: dict) -> str:
+        from registrar.models import DnssecKey
+
+        if mode == "disable":
+            row.dnssec_keys.all().delete()
+        else:
+            if mode == "enable":
+                row.dnssec_keys.all().delete()
+            for key in keys:
+                DnssecKey.objects.get_or_create(registration=row, flags=key.flags,
+                                                algorithm=key.algorithm,
+                                                public_key=key.public_key)
+        return f"{labels[mode]} for {row}."
+
+    return _run(
+        "dnssec", registration=registration, actor=actor,
+        parameters={"mode": mode, "keys": [k.as_wire() for k in keys]},
+        call=lambda provider, row: provider.set_dnssec(row.upstream_id, mode, keys),
+        done_message=after,
+        implied_changes={"dnssec_enabled": mode != "disable"},
+    )
+
+
+def _clean_contact(data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    try:
+        return clean_contact_fields(dict(data), partial=partial)
+    except ValidationError as exc:
+        raise InvalidInput("Some contact fields are not valid.",
+                           field_errors=exc.message_dict) from exc
+
+
+def _source_contact(contact: Contact | None) -> int | None:
+    if contact is None:
+        return None
+    if not contact.upstream_id:
+        raise InvalidInput("That contact does not exist upstream yet.")
+    return contact.upstream_id
+
+
+def registration_update_holder(
+    *,
+    registration: Registration,
+    action_mode: str,
+    actor,
+    holder: Mapping[str, Any] | None = None,
+    confirm_reverification: bool = False,
+    source_contact: Contact | None = None,
+    new_contact: Mapping[str, Any] | None = None,
+) -> Outcome:
+    """`edit_current` edits the owner contact in place (free); `change` replaces it with
+    an existing or a new contact (402 on TLDs that meter registrant changes)."""
+    if action_mode == "edit_current":
+        if not holder:
+            raise InvalidInput("Change at least one holder field.")
+        fields = _clean_contact(holder, partial=True)
+        parameters: dict[str, Any] = {"action_mode": action_mode, "holder": fields,
+                                      "confirm_reverification": confirm_reverification}
+        call = lambda provider, row: provider.update_holder(  # noqa: E731
+            row.upstream_id, action_mode="edit_current", holder=fields,
+            confirm_reverification=confirm_reverification)
+    elif action_mode == "change":
+        if (source_contact is None) == (new_contact is None):
+            raise InvalidInput("Choose an existing contact or enter a new one, not both.")
+        source_id = _source_contact(source_contact)
+        fields = _clean_contact(new_contact) if new_contact is not None else None
+        parameters = {"action_mode": action_mode, "source_contact_id": source_id,
+                      "new_contact": fields}
+        call = lambda provider, row: provider.update_holder(  # noqa: E731
+            row.upstream_id, action_mode="change", source_contact_id=source_id,
+            new_contact=fields)
+    else:
+        raise InvalidInput("Choose to edit the current holder or change it.")
+    return _run(
+        "holder", registration=registration, actor=actor, parameters=parameters, call=call,
+        done_message=lambda row, result, changes: f"The holder of {row} is updated.",
+        what="A holder change",
+    )
+
+
+def registration_order_registrant_change(*, registration: Registration, actor,
+                                         source_contact: Contact | None = None,
+                                         new_contact: Mapping[str, Any] | None = None
+                                         ) -> Outcome:
+    """The paid registrant change: charges the account and applies asynchronously."""
+    if (source_contact is None) == (new_contact is None):
+        raise InvalidInput("Choose an existing contact or enter a new one, not both.")
+    source_id = _source_contact(source_contact)
+    fields = _clean_contact(new_contact) if new_contact is not None else None
+    op = OPERATIONS["registrant_change"]
+    require_permission(actor, op.permission)
+    parameters = {"source_contact_id": source_id, "new_contact": fields}
+    with transaction.atomic():
+        row = _lock_row(registration)
+        reason = unavailable_reason(row, "registrant_change")
+        if reason:
+            raise (RegistrationBusy if row.pending_async else OperationUnsupported)(reason)
+        provider = _provider(row)
+        result = call_upstream(
+            lambda: provider.order_registrant_change(row.upstream_id, source_contact_id=source_id,
+                                                     new_contact=fields),
+            actor=actor, action="registration.registrant_change", target=row,
+            parameters=parameters)
+        if isinstance(result, Outcome):
+            return result
+        message = (f"Registrant change ordered for {row} (order {result.order_id}, "
+                   f"{result.order.get('status', 'pending')}). The registrar applies it "
+                   "once the payment clears.")
+        row_audit = audit.record(
+            actor=actor, action="registration.registrant_change", target=row,
+            parameters={**parameters, "order_id": result.order_id},
+            outcome=Outcomes.PENDING, upstream_status=202, upstream_request_id=result.request_id,
+            message=message)
+        return Outcome(status=Outcomes.PENDING, message=message,
+                       data={"order": result.order}, audit_row=row_audit)
+
+
+def registration_set_role_contacts(*, registration: Registration,
+                                   roles: Mapping[str, Mapping[str, Any]], actor) -> Outcome:
+    """`roles`: {"admin"|"tech"|"billing": {"source": "same_as_owner"|"existing"|"new",
+    "contact": Contact (existing), "new_contact": {...} (new)}}; absent roles stay."""
+    if not roles:
+        raise InvalidInput("Choose at least one role to change.")
+    choices: dict[str, RoleContactSource] = {}
+    parameters: dict[str, Any] = {}
+    for role, choice in roles.items():
+        if role not in {"admin", "tech", "billing"}:
+            raise InvalidInput(f"Unknown role “{role}”.")
+        source = choice.get("source")
+        if source == "same_as_owner":
+            if registration.owner_contact_id is None:
+                raise InvalidInput("“Same as owner” needs an owner contact on the registration.",
+                                   field_errors={role: ["There is no owner contact."]})
+            choices[role] = RoleContactSource("same_as_owner")
+        elif source == "existing":
+            contact_id = _source_contact(choice.get("contact"))
+            if contact_id is None:
+                raise InvalidInput(f"Choose the {role} contact.", field_errors={
+                    role: ["Choose a contact."]})
+            choices[role] = RoleContactSource("existing", contact_id=contact_id)
+        elif source == "new":
+            choices[role] = RoleContactSource("new", new_contact=_clean_contact(
+                choice.get("new_contact") or {}))
+        else:
+            raise InvalidInput(f"Choose where the {role} contact comes from.")
+        parameters[role] = {"source": source, "contact_id": choices[role].contact_id,
+                            "new_contact": choices[role].new_contact}
+    return _run(
+        "role_contacts", registration=registration, actor=actor, parameters=parameters,
+        call=lambda provider, row: provider.set_role_contacts(row.upstream_id, choices),
+        done_message=lambda row, result, changes: (
+            f"Role contacts of {row} updated: {', '.join(sorted(choices))}."),
+    )
+
+
+def registration_reveal_auth_code(*, registration: Registration, actor) -> Outcome:
+    """The auth code, in `Outcome.data['authcode']`: shown once, never stored or logged,
+    never in the audit row (which records only that it was revealed)."""
+    op = OPERATIONS["auth_code"]
+    require_permission(actor, op.permission)
+    action = "registration.auth_code"
+    with transaction.atomic():
+        row = (Registration.objects.select_related("tld__provider_account")
+               .get(pk=registration.pk))
+        reason = unavailable_reason(row, "auth_code")
+        if reason:
+            raise OperationUnsupported(reason)
+        provider = _provider(row)
+        code = call_upstream(lambda: provider.get_auth_code(row.upstream_id), actor=actor,
+                             action=action, target=row, parameters={})
+        if isinstance(code, Outcome):
+            return code
+        if not code:
+            return record_failure(actor=actor, action=action, target=row, parameters={},
+                                  error=AuthcodeUnavailable(code="authcode_unavailable",
+                                                            status=200))
+        message = f"Auth code of {row} revealed. It is shown once and is not stored."
+        row_audit = audit.record(actor=actor, action=action, target=row, parameters={},
+                                 outcome=Outcomes.SUCCEEDED, message=message)
+        return Outcome(status=Outcomes.SUCCEEDED, message=message, data={"authcode": code},
+                       audit_row=row_audit)
+
+
+def registration_force_sync(*, registration: Registration, actor) -> Outcome:
+    """Re-read from the registrar and show what changed, old → new."""
+
+    def message(row: Registration, result: Done, changes: dict) -> str:
+        row.last_synced_at = timezone.now()
+        row.save(update_fields=["last_synced_at", "updated_at"])
+        if not changes:
+            return f"{row} is in sync: nothing changed."
+        listed = "; ".join(f"{name}: {display_value(old)} → {display_value(new)}"
+                           for name, (old, new) in sorted(changes.items()))
+        return f"Re-synced {row}. Changed: {listed}."
+
+    return _run(
+        "force_sync", registration=registration, actor=actor, parameters={},
+        call=lambda provider, row: provider.force_sync(row.upstream_id),
+        done_message=message,
+    )
+
+
+def registration_decide_transfer_out(*, registration: Registration, decision: str,
+                                     actor) -> Outcome:
+    if decision not in {"approve", "reject"}:
+        raise InvalidInput("The decision must be approve or reject.")
+    verb = "approved" if decision == "approve" else "rejected"
+    return _run(
+        "transfer_out", registration=registration, actor=actor,
+        parameters={"decision": decision},
+        call=lambda provider, row: provider.decide_transfer_out(row.upstream_id, decision),
+        done_message=lambda row, result, changes: f"The outbound transfer of {row} is {verb}.",
+        implied_changes={"transfer_out_pending": False},
+    )
+
+
+RECIPIENT_HANDLE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+
+
+def registration_push_transfer(*, registration: Registration, recipient: str,
+                               actor) -> Outcome:
+    handle = (recipient or "").strip().upper()
+    if not RECIPIENT_HANDLE.match(handle):
+        raise InvalidInput("Give the receiving registrar's handle, e.g. REG-IDS.",
+                           field_errors={"recipient": ["Letters, digits, - and _ only."]})
+    return _run(
+        "push_transfer", registration=registration, actor=actor,
+        parameters={"recipient": handle},
+        call=lambda provider, row: provider.push_transfer(row.upstream_id, handle),
+        done_message=lambda row, result, changes: f"{row} was pushed to {handle}.",
+        implied_changes={"push_transfer_pending": True},
+    )
+
+
+def registration_resend_verification(*, registration: Registration, actor) -> Outcome:
+    return _run(
+        "resend_verification", registration=registration, actor=actor, parameters={},
+        call=lambda provider, row: _as_done(provider.resend_holder_verification(
+            row.upstream_id)),
+        done_message=lambda row, result, changes: (
+            f"The verification e-mail for {row}'s holder is queued."),
+    )
+
+
+def _as_done(status: str) -> Done:
+    return Done(body={"status": status})
+
+
+# --- processes ----------------------------------------------------------------------
+
+
+def _log_entries(process: Process, log: Sequence[Mapping[str, Any]]) -> None:
+    from django.utils.dateparse import parse_datetime
+
+    from registrar.models import ProcessLogEntry
+
+    known = process.log_entries.count()
+    for entry in list(log)[known:]:  # the upstream log only grows
+        logged = entry.get("date") or entry.get("logged_at")
+        ProcessLogEntry.objects.create(
+            process=process,
+            logged_at=parse_datetime(logged) if isinstance(logged, str) else None,
+            message=str(entry.get("message", "")), raw=dict(entry))
+
+
+def process_poll(*, process: Process) -> Process:
+    """Re-read one process. On a terminal status, re-read its registration, unblock it,
+    and record the outcome in the audit trail (as system work)."""
+    with transaction.atomic():
+        process = (Process.objects.select_for_update(of=("self",))
+                   .select_related("registration__tld__provider_account")
+                   .get(pk=process.pk))
+        if process.is_terminal:
+            return process
+        registration = process.registration
+        provider = _provider(registration)
+        view = provider.get_process(registration.upstream_id, process.upstream_id)
+        process.status = view.process.status or process.status
+        process.raw = view.process.raw
+        process.poll_count += 1
+        _log_entries(process, view.log)
+        if ProcessStatus.is_terminal(process.status):
+            process.completed_at = timezone.now()
+        process.save()
+        registration.rtr_process_status = process.status
+        registration.save(update_fields=["rtr_process_status", "updated_at"])
+        if process.is_terminal:
+            _finish_process(process, provider)
+        return process
+
+
+def _finish_process(process: Process, provider) -> None:
+    registration = process.registration
+    record = provider.get_registration(registration.upstream_id).registration
+    changes = apply_registration(registration, record, synced_at=timezone.now())
+    # The process is over whatever the upstream view still says about it.
+    if registration.pending_async and registration.rtr_process_id == process.upstream_id:
+        registration.pending_async = False
+        registration.save(update_fields=["pending_async", "updated_at"])
+    succeeded = process.status == ProcessStatus.COMPLETED
+    audit.record(
+        actor=None, actor_label="system:process-poller", action=f"process.{process.action}",
+        target=registration,
+        parameters={"process": process.upstream_id, "changes": changes_for_audit(changes)},
+        outcome=Outcomes.SUCCEEDED if succeeded else Outcomes.FAILED,
+        process_id=process.upstream_id,
+        message=f"Process {process.upstream_id} ({process.action}) ended {process.status}.",
+    )
+
+
+def process_mark_stuck(*, process: Process) -> None:
+    """Stop polling a process that will not finish; staff look at it instead."""
+    updated = Process.objects.filter(pk=process.pk, stuck=False, is_terminal=False).update(
+        stuck=True, updated_at=timezone.now())
+    if updated:
+        audit.record(
+            actor=None, actor_label="system:process-poller", action="process.stuck",
+            target=process.registration, parameters={"process": process.upstream_id,
+                                                     "polls": process.poll_count},
+            outcome=Outcomes.FAILED, process_id=process.upstream_id,
+            message=f"Process {process.upstream_id} did not finish after "
+                    f"{process.poll_count} polls; it needs a look.")
+
+
+def _process_action(process: Process, *, actor, permission: str, action: str,
+                    call: Callable[[Any, Registration, Process], str], message: str,
+                    refuse: Callable[[Process], str | None]) -> Outcome:
+    require_permission(actor, permission)
+    with transaction.atomic():
+        process = (Process.objects.select_for_update(of=("self",))
+                   .select_related("registration__tld__provider_account").get(pk=process.pk))
+        reason = refuse(process)
+        if reason:
+            raise OperationRefused(reason)
+        registration = process.registration
+        provider = _provider(registration)
+        parameters = {"process": process.upstream_id}
+        status = call_upstream(lambda: call(provider, registration, process), actor=actor,
+                               action=action, target=registration, parameters=parameters)
+        if isinstance(status, Outcome):
+            return status
+        row_audit = audit.record(actor=actor, action=action, target=registration,
+                                 parameters={**parameters, "status": status},
+                                 outcome=Outcomes.SUCCEEDED, process_id=process.upstream_id,
+                                 message=message)
+        return Outcome(status=Outcomes.SUCCEEDED, message=message, process=process,
+                       data={"status": status}, audit_row=row_audit)
+
+
+def process_resend(*, process: Process, actor) -> Outcome:
+    """Resume a SUSPENDED process; polling picks it up again."""
+    from registrar.tasks import schedule_poll
+
+    outcome = _process_action(
+        process, actor=actor, permission="registrar.resend_process", action="process.resend",
+        call=lambda provider, reg, proc: provider.resend_process(reg.upstream_id,
+                                                                 proc.upstream_id),
+        message=f"Process {process.upstream_id} was resumed.",
+        refuse=lambda proc: None if proc.status == ProcessStatus.SUSPENDED else (
+            "Only a suspended process can be resumed."))
+    if outcome.ok:
+        Process.objects.filter(pk=process.pk).update(stuck=False, poll_count=0)
+        schedule_poll(process.pk)
+    return outcome
+
+
+def process_cancel(*, process: Process, actor) -> Outcome:
+    def cancel(provider, reg: Registration, proc: Process) -> str:
+        status = provider.cancel_process(reg.upstream_id, proc.upstream_id)
+        proc.status = ProcessStatus.CANCELLED
+        proc.completed_at = timezone.now()
+        proc.save()
+        _finish_process(proc, provider)
+        return status
+
+    return _process_action(
+        process, actor=actor, permission="registrar.cancel_process", action="process.cancel",
+        call=cancel, message=f"Process {process.upstream_id} was cancelled.",
+        refuse=lambda proc: "The process has already ended." if proc.is_terminal else None)

@@ -1,0 +1,60 @@
+"""Celery tasks: thin wrappers that take ids and call services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from registrar.models import Process
+from registrar.providers.base import ProviderError
+
+logger = logging.getLogger(__name__)
+
+
+def poll_delay(poll_count: int) -> float:
+    """Capped exponential backoff between polls of one process."""
+    return min(settings.PROCESS_POLL_MAX_DELAY,
+               settings.PROCESS_POLL_BASE_DELAY * 2 ** max(poll_count - 1, 0))
+
+
+def schedule_poll(process_id: int, *, countdown: float | None = None) -> None:
+    """Enqueue a poll once the current transaction commits (the row must exist)."""
+    delay = settings.PROCESS_POLL_BASE_DELAY if countdown is None else countdown
+    transaction.on_commit(lambda: poll_process.apply_async((process_id,), countdown=delay))
+
+
+@shared_task(name="registrar.poll_process", ignore_result=True)
+def poll_process(process_id: int) -> str:
+    from registrar.services import process_mark_stuck, process_poll
+
+    process = Process.objects.filter(pk=process_id).select_related("registration").first()
+    if process is None or process.is_terminal or process.stuck:
+        return "done"
+    try:
+        process = process_poll(process=process)
+    except ProviderError as error:
+        if not error.retryable:
+            logger.warning("Polling process %s failed: %s", process.upstream_id, error.code)
+        # Transient or not, keep following it: the limit below ends a hopeless case.
+        Process.objects.filter(pk=process.pk).update(poll_count=process.poll_count + 1)
+        process.poll_count += 1
+    if process.is_terminal:
+        return process.status
+    if process.poll_count >= settings.PROCESS_POLL_LIMIT:
+        process_mark_stuck(process=process)
+        return "stuck"
+    poll_process.apply_async((process.pk,), countdown=poll_delay(process.poll_count))
+    return process.status
+
+
+@shared_task(name="registrar.poll_open_processes", ignore_result=True)
+def poll_open_processes() -> int:
+    """Sweep: enqueue a poll for every process still running and not given up on."""
+    ids = list(Process.objects.filter(is_terminal=False, stuck=False)
+               .values_list("pk", flat=True))
+    for process_id in ids:
+        poll_process.apply_async((process_id,), countdown=0)
+    return len(ids)
