@@ -290,6 +290,13 @@ KNOWN_CODES: dict[tuple[int, str], tuple[type[ProviderError], str]] = {
         InvalidRequest, "The contact is still used by a registration and cannot be deleted."),
     (422, "tld_required_for_orphan"): (
         InvalidRequest, "This contact backs no registration: say which TLD's rules apply."),
+    # Not in document 001: codes of the parts docs/domain-api.md designs.
+    (409, "price_changed"): (
+        Conflict, "The price changed since it was quoted; nothing was charged."),
+    (422, "invalid_host_name"): (
+        InvalidRequest, "The host name must be a subdomain of the registration."),
+    (422, "invalid_address"): (InvalidRequest, "An address is not a valid IP address."),
+    (422, "host_exists"): (InvalidRequest, "A host with that name already exists."),
     (502, "registrar_unavailable"): (
         UpstreamFailure, "The registrar is not answering. Nothing was changed; try later."),
     (502, "upstream_error"): (UpstreamFailure, UpstreamFailure.default_message),
@@ -335,6 +342,8 @@ def error_for(
     retryable = None
     if status == 503 and code in {"feature_disabled", "missing_api_key", "registrar_unavailable"}:
         retryable = False  # configuration upstream: retrying soon will not help
+    elif status >= 500:
+        retryable = True  # the registrar failed this time (e.g. 502 authcode_unavailable)
     return cls(
         message,
         code=code or f"http_{status}",

@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import wraps
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -47,7 +48,14 @@ CONTACT_FIELDS = ("first_name", "last_name", "organization", "street_address", "
 
 
 def _dt(value: Any) -> datetime | None:
-    return parse_datetime(value) if isinstance(value, str) and value else None
+    """ISO 8601 to an aware datetime (UTC when the upstream gave no offset).
+    Raises ValueError on a malformed date, which the endpoint guard reports."""
+    if not isinstance(value, str) or not value:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError(f"not a date: {value!r}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,48 @@ def parse_error(status: int, body: Any, text: str, request_id: str) -> ProviderE
     return error
 
 
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+class CallerError(ValueError):
+    """The caller passed arguments the endpoint cannot take: a bug here, not upstream."""
+
+
+def _guard_parsing(cls: type[Provider]) -> type[Provider]:
+    """Wrap every public endpoint method: an answer of the wrong shape (a missing key, a
+    list for an object, an empty body, a bad date) becomes MalformedResponse instead of
+    escaping as a Python error. The guard is applied once here rather than by hand on
+    each method, so a new endpoint cannot forget it."""
+
+    def guard(method):
+        @wraps(method)
+        def guarded(self, *args, **kwargs):
+            try:
+                result = method(self, *args, **kwargs)
+                if isinstance(result, Iterator):
+                    return _guarded_iter(result)
+                return result
+            except CallerError:
+                raise
+            except _PARSE_ERRORS as exc:
+                raise MalformedResponse(code="malformed_response",
+                                        details={"error": repr(exc)}) from exc
+        return guarded
+
+    for name, member in list(vars(cls).items()):
+        if callable(member) and not name.startswith("_") and name not in {"close", "supports"}:
+            setattr(cls, name, guard(member))
+    return cls
+
+
+def _guarded_iter(iterator: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from iterator
+    except _PARSE_ERRORS as exc:
+        raise MalformedResponse(code="malformed_response", details={"error": repr(exc)}) from exc
+
+
+@_guard_parsing
 class DomainApiProvider(Provider):
     kind = "domain_api"
     capabilities = frozenset(
@@ -269,8 +319,10 @@ class DomainApiProvider(Provider):
             reply = self.http.request(method, path, json_body=body, headers=headers)
         except PaymentRequiredError as fee:
             price = fee.details.get("price") or {}
+            if _money(price) is None:
+                raise  # a fee gate without a price cannot be shown to staff: a plain failure
             return PaymentRequired(
-                price=_money(price) or Money(0, ""),
+                price=_money(price),
                 portal_url=str(fee.details.get("portal_url") or ""),
                 role=str(price.get("role") or ""),
                 remediation=str(fee.details.get("remediation") or ""),
@@ -355,6 +407,9 @@ class DomainApiProvider(Provider):
         while page is not None:
             records, next_page = self.list_registrations(q, page=page, per_page=per_page)
             yield from records
+            if next_page is not None and int(next_page) <= page:
+                raise MalformedResponse("The registrar's paging went backwards.",
+                                        code="malformed_paging")
             page = next_page
 
     def get_registration(self, guid: str) -> RegistrationView:
@@ -427,7 +482,7 @@ class DomainApiProvider(Provider):
     def order_registrant_change(self, guid: str, *, source_contact_id: int | None = None,
                                 new_contact: Mapping[str, Any] | None = None) -> OrderAccepted:
         if (source_contact_id is None) == (new_contact is None):
-            raise ValueError("Give exactly one of source_contact_id and new_contact.")
+            raise CallerError("Give exactly one of source_contact_id and new_contact.")
         body = ({"source_domain_contact_id": source_contact_id} if source_contact_id is not None
                 else {"new_contact": dict(new_contact or {})})
         reply = self.http.request("POST", f"{self._registration(guid)}/registrant_change",

@@ -157,7 +157,10 @@ class HttpClient:
         body = _parse_json(text) if text.strip() else None
         if response.is_success:
             if text.strip() and body is _INVALID:
-                self._log_body(logging.WARNING, method, path, response.status_code, text)
+                # Not the body itself: a success body can carry a secret (an auth code).
+                logger.warning("%s %s %s -> %s: unreadable body (%d bytes, %s)", self._label,
+                               method, path, response.status_code, len(text),
+                               response.headers.get("content-type", "no content type"))
                 raise MalformedResponse(
                     code="malformed_response", status=response.status_code,
                     request_id=request_id,
