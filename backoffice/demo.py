@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -337,4 +338,9 @@ def load_demo() -> DemoSummary:
         "orders": Order.objects.count(),
         "accounts": Account.objects.count(),
     }
+    if settings.SANDBOX_ENABLED:
+        # So the demo's registrations also exist upstream, in the sandbox.
+        from registrar.sandbox.seed import seed_from_mirror
+
+        seed_from_mirror()
     return DemoSummary(users=DEMO_USERS, counts=counts)
