@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from backoffice.admin import MirrorAdmin, ReadOnlyInline
+from registrar.admin_operations import RegistrationOperationsMixin
 from registrar.domain_names import to_unicode
 from registrar.models import (
     DnssecKey,
@@ -75,7 +76,7 @@ class ProcessInline(ReadOnlyInline):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(MirrorAdmin):
+class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
     list_display = ("unicode_name", "tld", "account", "status", "expires_at", "locked",
                     "privacy_protect", "dnssec_enabled", "auto_renew", "pending_async",
                     "last_synced_at")

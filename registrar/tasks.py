@@ -21,9 +21,21 @@ def poll_delay(poll_count: int) -> float:
 
 
 def schedule_poll(process_id: int, *, countdown: float | None = None) -> None:
-    """Enqueue a poll once the current transaction commits (the row must exist)."""
+    """Enqueue a poll once the current transaction commits (the row must exist).
+
+    If the broker cannot take it, the operation has still happened: log it and leave the
+    process to the periodic sweep (`poll_open_processes`) rather than fail the request.
+    """
     delay = settings.PROCESS_POLL_BASE_DELAY if countdown is None else countdown
-    transaction.on_commit(lambda: poll_process.apply_async((process_id,), countdown=delay))
+
+    def enqueue() -> None:
+        try:
+            poll_process.apply_async((process_id,), countdown=delay)
+        except Exception:
+            logger.exception("Could not enqueue a poll of process %s; the sweep will.",
+                             process_id)
+
+    transaction.on_commit(enqueue)
 
 
 @shared_task(name="registrar.poll_process", ignore_result=True)

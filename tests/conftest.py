@@ -74,11 +74,14 @@ class SandboxControl:
             headers={"Authorization": f"Bearer {django_settings.SANDBOX_TOKEN}",
                      "X-Auth-Account": "test-account"})
 
-    def fault(self, path: str, *, method: str = "*", status: int = 502, code: str = "",
-              body: str | None = None, content_type: str | None = None, delay: float = 0,
-              times: int = 1) -> None:
-        payload = {"method": method, "path": path, "status": status, "code": code,
-                   "delay": delay, "times": times}
+    def fault(self, path: str, *, method: str = "*", status: int | None = None,
+              code: str = "", body: str | None = None, content_type: str | None = None,
+              delay: float = 0, times: int = 1) -> None:
+        """Queue a fault; with no status and no body it only delays the real answer."""
+        payload = {"method": method, "path": path, "code": code, "delay": delay,
+                   "times": times}
+        if status is not None:
+            payload["status"] = status
         if body is not None:
             payload.update(body=body, content_type=content_type or "application/json")
         self.client.post("/_sandbox/faults", json=payload).raise_for_status()

@@ -54,7 +54,7 @@ def test_provider_check_reports_reachable_authorised_latency_and_tlds(account, c
 
 def test_provider_check_fails_with_a_clear_message_on_a_bad_token(account, monkeypatch):
     monkeypatch.setenv("LOOPBACK_DOMAIN_API_TOKEN", "wrong-token")
-    with pytest.raises(CommandError, match="rejected our API token.*HTTP 401"):
+    with pytest.raises(CommandError, match=r"rejected our API token.*HTTP 401"):
         call_command("provider_check", "loopback")
 
 

@@ -410,3 +410,26 @@ def test_a_user_without_the_permission_is_refused(world):
         services.registration_set_lock(registration=world.registration, locked=True,
                                        actor=finance)
     assert world.sandbox.transport.requests == []
+
+
+def test_a_broker_outage_does_not_undo_or_break_a_202(world, agent, settings,
+                                                      django_capture_on_commit_callbacks,
+                                                      caplog):
+    from backoffice.celery import app
+
+    world.sandbox.next_async(world.registration.upstream_id, polls=2)
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    app.conf.broker_connection_retry = False
+    app.conf.broker_connection_max_retries = 0
+    app.conf.broker_transport_options = {"max_retries": 0}
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            outcome = services.registration_set_lock(registration=world.registration,
+                                                     locked=True, actor=agent)
+    finally:
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+        app.conf.broker_transport_options = {}
+        app.pool.force_close_all()
+    assert outcome.status == "pending"
+    assert Process.objects.filter(registration=world.registration).exists()
+    assert "the sweep will" in caplog.text

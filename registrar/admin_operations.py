@@ -1,0 +1,367 @@
+"""Registration operations in the admin: one page per operation, plus bulk actions.
+
+Each page follows Django's own `UserAdmin.user_change_password`: a URL from
+`get_urls()` wrapped in `admin_site.admin_view`, a permission check, a form on GET,
+the service on POST, a message, and a redirect. A GET never changes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from contacts.models import Contact
+from registrar import forms, selectors, services
+from registrar.models import Registration
+from registrar.operations import OperationRefused, Outcome, Outcomes
+
+
+@dataclass(frozen=True)
+class OperationPage:
+    title: str
+    intro: str
+    form: Callable[[HttpRequest, Registration, Any], Any]
+    run: Callable[[Any, Registration, Any], Outcome]
+    danger: bool = False
+
+
+def _contacts_for(registration: Registration):
+    query = Q(account=registration.account) if registration.account_id else Q()
+    return Contact.objects.filter(query, upstream_id__isnull=False).order_by("handle")
+
+
+def _on_off(current: Callable[[Registration], bool]):
+    return lambda request, registration, data: forms.OnOffForm(
+        data, initial={"enabled": "0" if current(registration) else "1"})
+
+
+def _holder_run(form, registration, user) -> Outcome:
+    data = form.cleaned_data
+    if data["action_mode"] == "edit_current":
+        return services.registration_update_holder(
+            registration=registration, action_mode="edit_current", actor=user,
+            holder=form.contact_data(only_filled=True),
+            confirm_reverification=data["confirm_reverification"])
+    return services.registration_update_holder(
+        registration=registration, action_mode="change", actor=user,
+        source_contact=data["source_contact"],
+        new_contact=None if data["source_contact"] else form.contact_data(only_filled=False))
+
+
+def _registrant_change_run(form, registration, user) -> Outcome:
+    source = form.cleaned_data["source_contact"]
+    return services.registration_order_registrant_change(
+        registration=registration, actor=user, source_contact=source,
+        new_contact=None if source else form.contact_data(only_filled=False))
+
+
+PAGES: dict[str, OperationPage] = {
+    "lock": OperationPage(
+        "Transfer lock",
+        "The transfer lock (clientTransferProhibited) stops the domain being transferred "
+        "away. Unlock only when the holder is moving the domain.",
+        _on_off(lambda r: r.locked),
+        lambda form, r, user: services.registration_set_lock(
+            registration=r, locked=form.cleaned_data["enabled"], actor=user)),
+    "privacy": OperationPage(
+        "WHOIS privacy",
+        "Hides the holder's details in the public registration data. Switching it off is "
+        "always free; on some TLDs switching it on is billed first.",
+        _on_off(lambda r: r.privacy_protect),
+        lambda form, r, user: services.registration_set_privacy(
+            registration=r, enabled=form.cleaned_data["enabled"], actor=user)),
+    "auto_renew": OperationPage(
+        "Auto-renew",
+        "Switching auto-renew off within the TLD's cancellation window refunds the last "
+        "renewal; after it, nothing is refunded.",
+        _on_off(lambda r: r.auto_renew),
+        lambda form, r, user: services.registration_set_auto_renew(
+            registration=r, auto_renew=form.cleaned_data["enabled"], actor=user)),
+    "nameservers": OperationPage(
+        "Nameservers", "The delegation of the domain, in order.",
+        lambda request, r, data: forms.NameserversForm(
+            data, dnssec_enabled=r.dnssec_enabled,
+            initial={"nameservers": "\n".join(r.nameservers)}),
+        lambda form, r, user: services.registration_set_nameservers(
+            registration=r, nameservers=form.cleaned_data["nameservers"], actor=user)),
+    "dnssec": OperationPage(
+        "DNSSEC", "Keys are sent to the registry as DNSKEY data (flags, algorithm, key).",
+        lambda request, r, data: forms.DnssecForm(data),
+        lambda form, r, user: services.registration_set_dnssec(
+            registration=r, mode=form.cleaned_data["mode"],
+            keys=form.cleaned_data["key_data"], actor=user)),
+    "holder": OperationPage(
+        "Holder (registrant)",
+        "Editing the current holder is free. Replacing the holder is billed on some TLDs; "
+        "use the paid registrant change to charge the customer directly.",
+        lambda request, r, data: forms.HolderForm(data, contacts=_contacts_for(r)),
+        _holder_run),
+    "registrant_change": OperationPage(
+        "Paid registrant change",
+        "Charges the customer's default payment method and changes the holder once paid.",
+        lambda request, r, data: forms.RegistrantChangeForm(data, contacts=_contacts_for(r)),
+        _registrant_change_run, danger=True),
+    "role_contacts": OperationPage(
+        "Role contacts", "Admin, tech and billing contacts. The holder is changed separately.",
+        lambda request, r, data: forms.RoleContactsForm(data, contacts=_contacts_for(r)),
+        lambda form, r, user: services.registration_set_role_contacts(
+            registration=r, roles=form.roles(), actor=user)),
+    "force_sync": OperationPage(
+        "Re-sync from the registrar",
+        "Reads the registration at the registrar and shows what changed here.",
+        lambda request, r, data: forms.ConfirmForm(data),
+        lambda form, r, user: services.registration_force_sync(registration=r, actor=user)),
+    "transfer_out": OperationPage(
+        "Outbound transfer",
+        "Another registrar asked for this domain. Approve to let it go, reject to keep it.",
+        lambda request, r, data: forms.TransferOutForm(data),
+        lambda form, r, user: services.registration_decide_transfer_out(
+            registration=r, decision=form.cleaned_data["decision"], actor=user),
+        danger=True),
+    "push_transfer": OperationPage(
+        "Push transfer", "Moves the domain to another registrar without an auth code.",
+        lambda request, r, data: forms.PushTransferForm(data),
+        lambda form, r, user: services.registration_push_transfer(
+            registration=r, recipient=form.cleaned_data["recipient"], actor=user),
+        danger=True),
+    "resend_verification": OperationPage(
+        "Resend holder verification",
+        "Sends the holder the registry's verification e-mail again.",
+        lambda request, r, data: forms.ConfirmForm(data),
+        lambda form, r, user: services.registration_resend_verification(
+            registration=r, actor=user)),
+}
+
+def show_outcome(request: HttpRequest, outcome: Outcome) -> None:
+    """Turn a service outcome into the message staff see."""
+    if outcome.status == Outcomes.SUCCEEDED:
+        messages.success(request, outcome.message)
+    elif outcome.status == Outcomes.PENDING:
+        messages.info(request, outcome.message)
+    elif outcome.status == Outcomes.PAYMENT_REQUIRED:
+        payment = outcome.payment
+        messages.warning(request, format_html(
+            '{} <a href="{}" target="_blank" rel="noopener noreferrer" '
+            'class="portal-link">Open the billing portal</a> (the link expires).',
+            outcome.message, payment.portal_url))
+    else:
+        detail = f" (registrar code: {outcome.error.code})" if outcome.error else ""
+        messages.error(request, f"{outcome.message}{detail}")
+
+
+class RegistrationOperationsMixin:
+    """Mixed into RegistrationAdmin."""
+
+    change_form_template = "admin/registrar/registration/change_form.html"
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/operation/<slug:operation>/",
+                 self.admin_site.admin_view(self.operation_view),
+                 name="registrar_registration_operation"),
+            path("<path:object_id>/auth-code/",
+                 self.admin_site.admin_view(self.auth_code_view),
+                 name="registrar_registration_auth_code"),
+            *super().get_urls(),
+        ]
+
+    # -- permissions (used by the bulk actions' `permissions=[...]`) ----------------
+
+    def has_lock_registration_permission(self, request) -> bool:
+        return request.user.has_perm("registrar.lock_registration")
+
+    def has_set_auto_renew_permission(self, request) -> bool:
+        return request.user.has_perm("registrar.set_auto_renew")
+
+    def has_force_sync_permission(self, request) -> bool:
+        return request.user.has_perm("registrar.force_sync")
+
+    # -- the change page -----------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        registration = self._registration(request, object_id)
+        extra_context = {**(extra_context or {}),
+                         **selectors.registration_summary(registration, request.user)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _registration(self, request, object_id) -> Registration | None:
+        return (Registration.objects.select_related("tld__provider_account", "account",
+                                                    "owner_contact", "admin_contact",
+                                                    "tech_contact", "billing_contact")
+                .filter(pk=unquote(object_id)).first())
+
+    def _get_or_404(self, request, object_id) -> Registration:
+        registration = self._registration(request, object_id)
+        if registration is None or not self.has_view_permission(request, registration):
+            raise Http404("No such registration.")
+        return registration
+
+    def _change_url(self, registration: Registration) -> str:
+        return reverse("admin:registrar_registration_change", args=[registration.pk])
+
+    # -- one operation ---------------------------------------------------------------
+
+    def operation_view(self, request, object_id, operation):
+        page = PAGES.get(operation)
+        if page is None:
+            raise Http404("No such operation.")
+        if not request.user.has_perm(services.OPERATIONS[operation].permission):
+            raise PermissionDenied
+        registration = self._get_or_404(request, object_id)
+        reason = services.unavailable_reason(registration, operation, request.user)
+        if reason:
+            messages.error(request, f"{page.title}: {reason}")
+            return HttpResponseRedirect(self._change_url(registration))
+        form = page.form(request, registration, request.POST if request.method == "POST"
+                         else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                outcome = page.run(form, registration, request.user)
+            except OperationRefused as refusal:
+                self._refusal_to_form(form, refusal)
+            else:
+                show_outcome(request, outcome)
+                return HttpResponseRedirect(self._change_url(registration))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{page.title}: {registration}",
+            "page": page,
+            "operation": operation,
+            "form": form,
+            "registration": registration,
+            "opts": self.model._meta,
+            "original": registration,
+            "change_url": self._change_url(registration),
+            **selectors.operation_context(registration, operation),
+        }
+        return TemplateResponse(request, "admin/registrar/registration/operation.html",
+                                context)
+
+    @staticmethod
+    def _refusal_to_form(form, refusal: OperationRefused) -> None:
+        placed = False
+        for name, errors in refusal.field_errors.items():
+            target = name if name in form.fields else None
+            form.add_error(target, errors)
+            placed = True
+        if not placed:
+            form.add_error(None, refusal.message)
+
+    # -- the auth code: shown once, on a page nothing caches -----------------------------
+
+    def auth_code_view(self, request, object_id):
+        if not request.user.has_perm("registrar.reveal_authcode"):
+            raise PermissionDenied
+        registration = self._get_or_404(request, object_id)
+        reason = services.unavailable_reason(registration, "auth_code", request.user)
+        if reason:
+            messages.error(request, f"Auth code: {reason}")
+            return HttpResponseRedirect(self._change_url(registration))
+        form = forms.AuthCodeForm(request.POST if request.method == "POST" else None)
+        authcode = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                outcome = services.registration_reveal_auth_code(registration=registration,
+                                                                 actor=request.user)
+            except OperationRefused as refusal:
+                form.add_error(None, refusal.message)
+            else:
+                if not outcome.ok:
+                    show_outcome(request, outcome)
+                    return HttpResponseRedirect(self._change_url(registration))
+                authcode = outcome.data["authcode"]
+        response = TemplateResponse(request, "admin/registrar/registration/auth_code.html", {
+            **self.admin_site.each_context(request),
+            "title": f"Auth code: {registration}",
+            "form": form,
+            "authcode": authcode,
+            "registration": registration,
+            "opts": self.model._meta,
+            "original": registration,
+            "change_url": self._change_url(registration),
+        })
+        # Never kept by a browser, a proxy or the back button.
+        response["Cache-Control"] = "no-store, max-age=0"
+        response["Pragma"] = "no-cache"
+        return response
+
+    # -- bulk actions ------------------------------------------------------------------
+
+    def _bulk(self, request, queryset, *, operation: str, title: str,
+              run: Callable[[Registration], Outcome]):
+        registrations = list(queryset.select_related("tld__provider_account"))
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(request, "admin/registrar/registration/bulk_confirm.html", {
+                **self.admin_site.each_context(request),
+                "title": f"{title}: confirm",
+                "action_title": title,
+                "targets": [(r, services.unavailable_reason(r, operation, request.user))
+                            for r in registrations],
+                "action": request.POST.get("action"),
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            })
+        rows = []
+        for registration in registrations:
+            try:
+                outcome = run(registration)
+                rows.append((registration, outcome.status, outcome.message))
+            except OperationRefused as refusal:
+                rows.append((registration, "refused", refusal.message))
+            except PermissionDenied:
+                rows.append((registration, "refused", "You do not have permission for this."))
+        counts: dict[str, int] = {}
+        for _, status, _ in rows:
+            counts[status] = counts.get(status, 0) + 1
+        return TemplateResponse(request, "admin/registrar/registration/bulk_report.html", {
+            **self.admin_site.each_context(request),
+            "title": f"{title}: results",
+            "rows": rows,
+            "counts": sorted(counts.items()),
+            "opts": self.model._meta,
+        })
+
+    @admin.action(description="Lock selected registrations", permissions=["lock_registration"])
+    def bulk_lock(self, request, queryset) -> HttpResponse:
+        return self._bulk(request, queryset, operation="lock", title="Lock",
+                          run=lambda r: services.registration_set_lock(
+                              registration=r, locked=True, actor=request.user))
+
+    @admin.action(description="Unlock selected registrations",
+                  permissions=["lock_registration"])
+    def bulk_unlock(self, request, queryset) -> HttpResponse:
+        return self._bulk(request, queryset, operation="lock", title="Unlock",
+                          run=lambda r: services.registration_set_lock(
+                              registration=r, locked=False, actor=request.user))
+
+    @admin.action(description="Switch auto-renew on", permissions=["set_auto_renew"])
+    def bulk_auto_renew_on(self, request, queryset) -> HttpResponse:
+        return self._bulk(request, queryset, operation="auto_renew", title="Auto-renew on",
+                          run=lambda r: services.registration_set_auto_renew(
+                              registration=r, auto_renew=True, actor=request.user))
+
+    @admin.action(description="Switch auto-renew off", permissions=["set_auto_renew"])
+    def bulk_auto_renew_off(self, request, queryset) -> HttpResponse:
+        return self._bulk(request, queryset, operation="auto_renew", title="Auto-renew off",
+                          run=lambda r: services.registration_set_auto_renew(
+                              registration=r, auto_renew=False, actor=request.user))
+
+    @admin.action(description="Re-sync selected from the registrar",
+                  permissions=["force_sync"])
+    def bulk_force_sync(self, request, queryset) -> HttpResponse:
+        return self._bulk(request, queryset, operation="force_sync", title="Re-sync",
+                          run=lambda r: services.registration_force_sync(
+                              registration=r, actor=request.user))
+
+    actions = ["bulk_lock", "bulk_unlock", "bulk_auto_renew_on", "bulk_auto_renew_off",
+               "bulk_force_sync"]

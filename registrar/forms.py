@@ -1,0 +1,181 @@
+"""Forms for the registration operations. They parse input; the services validate the
+domain rules again (the command line and tasks use the services without forms)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from contacts.models import Contact
+from registrar.operations import InvalidInput
+from registrar.services import clean_dnssec_key, clean_nameservers
+
+CONTACT_FIELD_NAMES = ("first_name", "last_name", "organization", "street_address",
+                       "post_code", "city", "state", "country", "email", "phone")
+
+
+class ConfirmForm(forms.Form):
+    """An operation with nothing to enter: the POST itself is the confirmation."""
+
+
+class OnOffForm(forms.Form):
+    enabled = forms.TypedChoiceField(
+        choices=[("1", "On"), ("0", "Off")], coerce=lambda v: v == "1",
+        widget=forms.RadioSelect, label="Set to",
+    )
+
+
+class NameserversForm(forms.Form):
+    nameservers = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 50}),
+        help_text="One host name per line, in order: 2 to 13.",
+    )
+    confirm_dnssec = forms.BooleanField(
+        required=False,
+        label="I understand DNSSEC is on: the new nameservers must serve the same signed zone, "
+              "or the domain stops resolving.",
+    )
+
+    def __init__(self, *args, dnssec_enabled: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dnssec_enabled = dnssec_enabled
+        if not dnssec_enabled:
+            del self.fields["confirm_dnssec"]
+
+    def clean_nameservers(self) -> list[str]:
+        try:
+            return clean_nameservers(self.cleaned_data["nameservers"].splitlines())
+        except InvalidInput as exc:
+            raise ValidationError(exc.field_errors.get("nameservers") or exc.message) from exc
+
+    def clean(self):
+        data = super().clean()
+        if self.dnssec_enabled and not data.get("confirm_dnssec"):
+            self.add_error("confirm_dnssec", "Confirm that you have checked the DNSSEC impact.")
+        return data
+
+
+class DnssecForm(forms.Form):
+    mode = forms.ChoiceField(choices=[("enable", "Enable with these keys"),
+                                      ("add_keys", "Add these keys"),
+                                      ("disable", "Disable DNSSEC")],
+                             widget=forms.RadioSelect)
+    keys = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text="One key per line: flags algorithm public-key, e.g. "
+                  "“257 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxIL…”.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        keys, errors = [], []
+        for number, line in enumerate((data.get("keys") or "").splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split(None, 2)
+            if len(parts) != 3:
+                errors.append(f"Line {number}: expected flags, algorithm and public key.")
+                continue
+            try:
+                keys.append(clean_dnssec_key(*parts))
+            except InvalidInput as exc:
+                errors.append(f"Line {number}: {exc.message}")
+        if errors:
+            self.add_error("keys", errors)
+        elif data.get("mode") in {"enable", "add_keys"} and not keys:
+            self.add_error("keys", "Give at least one key.")
+        data["key_data"] = keys
+        return data
+
+
+class ContactFieldsForm(forms.Form):
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
+    organization = forms.CharField(max_length=255, required=False)
+    street_address = forms.CharField(max_length=255, required=False)
+    post_code = forms.CharField(max_length=32, required=False)
+    city = forms.CharField(max_length=100, required=False)
+    state = forms.CharField(max_length=100, required=False)
+    country = forms.CharField(max_length=2, required=False, help_text="ISO code, e.g. NL.")
+    email = forms.CharField(max_length=254, required=False)
+    phone = forms.CharField(max_length=32, required=False, help_text="e.g. +31.201234567")
+
+    def contact_data(self, *, only_filled: bool) -> dict[str, str]:
+        return {name: self.cleaned_data.get(name, "") for name in CONTACT_FIELD_NAMES
+                if not only_filled or self.cleaned_data.get(name)}
+
+
+class HolderForm(ContactFieldsForm):
+    action_mode = forms.ChoiceField(
+        choices=[("edit_current", "Edit the current holder (free)"),
+                 ("change", "Replace the holder with another contact")],
+        widget=forms.RadioSelect, initial="edit_current")
+    confirm_reverification = forms.BooleanField(
+        required=False, label="The holder will be asked to verify changed validated fields.")
+    source_contact = forms.ModelChoiceField(
+        queryset=Contact.objects.none(), required=False,
+        help_text="Replace with this existing contact. Leave empty and fill the fields to "
+                  "create a new one.")
+    field_order = ["action_mode", "source_contact", *CONTACT_FIELD_NAMES,
+                   "confirm_reverification"]
+
+    def __init__(self, *args, contacts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if contacts is not None:
+            self.fields["source_contact"].queryset = contacts
+
+
+class RegistrantChangeForm(ContactFieldsForm):
+    source_contact = forms.ModelChoiceField(queryset=Contact.objects.none(), required=False)
+    field_order = ["source_contact", *CONTACT_FIELD_NAMES]
+
+    def __init__(self, *args, contacts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if contacts is not None:
+            self.fields["source_contact"].queryset = contacts
+
+
+ROLE_SOURCES = [("", "Leave unchanged"), ("same_as_owner", "Same as owner"),
+                ("existing", "An existing contact"), ("new", "A new contact (fields below)")]
+
+
+class RoleContactsForm(forms.Form):
+    def __init__(self, *args, contacts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for role in ("admin", "tech", "billing"):
+            self.fields[f"{role}_source"] = forms.ChoiceField(
+                choices=ROLE_SOURCES, required=False, label=f"{role.title()} contact")
+            self.fields[f"{role}_contact"] = forms.ModelChoiceField(
+                queryset=contacts if contacts is not None else Contact.objects.none(),
+                required=False, label=f"{role.title()}: existing contact")
+        self.new_contact = ContactFieldsForm(*args, prefix="new", **kwargs)
+
+    def is_valid(self) -> bool:
+        return super().is_valid() and self.new_contact.is_valid()
+
+    def roles(self) -> dict[str, dict]:
+        roles = {}
+        for role in ("admin", "tech", "billing"):
+            source = self.cleaned_data.get(f"{role}_source")
+            if source:
+                roles[role] = {"source": source, "contact": self.cleaned_data.get(
+                    f"{role}_contact"), "new_contact": self.new_contact.contact_data(
+                    only_filled=False)}
+        return roles
+
+
+class TransferOutForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve: let the domain leave"),
+                                          ("reject", "Reject: keep the domain here")],
+                                 widget=forms.RadioSelect)
+
+
+class PushTransferForm(forms.Form):
+    recipient = forms.CharField(max_length=32, help_text="The receiving registrar's handle, "
+                                                         "e.g. REG-IDS.")
+
+
+class AuthCodeForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I have verified the requester and understand the code lets the domain be "
+              "transferred away. It is shown once and not stored.")

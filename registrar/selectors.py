@@ -1,0 +1,74 @@
+"""Read-side queries for the admin, views and commands. Reads write no audit rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from registrar.models import Registration
+from registrar.providers.base import ProviderError
+from registrar.providers.registry import provider_for_registration
+
+
+def _button_label(registration: Registration, name: str, default: str) -> str:
+    """Toggles say what they will do."""
+    if name == "lock":
+        return "Unlock" if registration.locked else "Lock"
+    if name == "privacy":
+        return "Privacy off" if registration.privacy_protect else "Privacy on"
+    if name == "auto_renew":
+        return "Auto-renew off" if registration.auto_renew else "Auto-renew on"
+    return default
+
+
+def operation_buttons(registration: Registration, user) -> list[dict[str, Any]]:
+    """Every operation this user may see on this registration: enabled, or disabled with
+    the reason. Operations the user lacks the permission for are not shown at all."""
+    from registrar.services import OPERATIONS, unavailable_reason
+
+    buttons = []
+    for name, op in OPERATIONS.items():
+        if not user.has_perm(op.permission):
+            continue
+        url_name = ("admin:registrar_registration_auth_code" if name == "auth_code"
+                    else "admin:registrar_registration_operation")
+        args = [registration.pk] if name == "auth_code" else [registration.pk, name]
+        buttons.append({
+            "name": name,
+            "label": _button_label(registration, name, op.label),
+            "url": reverse(url_name, args=args),
+            "reason": unavailable_reason(registration, name, user),
+        })
+    return buttons
+
+
+def registration_summary(registration: Registration | None, user) -> dict[str, Any]:
+    if registration is None:
+        return {}
+    return {
+        "operations": operation_buttons(registration, user),
+        "hosts": list(registration.hosts.prefetch_related("addresses")),
+        "dnssec_keys": list(registration.dnssec_keys.all()),
+        "processes_in_flight": list(registration.processes.filter(is_terminal=False)),
+    }
+
+
+def registration_live_view(registration: Registration):
+    """The registration as the registrar sees it now, or None (with the reason)."""
+    try:
+        return provider_for_registration(registration).get_registration(
+            registration.upstream_id), None
+    except ProviderError as error:
+        return None, error.message
+
+
+def operation_context(registration: Registration, operation: str) -> dict[str, Any]:
+    """What an operation page shows besides its form."""
+    if operation == "transfer_out":
+        view, error = registration_live_view(registration)
+        return {"transfer_out": view.transfer_out if view else None, "live_error": error}
+    if operation == "nameservers" and registration.dnssec_enabled:
+        return {"warning": "DNSSEC is on for this registration. Changing nameservers to ones "
+                           "that do not serve the same signed zone breaks resolution."}
+    return {}
