@@ -1,7 +1,16 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from backoffice.admin import MirrorAdmin
+from contacts import services
+from contacts.forms import ContactForm
 from contacts.models import Contact
+from registrar.admin_operations import show_outcome
+from registrar.operations import OperationRefused
 
 
 @admin.register(Contact)
@@ -12,5 +21,147 @@ class ContactAdmin(MirrorAdmin):
     list_filter = ("tld", "country")
     # Matches the upstream's `q`: handle, organisation, full name, registration name.
     search_fields = ("handle", "organization", "first_name", "last_name", "email",
-                     "owner_of__name")
+                     "owner_of__name", "owner_of__name_unicode", "admin_of__name",
+                     "tech_of__name", "billing_of__name")
     search_help_text = "Handle, organisation, name, e-mail or a registration it backs."
+    change_form_template = "admin/contacts/contact/change_form.html"
+
+    # Contacts change only through the registrar: these pages call the services.
+    def has_add_permission(self, request):
+        return request.user.has_perm("contacts.add_contact")
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm("contacts.delete_contact")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a bulk delete would bypass the registrar
+        return actions
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/edit/", self.admin_site.admin_view(self.edit_view),
+                 name="contacts_contact_edit"),
+            path("<path:object_id>/resend-verification/",
+                 self.admin_site.admin_view(self.resend_view),
+                 name="contacts_contact_resend"),
+            *super().get_urls(),
+        ]
+
+    def _contact(self, request, object_id) -> Contact:
+        contact = (Contact.objects.select_related("tld__provider_account", "account",
+                                                  "split_from")
+                   .filter(pk=unquote(object_id)).first())
+        if not self.has_view_permission(request, contact):
+            raise PermissionDenied
+        if contact is None:
+            raise Http404("No such contact.")
+        return contact
+
+    def _page(self, request, template, contact, **context):
+        return TemplateResponse(request, f"admin/contacts/contact/{template}", {
+            **self.admin_site.each_context(request), "opts": self.model._meta,
+            "original": contact, "contact": contact, **context})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        contact = self._contact(request, object_id)
+        user = request.user
+        extra_context = {
+            **(extra_context or {}),
+            "using": services.registrations_using(contact),
+            "can_edit": user.has_perm("contacts.change_contact"),
+            "can_delete": user.has_perm("contacts.delete_contact"),
+            "can_resend": user.has_perm("contacts.resend_contact_verification")
+            and contact.tld is not None and contact.tld.requires_contact_validation,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ContactForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            outcome = self._run(form, lambda: services.contact_create(
+                tld=form.cleaned_data["tld"], account=form.cleaned_data.get("account"),
+                fields=form.cleaned_data["cleaned_contact"], actor=request.user))
+            if outcome is not None and outcome.ok:
+                show_outcome(request, outcome)
+                return HttpResponseRedirect(reverse("admin:contacts_contact_change",
+                                                    args=[outcome.data["contact"].pk]))
+        return self._page(request, "form.html", None, form=form, title="Add contact")
+
+    def edit_view(self, request, object_id):
+        if not request.user.has_perm("contacts.change_contact"):
+            raise PermissionDenied
+        contact = self._contact(request, object_id)
+        form = ContactForm(request.POST or None, contact=contact)
+        if request.method == "POST" and form.is_valid():
+            outcome = self._run(form, lambda: services.contact_update(
+                contact=contact, fields=form.cleaned_data["cleaned_contact"],
+                actor=request.user))
+            if outcome is not None and outcome.ok:
+                show_outcome(request, outcome)
+                return HttpResponseRedirect(reverse("admin:contacts_contact_change",
+                                                    args=[contact.pk]))
+        return self._page(request, "form.html", contact, form=form,
+                          title=f"Edit {contact} at the registrar",
+                          using=services.registrations_using(contact))
+
+    def _run(self, form, call):
+        """Run a service; refusals and upstream failures go back onto the form."""
+        try:
+            outcome = call()
+        except OperationRefused as refusal:
+            placed = False
+            for name, errors in refusal.field_errors.items():
+                form.add_error(name if name in form.fields else None, errors)
+                placed = True
+            if not placed:
+                form.add_error(None, refusal.message)
+            return None
+        if not outcome.ok:
+            field = "tld" if outcome.error and outcome.error.code == "tld_not_found" else None
+            violations = outcome.error.violations if outcome.error else []
+            form.add_error(field if field in form.fields else None,
+                           f"{outcome.message} (registrar code: {outcome.error.code})"
+                           if outcome.error else outcome.message)
+            for violation in violations:
+                name = violation.get("field")
+                form.add_error(name if name in form.fields else None,
+                               str(violation.get("message", "")))
+        return outcome
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        contact = self._contact(request, object_id)
+        using = services.registrations_using(contact)
+        if request.method == "POST":
+            try:
+                outcome = services.contact_delete(contact=contact, actor=request.user)
+            except OperationRefused as refusal:
+                messages.error(request, refusal.message)
+                return HttpResponseRedirect(reverse("admin:contacts_contact_change",
+                                                    args=[contact.pk]))
+            show_outcome(request, outcome)
+            if outcome.ok:
+                return HttpResponseRedirect(reverse("admin:contacts_contact_changelist"))
+            return HttpResponseRedirect(reverse("admin:contacts_contact_change",
+                                                args=[contact.pk]))
+        return self._page(request, "delete.html", contact, using=using,
+                          in_use=any(using.values()), title=f"Delete {contact}")
+
+    def resend_view(self, request, object_id):
+        if not request.user.has_perm("contacts.resend_contact_verification"):
+            raise PermissionDenied
+        contact = self._contact(request, object_id)
+        if request.method == "POST":
+            try:
+                show_outcome(request, services.contact_resend_verification(
+                    contact=contact, actor=request.user))
+            except OperationRefused as refusal:
+                messages.error(request, refusal.message)
+            return HttpResponseRedirect(reverse("admin:contacts_contact_change",
+                                                args=[contact.pk]))
+        return self._page(request, "resend.html", contact,
+                          title=f"Resend verification to {contact}")

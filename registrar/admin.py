@@ -1,14 +1,23 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import re_path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from backoffice.admin import MirrorAdmin, ReadOnlyInline
-from registrar.admin_operations import RegistrationOperationsMixin
+from registrar import services
+from registrar.admin_operations import RegistrationOperationsMixin, show_outcome
 from registrar.domain_names import to_unicode
 from registrar.models import (
     DnssecKey,
@@ -16,10 +25,12 @@ from registrar.models import (
     HostAddress,
     Process,
     ProcessLogEntry,
+    ProcessStatus,
     ProviderAccount,
     Registration,
     Tld,
 )
+from registrar.operations import OperationRefused
 
 
 @admin.register(ProviderAccount)
@@ -166,10 +177,84 @@ class ProcessAdmin(MirrorAdmin):
     list_filter = ("status", "is_terminal", "stuck", "action")
     search_fields = ("upstream_id", "registration__name", "action")
     inlines = [ProcessLogEntryInline]
+    readonly_fields = ("raw_pretty",)
+    exclude = ("raw",)
+    change_form_template = "admin/registrar/process/change_form.html"
 
     @admin.display(description="age", ordering="created_at")
     def age(self, process: Process) -> str:
         return timesince(process.created_at)
+
+    @admin.display(description="raw body")
+    def raw_pretty(self, process: Process) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(process.raw, indent=2, sort_keys=True,
+                                                       ensure_ascii=False))
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields if f.name != "raw"] + ["raw_pretty"]
+
+    def get_urls(self):
+        return [
+            re_path(r"^(?P<object_id>.+)/(?P<action>resend|cancel)/$",
+                    self.admin_site.admin_view(self.process_action_view),
+                    name="registrar_process_action"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        process = Process.objects.filter(pk=unquote(object_id)).first()
+        actions = []
+        if process is not None:
+            for name, spec in PROCESS_ACTIONS.items():
+                if request.user.has_perm(spec["permission"]):
+                    actions.append({"name": name, "label": spec["label"],
+                                    "url": reverse("admin:registrar_process_action",
+                                                   args=[process.pk, name]),
+                                    "reason": spec["refuse"](process)})
+        return super().change_view(request, object_id, form_url,
+                                   {**(extra_context or {}), "process_actions": actions})
+
+    def process_action_view(self, request, object_id, action):
+        spec = PROCESS_ACTIONS.get(action)
+        if spec is None:
+            raise Http404("No such action.")
+        if not request.user.has_perm(spec["permission"]):
+            raise PermissionDenied
+        process = get_object_or_404(Process.objects.select_related("registration"),
+                                    pk=unquote(object_id))
+        back = reverse("admin:registrar_process_change", args=[process.pk])
+        if request.method == "POST":
+            try:
+                outcome = spec["run"](process=process, actor=request.user)
+            except OperationRefused as refusal:
+                messages.error(request, refusal.message)
+            else:
+                show_outcome(request, outcome)
+            return HttpResponseRedirect(back)
+        return TemplateResponse(request, "admin/registrar/process/confirm.html", {
+            **self.admin_site.each_context(request),
+            "title": f"{spec['label']} process {process.upstream_id}",
+            "process": process, "spec": spec, "reason": spec["refuse"](process),
+            "opts": self.model._meta, "back": back,
+        })
+
+
+PROCESS_ACTIONS = {
+    "resend": {
+        "label": "Resend (resume)", "permission": "registrar.resend_process",
+        "run": services.process_resend,
+        "refuse": lambda p: None if p.status == ProcessStatus.SUSPENDED else (
+            "Only a suspended process can be resumed."),
+        "intro": "Asks the registrar to resume the suspended process.",
+    },
+    "cancel": {
+        "label": "Cancel", "permission": "registrar.cancel_process",
+        "run": services.process_cancel,
+        "refuse": lambda p: "The process has already ended." if p.is_terminal else None,
+        "intro": "Stops the process at the registrar. The change it carried is not made, "
+                 "and the registration is free for other operations again.",
+    },
+}
 
 
 @admin.register(ProcessLogEntry)

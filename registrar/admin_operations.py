@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -172,6 +172,15 @@ class RegistrationOperationsMixin:
             path("<path:object_id>/auth-code/",
                  self.admin_site.admin_view(self.auth_code_view),
                  name="registrar_registration_auth_code"),
+            path("<path:object_id>/hosts/",
+                 self.admin_site.admin_view(self.hosts_view),
+                 name="registrar_registration_hosts"),
+            path("<path:object_id>/hosts/<str:host_name>/edit/",
+                 self.admin_site.admin_view(self.host_edit_view),
+                 name="registrar_registration_host_edit"),
+            path("<path:object_id>/hosts/<str:host_name>/delete/",
+                 self.admin_site.admin_view(self.host_delete_view),
+                 name="registrar_registration_host_delete"),
             *super().get_urls(),
         ]
 
@@ -195,10 +204,13 @@ class RegistrationOperationsMixin:
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _registration(self, request, object_id) -> Registration | None:
-        return (Registration.objects.select_related("tld__provider_account", "account",
-                                                    "owner_contact", "admin_contact",
-                                                    "tech_contact", "billing_contact")
-                .filter(pk=unquote(object_id)).first())
+        try:
+            return (Registration.objects.select_related("tld__provider_account", "account",
+                                                        "owner_contact", "admin_contact",
+                                                        "tech_contact", "billing_contact")
+                    .filter(pk=unquote(object_id)).first())
+        except (ValueError, ValidationError):  # a hand-typed id that is not a number
+            return None
 
     def _get_or_404(self, request, object_id) -> Registration:
         registration = self._registration(request, object_id)
@@ -294,6 +306,104 @@ class RegistrationOperationsMixin:
         response["Cache-Control"] = "no-store, max-age=0"
         response["Pragma"] = "no-cache"
         return response
+
+    # -- glue hosts: a list with an add form, and a page per host to edit or delete ---------
+
+    def _hosts_url(self, registration: Registration) -> str:
+        return reverse("admin:registrar_registration_hosts", args=[registration.pk])
+
+    def _hosts_context(self, request, registration: Registration, **extra) -> dict[str, Any]:
+        return {
+            **self.admin_site.each_context(request),
+            "registration": registration,
+            "opts": self.model._meta,
+            "original": registration,
+            "change_url": self._change_url(registration),
+            "hosts_url": self._hosts_url(registration),
+            **extra,
+        }
+
+    def hosts_view(self, request, object_id):
+        user = request.user
+        can_add = user.has_perm(services.HOST_PERMISSIONS["create"])
+        if not user.has_perm("registrar.view_host") or (
+                request.method == "POST" and not can_add):
+            raise PermissionDenied
+        registration = self._get_or_404(request, object_id)
+        form = None
+        if can_add:
+            form = forms.HostCreateForm(request.POST if request.method == "POST" else None,
+                                        registration=registration)
+        if request.method == "POST" and form.is_valid():
+            try:
+                outcome = services.host_create(
+                    registration=registration, host_name=form.cleaned_data["host_name"],
+                    addresses=[a for a, _ in form.cleaned_data["addresses"]], actor=user)
+            except OperationRefused as refusal:
+                self._refusal_to_form(form, refusal)
+            else:
+                show_outcome(request, outcome)
+                return HttpResponseRedirect(self._hosts_url(registration))
+        context = self._hosts_context(
+            request, registration,
+            title=f"Glue hosts: {registration}",
+            hosts=selectors.registration_hosts(registration),
+            form=form,
+            reason=services.hosts_unavailable_reason(registration),
+            can_change=user.has_perm(services.HOST_PERMISSIONS["update"]),
+            can_delete=user.has_perm(services.HOST_PERMISSIONS["delete"]),
+        )
+        return TemplateResponse(request, "admin/registrar/registration/hosts.html", context)
+
+    def host_edit_view(self, request, object_id, host_name):
+        return self._host_page(
+            request, object_id, host_name, verb="update", title="Change addresses",
+            intro="The new list replaces all of the host's addresses at the registrar.",
+            make_form=lambda host, data: forms.HostAddressesForm(data, initial={
+                "addresses": "\n".join(a.address for a in host.addresses.all())}),
+            run=lambda host, form, user: services.host_update(
+                host=host, addresses=[a for a, _ in form.cleaned_data["addresses"]],
+                actor=user))
+
+    def host_delete_view(self, request, object_id, host_name):
+        return self._host_page(
+            request, object_id, host_name, verb="delete", title="Delete",
+            intro="Deletes the glue host at the registrar. Nameservers that still use it "
+                  "stop resolving through the glue.",
+            make_form=lambda host, data: forms.ConfirmForm(data),
+            run=lambda host, form, user: services.host_delete(host=host, actor=user),
+            danger=True)
+
+    def _host_page(self, request, object_id, host_name, *, verb: str, title: str, intro: str,
+                   make_form: Callable[[Any, Any], Any],
+                   run: Callable[[Any, Any, Any], Outcome], danger: bool = False):
+        if not request.user.has_perm(services.HOST_PERMISSIONS[verb]):
+            raise PermissionDenied
+        registration = self._get_or_404(request, object_id)
+        host = selectors.registration_host(registration, host_name)
+        if host is None:
+            raise Http404("No such glue host.")
+        form = make_form(host, request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                outcome = run(host, form, request.user)
+            except OperationRefused as refusal:
+                self._refusal_to_form(form, refusal)
+            else:
+                show_outcome(request, outcome)
+                return HttpResponseRedirect(self._hosts_url(registration))
+        context = self._hosts_context(
+            request, registration,
+            title=f"{title}: {host}",
+            page_title=title,
+            intro=intro,
+            danger=danger,
+            host=host,
+            form=form,
+            reason=services.hosts_unavailable_reason(registration),
+        )
+        return TemplateResponse(request, "admin/registrar/registration/host_operation.html",
+                                context)
 
     # -- bulk actions ------------------------------------------------------------------
 

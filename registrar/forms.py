@@ -8,7 +8,12 @@ from django.core.exceptions import ValidationError
 
 from contacts.models import Contact
 from registrar.operations import InvalidInput
-from registrar.services import clean_dnssec_key, clean_nameservers
+from registrar.services import (
+    clean_dnssec_key,
+    clean_host_addresses,
+    clean_host_name,
+    clean_nameservers,
+)
 
 CONTACT_FIELD_NAMES = ("first_name", "last_name", "organization", "street_address",
                        "post_code", "city", "state", "country", "email", "phone")
@@ -179,3 +184,36 @@ class AuthCodeForm(forms.Form):
     confirm = forms.BooleanField(
         label="I have verified the requester and understand the code lets the domain be "
               "transferred away. It is shown once and not stored.")
+
+
+class HostAddressesForm(forms.Form):
+    """A glue host's addresses: cleaned to [(address, version)] by the service's rules."""
+
+    addresses = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 50}),
+        help_text="One IP address per line, IPv4 or IPv6, at least one. No prefix "
+                  "lengths (/24) and no zone ids (%eth0).",
+    )
+
+    def clean_addresses(self) -> list[tuple[str, int]]:
+        try:
+            return clean_host_addresses(self.cleaned_data["addresses"].splitlines())
+        except InvalidInput as exc:
+            raise ValidationError(exc.field_errors.get("addresses") or exc.message) from exc
+
+
+class HostCreateForm(HostAddressesForm):
+    host_name = forms.CharField(
+        help_text="A name below the domain, e.g. ns1.example.com; Unicode or punycode.")
+
+    field_order = ["host_name", "addresses"]
+
+    def __init__(self, *args, registration, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.registration = registration
+
+    def clean_host_name(self) -> str:
+        try:
+            return clean_host_name(self.registration, self.cleaned_data["host_name"])
+        except InvalidInput as exc:
+            raise ValidationError(exc.field_errors.get("host_name") or exc.message) from exc

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from registrar.models import Registration
+from registrar.domain_names import to_ascii
+from registrar.models import Host, Registration
 from registrar.providers.base import ProviderError
 from registrar.providers.registry import provider_for_registration
 
@@ -51,7 +53,23 @@ def registration_summary(registration: Registration | None, user) -> dict[str, A
         "hosts": list(registration.hosts.prefetch_related("addresses")),
         "dnssec_keys": list(registration.dnssec_keys.all()),
         "processes_in_flight": list(registration.processes.filter(is_terminal=False)),
+        "hosts_url": (reverse("admin:registrar_registration_hosts", args=[registration.pk])
+                      if user.has_perm("registrar.view_host") else None),
     }
+
+
+def registration_hosts(registration: Registration) -> list[Host]:
+    """The registration's glue hosts from the mirror, addresses prefetched (v4 first)."""
+    return list(registration.hosts.prefetch_related("addresses"))
+
+
+def registration_host(registration: Registration, host_name: str) -> Host | None:
+    """One glue host of the registration by name, Unicode or ASCII; None if unknown."""
+    try:
+        name = to_ascii(host_name)
+    except ValidationError:
+        name = (host_name or "").strip().lower()
+    return registration.hosts.filter(host_name=name).first()
 
 
 def registration_live_view(registration: Registration):

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import logging
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
@@ -32,8 +35,15 @@ from django.utils import timezone
 from backoffice import audit
 from contacts.models import Contact
 from contacts.validation import clean_contact_fields
-from registrar.domain_names import to_ascii
-from registrar.models import AuthcodeBehavior, Process, ProcessStatus, Registration
+from registrar.domain_names import to_ascii, to_unicode
+from registrar.models import (
+    AuthcodeBehavior,
+    Host,
+    HostAddress,
+    Process,
+    ProcessStatus,
+    Registration,
+)
 from registrar.operations import (
     InvalidInput,
     OperationRefused,
@@ -51,6 +61,7 @@ from registrar.providers.base import (
     Capability,
     ConfigurationError,
     Done,
+    NotFound,
     PaymentRequired,
     Pending,
     ProviderError,
@@ -59,6 +70,8 @@ from registrar.providers.base import (
 from registrar.providers.domain_api import DnssecKeyData, RoleContactSource
 from registrar.providers.registry import adapter_class, provider_for_registration
 from registrar.sync import apply_registration, changes_for_audit, display_value
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -122,20 +135,10 @@ def unavailable_reason(registration: Registration, operation: str, user=None) ->
     op = OPERATIONS[operation]
     if user is not None and not user.has_perm(op.permission):
         return "You do not have permission for this."
-    account = registration.tld.provider_account
-    if account is None:
-        return f"No registrar is configured for .{registration.tld.name}."
-    try:
-        capabilities = adapter_class(account.kind).capabilities
-    except ProviderError as error:
-        return error.message
-    if op.capability not in capabilities:
-        return f"{account.get_kind_display()} does not offer this operation."
-    if op.tld_flag and not getattr(registration.tld, op.tld_flag):
-        return _FLAG_REASONS[op.tld_flag]
-    if registration.pending_async and not op.allowed_while_busy:
-        return ("A registrar process is in flight for this registration "
-                f"({registration.rtr_process_status or 'pending'}); wait for it to finish.")
+    reason = _availability_reason(registration, op.capability, tld_flag=op.tld_flag,
+                                  allowed_while_busy=op.allowed_while_busy)
+    if reason:
+        return reason
     if operation == "transfer_out" and not registration.transfer_out_pending:
         return "No outbound transfer is waiting for a decision."
     if operation == "push_transfer" and registration.push_transfer_pending:
@@ -146,6 +149,28 @@ def unavailable_reason(registration: Registration, operation: str, user=None) ->
         return "This TLD's registry does not hand out the auth code through the API."
     if operation == "resend_verification" and registration.owner_contact_id is None:
         return "The registration has no holder contact to verify."
+    return None
+
+
+def _availability_reason(registration: Registration, capability: Capability, *,
+                         tld_flag: str | None = None,
+                         allowed_while_busy: bool = False) -> str | None:
+    """The checks every operation shares: a registrar is configured for the TLD, it
+    offers `capability`, the TLD allows it, and no process is in flight."""
+    account = registration.tld.provider_account
+    if account is None:
+        return f"No registrar is configured for .{registration.tld.name}."
+    try:
+        capabilities = adapter_class(account.kind).capabilities
+    except ProviderError as error:
+        return error.message
+    if capability not in capabilities:
+        return f"{account.get_kind_display()} does not offer this operation."
+    if tld_flag and not getattr(registration.tld, tld_flag):
+        return _FLAG_REASONS[tld_flag]
+    if registration.pending_async and not allowed_while_busy:
+        return ("A registrar process is in flight for this registration "
+                f"({registration.rtr_process_status or 'pending'}); wait for it to finish.")
     return None
 
 
@@ -658,6 +683,280 @@ def _as_done(status: str) -> Done:
     return Done(body={"status": status})
 
 
+# --- glue hosts -----------------------------------------------------------------------
+#
+# Glue hosts are not in OPERATIONS: they have three permissions (add, change, delete)
+# and their own admin pages, not one button on the registration. They share the
+# availability checks through `_availability_reason`.
+
+HOST_PERMISSIONS = {"create": "registrar.add_host", "update": "registrar.change_host",
+                    "delete": "registrar.delete_host"}
+
+# Scripts one label may combine: Japanese, Chinese and Korean writing mix these.
+_CJK_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "HANGUL",
+                          "BOPOMOFO", "IDEOGRAPHIC"})
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+
+
+def hosts_unavailable_reason(registration: Registration, user=None,
+                             permission: str | None = None) -> str | None:
+    """Why glue hosts cannot be changed on `registration` (by `user`, who needs
+    `permission`), or None. The admin shows it; the host services raise it."""
+    if user is not None and permission and not user.has_perm(permission):
+        return "You do not have permission for this."
+    return _availability_reason(registration, Capability.HOSTS)
+
+
+def _scripts_of(label: str) -> set[str]:
+    scripts = set()
+    for char in label:
+        if not char.isalpha():
+            continue
+        script = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+        if script != "MODIFIER":
+            scripts.add("CJK" if script in _CJK_SCRIPTS else script)
+    return scripts
+
+
+def clean_host_name(registration: Registration, value: str) -> str:
+    """The glue host's name in ASCII (punycode) form, strictly below the registration's
+    name. Unicode and punycode input both work: the comparison is made on the ASCII
+    forms. A label mixing scripts (Latin with Cyrillic, ...) is refused as a homograph.
+    Raises InvalidInput keyed "host_name"."""
+
+    def refuse(message: str) -> NoReturn:
+        raise InvalidInput(message, field_errors={"host_name": [message]})
+
+    raw = (value or "").strip()
+    if not raw:
+        refuse(f"Enter the host name, e.g. ns1.{registration}.")
+    try:
+        name = to_ascii(raw)
+    except ValidationError as exc:
+        refuse(exc.messages[0])
+    domain = to_ascii(registration.name)
+    if name == domain:
+        refuse(f"“{raw}” is the domain itself: a glue host is a name below it, "
+               f"e.g. ns1.{registration}.")
+    if not name.endswith(f".{domain}"):
+        refuse(f"“{raw}” is not under {registration}: a glue host must be a subdomain "
+               "of the registration.")
+    for label in name[:-len(domain) - 1].split("."):
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", label):
+            refuse(f"“{raw}” is not a valid host name (letters, digits and inner "
+                   "hyphens only).")
+        scripts = _scripts_of(to_unicode(label))
+        if len(scripts) > 1:
+            refuse(f"“{raw}”: the label “{to_unicode(label)}” mixes scripts "
+                   f"({', '.join(sorted(s.title() for s in scripts))}), so it can pass "
+                   "for another name.")
+    return name
+
+
+def _unusable_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why `address` cannot be a glue record on the internet, or None."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return (f"an IPv4-mapped IPv6 address; give the IPv4 address "
+                f"{address.ipv4_mapped} itself.")
+    if address.is_unspecified:
+        return "the unspecified address is not a host."
+    if address.is_loopback:
+        return "a loopback address only ever reaches the machine itself."
+    if address.is_multicast:
+        return "a multicast address is not a host."
+    if address.is_link_local:
+        return "a link-local address is not reachable beyond its own link."
+    if address.is_reserved:
+        return "the address is in a reserved range."
+    if address in _THIS_NETWORK:
+        return "0.0.0.0/8 means “this network”, not a host."
+    return None
+
+
+def clean_host_addresses(values: Sequence[str]) -> list[tuple[str, int]]:
+    """At least one IP literal, each as (compressed normal form, version), in the order
+    given. No networks (CIDR), no zone ids, no IPv4-mapped IPv6, no duplicates after
+    normalisation; unspecified, loopback, multicast, link-local and reserved addresses
+    are refused, private and documentation ranges are fine. Raises InvalidInput keyed
+    "addresses"."""
+    errors: list[str] = []
+    cleaned: list[tuple[str, int]] = []
+    for raw in values:
+        value = (raw or "").strip()
+        if not value:
+            continue
+        if "/" in value:
+            errors.append(f"{value}: a glue record is one address, not a network "
+                          "(no “/” prefix length).")
+            continue
+        if "%" in value:
+            errors.append(f"{value}: a zone id (“%…”) only means something on one machine; "
+                          "give the address alone.")
+            continue
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            errors.append(f"{value}: not an IPv4 or IPv6 address (IPv4 is four numbers "
+                          "0 to 255 without leading zeros).")
+            continue
+        reason = _unusable_address(address)
+        if reason:
+            errors.append(f"{value}: {reason}")
+            continue
+        entry = (address.compressed, address.version)
+        if entry in cleaned:
+            errors.append(f"{value}: listed twice (as {address.compressed}).")
+            continue
+        cleaned.append(entry)
+    if not errors and not cleaned:
+        errors.append("Give at least one IP address.")
+    if errors:
+        raise InvalidInput(" ".join(errors), field_errors={"addresses": errors})
+    return cleaned
+
+
+def _confirmed_addresses(host: Any, sent: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The addresses the upstream's answer gives the host, normalised (the version is
+    told from the literal); what we sent when the answer carries none we can read."""
+    raw = host.get("addresses") if isinstance(host, Mapping) else None
+    if not isinstance(raw, list) or not raw:
+        return list(sent)
+    confirmed: list[tuple[str, int]] = []
+    for item in raw:
+        value = item.get("address") if isinstance(item, Mapping) else None
+        try:
+            address = ipaddress.ip_address(str(value).strip())
+        except ValueError:
+            return list(sent)
+        if getattr(address, "scope_id", None):
+            return list(sent)
+        if (address.compressed, address.version) not in confirmed:
+            confirmed.append((address.compressed, address.version))
+    return confirmed
+
+
+def _set_addresses(host: Host, addresses: Sequence[tuple[str, int]]) -> None:
+    host.addresses.all().delete()
+    HostAddress.objects.bulk_create(
+        HostAddress(host=host, address=address, version=version)
+        for address, version in addresses)
+
+
+def _host_wire(host_name: str, addresses: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    return {"host_name": host_name,
+            "addresses": [{"address": a, "version": v} for a, v in addresses]}
+
+
+def _run_host(
+    verb: str,
+    *,
+    registration: Registration,
+    host_name: str,
+    actor,
+    parameters: Mapping[str, Any],
+    call: Callable[[Any, Registration], tuple[Any, str]],
+    apply: Callable[[Registration, Host | None, Any], tuple[str, dict[str, Any]]],
+) -> Outcome:
+    """The glue-host twin of `_run`: lock, refuse, call, mirror, audit once. `call`
+    answers (upstream host body, request id); `apply` mirrors it and answers
+    (message, changes for the audit row). Permission and input are checked by the
+    caller, before this."""
+    action = f"host.{verb}"
+    with transaction.atomic():
+        row = _lock_row(registration)
+        reason = hosts_unavailable_reason(row)
+        if reason:
+            raise (RegistrationBusy if row.pending_async else OperationUnsupported)(reason)
+        host = Host.objects.filter(registration=row, host_name=host_name).first()
+        if verb != "create" and host is None:
+            raise OperationRefused(f"The glue host {to_unicode(host_name)} is no longer "
+                                   f"on {row}; reload the page.", code="not_found")
+        provider = _provider(row)
+        result = call_upstream(lambda: call(provider, row), actor=actor, action=action,
+                               target=row, parameters=parameters)
+        if isinstance(result, Outcome):
+            return result
+        body, request_id = result
+        message, changes = apply(row, host, body)
+        row_audit = audit.record(
+            actor=actor, action=action, target=row,
+            parameters={**parameters, "changes": changes}, outcome=Outcomes.SUCCEEDED,
+            upstream_request_id=request_id, message=message)
+        return Outcome(status=Outcomes.SUCCEEDED, message=message, audit_row=row_audit,
+                       data={"host": body} if body else {})
+
+
+def host_create(*, registration: Registration, host_name: str, addresses: Sequence[str],
+                actor) -> Outcome:
+    """Create a glue host below `registration` with `addresses` (IP literals)."""
+    require_permission(actor, HOST_PERMISSIONS["create"])
+    name = clean_host_name(registration, host_name)
+    cleaned = clean_host_addresses(addresses)
+
+    def apply(row: Registration, existing: Host | None, body: Any):
+        confirmed = _confirmed_addresses(body, cleaned)
+        host, _ = Host.objects.get_or_create(registration=row, host_name=name)
+        _set_addresses(host, confirmed)
+        listed = ", ".join(a for a, _ in confirmed)
+        return (f"Glue host {to_unicode(name)} created on {row} with {listed}.",
+                {"addresses": {"old": None, "new": [a for a, _ in confirmed]}})
+
+    return _run_host(
+        "create", registration=registration, host_name=name, actor=actor,
+        parameters={"host_name": name, "addresses": [a for a, _ in cleaned]},
+        call=lambda provider, row: (provider.create_host(
+            row.upstream_id, name, [a for a, _ in cleaned]), ""),
+        apply=apply)
+
+
+def host_update(*, host: Host, addresses: Sequence[str], actor) -> Outcome:
+    """Replace the address set of a glue host."""
+    require_permission(actor, HOST_PERMISSIONS["update"])
+    cleaned = clean_host_addresses(addresses)
+    name = host.host_name
+
+    def apply(row: Registration, current: Host, body: Any):
+        old = list(current.addresses.values_list("address", flat=True))
+        confirmed = _confirmed_addresses(body, cleaned)
+        _set_addresses(current, confirmed)
+        current.save(update_fields=["updated_at"])
+        listed = ", ".join(a for a, _ in confirmed)
+        return (f"Glue host {current} of {row} now has the addresses {listed}.",
+                {"addresses": {"old": old, "new": [a for a, _ in confirmed]}})
+
+    return _run_host(
+        "update", registration=host.registration, host_name=name, actor=actor,
+        parameters={"host_name": name, "addresses": [a for a, _ in cleaned]},
+        call=lambda provider, row: (provider.update_host(
+            row.upstream_id, name, [a for a, _ in cleaned]), ""),
+        apply=apply)
+
+
+def host_delete(*, host: Host, actor) -> Outcome:
+    """Delete a glue host at the registrar, then from the mirror."""
+    require_permission(actor, HOST_PERMISSIONS["delete"])
+    name = host.host_name
+
+    def delete(provider, row: Registration):
+        try:
+            return {}, provider.delete_host(row.upstream_id, name)
+        except NotFound:
+            # The registrar no longer has it (say, a retried DELETE whose first attempt
+            # went through): the goal is reached, so the mirror follows.
+            return {"already_gone": True}, ""
+
+    def apply(row: Registration, current: Host, body: Any):
+        old = list(current.addresses.values_list("address", flat=True))
+        current.delete()
+        gone = " (the registrar no longer had it)" if body.get("already_gone") else ""
+        return (f"Glue host {to_unicode(name)} deleted from {row}{gone}.",
+                {"addresses": {"old": old, "new": None}})
+
+    return _run_host(
+        "delete", registration=host.registration, host_name=name, actor=actor,
+        parameters={"host_name": name}, call=delete, apply=apply)
+
+
 # --- processes ----------------------------------------------------------------------
 
 
@@ -718,6 +1017,36 @@ def _finish_process(process: Process, provider) -> None:
         process_id=process.upstream_id,
         message=f"Process {process.upstream_id} ({process.action}) ended {process.status}.",
     )
+
+
+def process_follow_step(*, process: Process) -> str:
+    """One step of following a process: poll it once, give up when it has been polled
+    too often. Returns "completed", "failed" (terminal, not completed), "running",
+    "stuck" or "error" (this poll failed; the next one may work). Shared by the Celery
+    task (which re-enqueues while "running") and `manage.py poll_processes`."""
+    from django.conf import settings
+
+    process.refresh_from_db()
+    if process.is_terminal:
+        return "completed" if process.status == ProcessStatus.COMPLETED else "failed"
+    if process.stuck:
+        return "stuck"
+    try:
+        process = process_poll(process=process)
+        outcome = "running"
+    except (ProviderError, OperationRefused) as error:
+        logger.warning("Polling process %s failed: %s", process.upstream_id,
+                       getattr(error, "code", error))
+        # Count the failed poll too: a process we can never read must end stuck.
+        Process.objects.filter(pk=process.pk).update(poll_count=process.poll_count + 1)
+        process.poll_count += 1
+        outcome = "error"
+    if process.is_terminal:
+        return "completed" if process.status == ProcessStatus.COMPLETED else "failed"
+    if process.poll_count >= settings.PROCESS_POLL_LIMIT:
+        process_mark_stuck(process=process)
+        return "stuck"
+    return outcome if outcome == "error" else "running"
 
 
 def process_mark_stuck(*, process: Process) -> None:

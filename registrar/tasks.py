@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import transaction
 
 from registrar.models import Process
-from registrar.providers.base import ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -40,26 +39,16 @@ def schedule_poll(process_id: int, *, countdown: float | None = None) -> None:
 
 @shared_task(name="registrar.poll_process", ignore_result=True)
 def poll_process(process_id: int) -> str:
-    from registrar.services import process_mark_stuck, process_poll
+    from registrar.services import process_follow_step
 
-    process = Process.objects.filter(pk=process_id).select_related("registration").first()
-    if process is None or process.is_terminal or process.stuck:
-        return "done"
-    try:
-        process = process_poll(process=process)
-    except ProviderError as error:
-        if not error.retryable:
-            logger.warning("Polling process %s failed: %s", process.upstream_id, error.code)
-        # Transient or not, keep following it: the limit below ends a hopeless case.
-        Process.objects.filter(pk=process.pk).update(poll_count=process.poll_count + 1)
-        process.poll_count += 1
-    if process.is_terminal:
-        return process.status
-    if process.poll_count >= settings.PROCESS_POLL_LIMIT:
-        process_mark_stuck(process=process)
-        return "stuck"
-    poll_process.apply_async((process.pk,), countdown=poll_delay(process.poll_count))
-    return process.status
+    process = Process.objects.filter(pk=process_id).first()
+    if process is None:
+        return "gone"
+    status = process_follow_step(process=process)
+    if status == "running":
+        process.refresh_from_db()
+        poll_process.apply_async((process.pk,), countdown=poll_delay(process.poll_count))
+    return status
 
 
 @shared_task(name="registrar.poll_open_processes", ignore_result=True)

@@ -1,0 +1,240 @@
+"""Operations on domain contacts: upstream first, mirror second, one audit row each.
+
+They share the refusal, audit and failure handling of the registration operations
+(registrar.operations); what differs is only what is sent and mirrored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+
+from backoffice import audit
+from contacts.models import Contact
+from contacts.validation import clean_contact_fields
+from registrar.models import Process, Registration, Tld
+from registrar.operations import (
+    InvalidInput,
+    OperationRefused,
+    OperationUnsupported,
+    Outcome,
+    Outcomes,
+    call_upstream,
+    require_permission,
+)
+from registrar.providers.base import Capability, ConfigurationError, ServiceUnavailable
+from registrar.providers.registry import adapter_class, provider_for_account
+from registrar.sync import upsert_contact
+
+ROLES = ("owner", "admin", "tech", "billing")
+WIRE_FIELDS = ("first_name", "last_name", "organization", "street_address", "post_code",
+               "city", "state", "country", "email", "phone", "extra_properties")
+
+
+def registrations_using(contact: Contact) -> dict[str, list[Registration]]:
+    """The registrations that use `contact`, by role."""
+    query = Q()
+    for role in ROLES:
+        query |= Q(**{f"{role}_contact": contact})
+    using: dict[str, list[Registration]] = {role: [] for role in ROLES}
+    for registration in Registration.objects.filter(query).order_by("name"):
+        for role in ROLES:
+            if getattr(registration, f"{role}_contact_id") == contact.pk:
+                using[role].append(registration)
+    return using
+
+
+def _clean(fields: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    try:
+        cleaned = clean_contact_fields(dict(fields), partial=partial)
+    except ValidationError as exc:
+        raise InvalidInput("Some contact fields are not valid.",
+                           field_errors=exc.message_dict) from exc
+    return {name: cleaned[name] for name in WIRE_FIELDS if name in cleaned}
+
+
+def _provider_for(contact: Contact | None, tld: Tld | None):
+    """The upstream that holds the contact: its pinned TLD's registrar, else that of a
+    registration using it."""
+    account = tld.provider_account if tld is not None else None
+    if account is None and contact is not None:
+        registration = (Registration.objects.filter(
+            Q(owner_contact=contact) | Q(admin_contact=contact) | Q(tech_contact=contact)
+            | Q(billing_contact=contact)).select_related("tld__provider_account").first())
+        account = registration.tld.provider_account if registration else None
+    if account is None:
+        raise OperationRefused("No registrar is configured for this contact's TLD.",
+                               code="registrar_unavailable")
+    if Capability.CONTACTS not in adapter_class(account.kind).capabilities:
+        raise OperationUnsupported(f"{account.get_kind_display()} does not manage contacts.")
+    try:
+        return provider_for_account(account)
+    except (ConfigurationError, ServiceUnavailable) as error:
+        raise OperationRefused(error.message, code=error.code) from error
+
+
+def _tld_params(tld: Tld | None) -> dict[str, Any]:
+    if tld is None:
+        return {}
+    return {"tld_id": tld.upstream_id} if tld.upstream_id else {"tld_name": f".{tld.name}"}
+
+
+def contact_create(*, tld: Tld, fields: Mapping[str, Any], actor, account=None) -> Outcome:
+    """Create the contact at the registrar, pinned to `tld`, then mirror it."""
+    require_permission(actor, "contacts.add_contact")
+    if tld is None:
+        raise InvalidInput("Choose the TLD whose registry rules apply.",
+                           field_errors={"tld": ["Required."]})
+    cleaned = _clean(fields, partial=False)
+    provider = _provider_for(None, tld)
+    parameters = {"tld": tld.name, "contact": cleaned}
+    with transaction.atomic():
+        record = call_upstream(
+            lambda: provider.create_contact(contact=cleaned, **_tld_params(tld)),
+            actor=actor, action="contact.create", target=None, parameters=parameters)
+        if isinstance(record, Outcome):
+            return record
+        contact = upsert_contact(record, tld=tld, account=account)
+        message = f"Contact {contact} was created at the registrar, pinned to .{tld.name}."
+        row = audit.record(actor=actor, action="contact.create", target=contact,
+                           parameters=parameters, outcome=Outcomes.SUCCEEDED, message=message)
+        return Outcome(status=Outcomes.SUCCEEDED, message=message, data={"contact": contact},
+                       audit_row=row)
+
+
+def contact_update(*, contact: Contact, fields: Mapping[str, Any], actor,
+                   tld: Tld | None = None) -> Outcome:
+    """Send the changed fields. The registrar may answer 202 (processing), or split the
+    contact: the original keeps the registrations whose registry refused the change and
+    a new contact, carrying the change, takes over the others."""
+    require_permission(actor, "contacts.change_contact")
+    if not fields:
+        raise InvalidInput("Nothing was changed.")
+    cleaned = _clean(fields, partial=True)
+    provider = _provider_for(contact, tld or contact.tld)
+    parameters = {"contact": cleaned, **({"tld": tld.name} if tld else {})}
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        update = call_upstream(
+            lambda: provider.update_contact(contact.upstream_id, contact=cleaned,
+                                            **_tld_params(tld)),
+            actor=actor, action="contact.update", target=contact, parameters=parameters)
+        if isinstance(update, Outcome):
+            return update
+        if update.process is not None:
+            return _pending_update(contact, update, actor=actor, parameters=parameters)
+        if not update.split:
+            upsert_contact(update.contact, tld=contact.tld, account=contact.account)
+            message = f"Contact {contact} was updated at the registrar."
+            row = audit.record(actor=actor, action="contact.update", target=contact,
+                               parameters=parameters, outcome=Outcomes.SUCCEEDED,
+                               upstream_request_id=update.request_id, message=message)
+            return Outcome(status=Outcomes.SUCCEEDED, message=message, audit_row=row,
+                           data={"contact": contact})
+        return _split(contact, update, actor=actor, parameters=parameters)
+
+
+def _pending_update(contact: Contact, update, *, actor, parameters) -> Outcome:
+    from registrar.tasks import schedule_poll
+
+    info = update.process
+    registration = Registration.objects.filter(
+        upstream_id=str(info.raw.get("registration_id") or "")).first()
+    if registration is not None:
+        process, _ = Process.objects.update_or_create(
+            registration=registration, upstream_id=info.id,
+            defaults={"action": info.action or "update_contact", "status": info.status,
+                      "raw": info.raw})
+        schedule_poll(process.pk)
+    message = (f"The registrar is processing the change to {contact} (process {info.id}). "
+               "The mirror is updated when it completes.")
+    row = audit.record(actor=actor, action="contact.update", target=contact,
+                       parameters=parameters, outcome=Outcomes.PENDING, upstream_status=202,
+                       upstream_request_id=update.request_id, process_id=info.id,
+                       message=message)
+    return Outcome(status=Outcomes.PENDING, message=message, audit_row=row,
+                   data={"contact": contact})
+
+
+def _split(original: Contact, update, *, actor, parameters) -> Outcome:
+    upsert_contact(update.original, tld=original.tld, account=original.account)
+    new_contact = upsert_contact(update.contact, tld=original.tld, account=original.account)
+    if new_contact.split_from_id != original.pk:
+        new_contact.split_from = original
+        new_contact.save(update_fields=["split_from", "updated_at"])
+    moved = list(Registration.objects.filter(upstream_id__in=update.moved_registration_ids)
+                 .order_by("name"))
+    for registration in moved:
+        changed = [f"{role}_contact" for role in ROLES
+                   if getattr(registration, f"{role}_contact_id") == original.pk]
+        for name in changed:
+            setattr(registration, name, new_contact)
+        if changed:
+            registration.save(update_fields=[*changed, "updated_at"])
+    kept = list(Registration.objects.filter(upstream_id__in=update.kept_registration_ids)
+                .order_by("name"))
+    message = (
+        f"The change was split. {len(moved)} registration(s) now use the new contact "
+        f"{new_contact.handle or new_contact.upstream_id} with the change: "
+        f"{', '.join(map(str, moved)) or 'none'}. {len(kept)} keep the original "
+        f"{original.handle or original.upstream_id} unchanged, because their registry "
+        f"refused the change: {', '.join(map(str, kept)) or 'none'}."
+    )
+    row = audit.record(
+        actor=actor, action="contact.update", target=original,
+        parameters={**parameters, "split_into": new_contact.upstream_id,
+                    "moved": [r.name for r in moved], "kept": [r.name for r in kept]},
+        outcome=Outcomes.SUCCEEDED, upstream_request_id=update.request_id, message=message)
+    return Outcome(status=Outcomes.SUCCEEDED, message=message, audit_row=row,
+                   data={"contact": new_contact, "original": original, "moved": moved,
+                         "kept": kept})
+
+
+def contact_delete(*, contact: Contact, actor, tld: Tld | None = None) -> Outcome:
+    """Delete at the registrar, then here. Refused while a registration uses it."""
+    require_permission(actor, "contacts.delete_contact")
+    using = registrations_using(contact)
+    names = sorted({str(r) for registrations in using.values() for r in registrations})
+    if names:
+        raise InvalidInput(
+            f"{contact} is still used by {len(names)} registration(s): {', '.join(names[:10])}"
+            f"{' …' if len(names) > 10 else ''}. Change their contacts first.",
+            code="contact_in_use")
+    provider = _provider_for(contact, tld or contact.tld)
+    tld = tld or contact.tld
+    parameters = {"tld": tld.name} if tld else {}
+    with transaction.atomic():
+        result = call_upstream(
+            lambda: provider.delete_contact(contact.upstream_id, **_tld_params(tld)),
+            actor=actor, action="contact.delete", target=contact, parameters=parameters)
+        if isinstance(result, Outcome):
+            return result
+        message = f"Contact {contact} was deleted at the registrar and here."
+        row = audit.record(actor=actor, action="contact.delete", target=contact,
+                           parameters=parameters, outcome=Outcomes.SUCCEEDED,
+                           upstream_request_id=result, message=message)
+        contact.delete()
+        return Outcome(status=Outcomes.SUCCEEDED, message=message, audit_row=row)
+
+
+def contact_resend_verification(*, contact: Contact, actor) -> Outcome:
+    require_permission(actor, "contacts.resend_contact_verification")
+    if contact.tld is None or not contact.tld.requires_contact_validation:
+        raise OperationUnsupported(
+            "Verification applies only to contacts on TLDs that validate registrants "
+            "(such as .it and .au).")
+    provider = _provider_for(contact, contact.tld)
+    with transaction.atomic():
+        status = call_upstream(lambda: provider.resend_contact_verification(contact.upstream_id),
+                               actor=actor, action="contact.resend_verification",
+                               target=contact, parameters={})
+        if isinstance(status, Outcome):
+            return status
+        message = f"The verification e-mail to {contact.email} is {status or 'queued'}."
+        row = audit.record(actor=actor, action="contact.resend_verification", target=contact,
+                           parameters={}, outcome=Outcomes.SUCCEEDED, message=message)
+        return Outcome(status=Outcomes.SUCCEEDED, message=message, audit_row=row)
