@@ -2,6 +2,7 @@
 """The README's commands, with nothing but Python 3.11 and pip.
 
     python3 dev.py run     virtualenv, install, migrate, demo data, serve on 127.0.0.1:8000
+                           with a Celery worker and beat (one command, stopped together)
     python3 dev.py test    virtualenv, install, run the test suite (extra args go to pytest)
     python3 dev.py lint    ruff + missing-migration check
     python3 dev.py bench   run the benchmarks in bench/ (they print figures)
@@ -52,11 +53,25 @@ def run(args: list[str]) -> int:
     manage("migrate", "--noinput", env=env)
     manage("demo", env=env)
     address = args[0] if args else "127.0.0.1:8000"
-    print(f"\nServing the back-office on http://{address}/admin/  (Ctrl+C stops it)\n")
+    # Background work (following registrar processes, the nightly sync) runs in a
+    # Celery worker with beat, on the filesystem broker under var/: no server needed.
+    worker = subprocess.Popen(
+        [BIN / "celery", "-A", "backoffice", "worker", "--beat", "--pool", "solo",
+         "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env)
+    print(f"\nServing the back-office on http://{address}/admin/ with a worker and beat "
+          "(Ctrl+C stops them all)\n")
     try:
-        return subprocess.call([PYTHON, str(ROOT / "manage.py"), "runserver", address], env=env)
+        return subprocess.call([PYTHON, str(ROOT / "manage.py"), "runserver", address],
+                               env=env, cwd=ROOT)
     except KeyboardInterrupt:
         return 0
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 def test(args: list[str]) -> int:

@@ -55,7 +55,14 @@ def mask_secrets(value: Any, *, key: str = "") -> Any:
     return value
 
 
-def record(
+def record(**fields) -> StaffAction:
+    """Write one audit row. `actor` is a user, or None for system work (give `actor_label`)."""
+    row = build(**fields)
+    row.save()
+    return row
+
+
+def build(
     *,
     actor,
     action: str,
@@ -69,10 +76,10 @@ def record(
     message: str = "",
     actor_label: str = "",
 ) -> StaffAction:
-    """Write one audit row. `actor` is a user, or None for system work (give `actor_label`)."""
+    """An unsaved audit row, for callers that write many at once (bulk_create)."""
     if actor is not None and not actor_label:
         actor_label = actor.get_username()
-    return StaffAction.objects.create(
+    return StaffAction(
         actor=actor,
         actor_label=actor_label or "system",
         action=action,

@@ -78,6 +78,9 @@ WORDS = ["acme", "bright", "cafe", "dune", "elm", "fiore", "granite", "harbour",
          "juniper", "kestrel", "lumen", "meadow", "nimbus", "orchid", "pioneer", "quartz",
          "riverside", "summit", "tandem"]
 IDN_NAMES = ["bücher-harbour.de", "café-kranz.com", "straße-süd.de"]
+# Names the sandbox treats specially (README, "The sandbox upstream"): every operation
+# on the first answers 202 and completes in the background; on the second, it suspends.
+MAGIC_NAMES = ["quartz-async.com", "tandem-suspends.net"]
 
 
 @dataclass
@@ -177,7 +180,7 @@ def load_demo() -> DemoSummary:
     names = [f"{word}{suffix}.{tld}" for word in WORDS for suffix, tld in
              [("", "com"), ("-shop", rng.choice(["net", "org", "nl", "uk", "de", "it", "au"])),
               ("-online", rng.choice(["net", "org", "nl", "uk", "de", "it", "au", "io"]))]]
-    names = sorted(set(names))[:47] + IDN_NAMES
+    names = sorted(set(names))[:47] + IDN_NAMES + MAGIC_NAMES
     registrations: list[Registration] = []
     for index, name in enumerate(names):
         tld = tlds[name.rsplit(".", 1)[1]]

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -181,6 +182,17 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     for folder in ("queue", "processed"):
         (VAR_DIR / "celery" / folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Follow registrar processes even if a poll was lost (worker restart, broker outage).
+    "poll-open-processes": {"task": "registrar.poll_open_processes", "schedule": 60.0},
+    # Give processes marked stuck one more look, in case they finished since.
+    "sweep-stuck-processes": {"task": "registrar.sweep_stuck_processes",
+                              "schedule": crontab(minute=17)},
+    # Reconcile the mirror with every enabled registrar account, at night (UTC).
+    "nightly-sync": {"task": "registrar.sync_all_providers",
+                     "schedule": crontab(hour=env.int("SYNC_HOUR", default=3), minute=7)},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
@@ -190,6 +202,11 @@ CELERY_TIMEZONE = "UTC"
 PROCESS_POLL_BASE_DELAY = env.float("PROCESS_POLL_BASE_DELAY", default=5.0)
 PROCESS_POLL_MAX_DELAY = env.float("PROCESS_POLL_MAX_DELAY", default=300.0)
 PROCESS_POLL_LIMIT = env.int("PROCESS_POLL_LIMIT", default=40)
+
+# The reconcile job refuses to write when more than this share of an account's
+# registrations would change or go missing at once (--force overrides).
+SYNC_MAX_CHANGE_SHARE = env.float("SYNC_MAX_CHANGE_SHARE", default=0.25)
+SYNC_CONCURRENCY = env.int("SYNC_CONCURRENCY", default=32)
 
 # --- Providers ------------------------------------------------------------
 # The built-in sandbox upstream is for development and tests only.

@@ -36,6 +36,7 @@ def _dashboard(request) -> list[dict]:
             in_flight=Count("pk", filter=Q(pending_async=True)),
             transfer_out=Count("pk", filter=Q(transfer_out_pending=True)),
             expiring=Count("pk", filter=Q(expires_at__lte=soon, expires_at__gte=timezone.now())),
+            missing=Count("pk", filter=Q(missing_upstream_at__isnull=False)),
         )
         url = "/admin/registrar/registration/"
         cards += [
@@ -45,6 +46,8 @@ def _dashboard(request) -> list[dict]:
              "url": f"{url}?transfer_out_pending__exact=1"},
             {"label": "Expiring within 30 days", "value": figures["expiring"],
              "url": f"{url}?expiring=30"},
+            {"label": "No longer returned by the registrar", "value": figures["missing"],
+             "url": f"{url}?missing=yes"},
         ]
     if request.user.has_perm("registrar.view_process"):
         cards.append({

@@ -57,6 +57,19 @@ class TldAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
+class MissingUpstreamFilter(admin.SimpleListFilter):
+    title = "missing upstream"
+    parameter_name = "missing"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Not returned by the registrar")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(missing_upstream_at__isnull=False)
+        return queryset
+
+
 class ExpiringFilter(admin.SimpleListFilter):
     title = "expiring within"
     parameter_name = "expiring"
@@ -94,7 +107,7 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
     list_select_related = ("tld", "tld__provider_account", "account")
     list_filter = ("status", "tld", "tld__provider_account", "locked", "privacy_protect",
                    "dnssec_enabled", "auto_renew", ExpiringFilter, "pending_async",
-                   "transfer_out_pending")
+                   "transfer_out_pending", MissingUpstreamFilter)
     search_fields = ("name", "name_unicode", "account__email", "upstream_id")
     search_help_text = "Name (Unicode or punycode), account e-mail or upstream id."
     date_hierarchy = None
@@ -112,7 +125,8 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
                                             "rtr_process_status", "transfer_out_pending",
                                             "push_transfer_pending", "subscription_id")}),
         ("Timestamps", {"fields": ("upstream_created_at", "upstream_updated_at",
-                                   "last_synced_at", "created_at", "updated_at")}),
+                                   "last_synced_at", "missing_upstream_at", "created_at",
+                                   "updated_at")}),
     ]
 
     @admin.display(description="name", ordering="name")

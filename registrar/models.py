@@ -207,6 +207,9 @@ class Registration(models.Model):
     upstream_created_at = models.DateTimeField(null=True, blank=True)
     upstream_updated_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # Set by the reconcile job when the registrar stops returning the registration: we
+    # never delete a mirror row, we flag it for a person to look at.
+    missing_upstream_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -218,7 +221,7 @@ class Registration(models.Model):
         "nameservers", "owner_contact", "admin_contact", "tech_contact", "billing_contact",
         "pending_async", "rtr_process_id", "rtr_process_status", "transfer_out_pending",
         "push_transfer_pending", "subscription_id", "upstream_created_at",
-        "upstream_updated_at", "last_synced_at",
+        "upstream_updated_at", "last_synced_at", "missing_upstream_at",
     )
 
     class Meta:
@@ -231,6 +234,9 @@ class Registration(models.Model):
             models.Index(fields=["transfer_out_pending"],
                          condition=models.Q(transfer_out_pending=True),
                          name="registration_transfer_out"),
+            models.Index(fields=["missing_upstream_at"],
+                         condition=models.Q(missing_upstream_at__isnull=False),
+                         name="registration_missing_upstream"),
         ]
         constraints = [
             models.CheckConstraint(

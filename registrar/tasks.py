@@ -59,3 +59,55 @@ def poll_open_processes() -> int:
     for process_id in ids:
         poll_process.apply_async((process_id,), countdown=0)
     return len(ids)
+
+
+@shared_task(name="registrar.sweep_stuck_processes", ignore_result=True)
+def sweep_stuck_processes() -> int:
+    """Hourly: look once more at processes given up on; one that has finished since is
+    closed like any other (registration refreshed and unblocked)."""
+    from registrar.services import process_poll
+
+    finished = 0
+    for process in Process.objects.filter(stuck=True, is_terminal=False):
+        try:
+            if process_poll(process=process).is_terminal:
+                finished += 1
+        except Exception:  # one unreadable process must not stop the sweep
+            logger.exception("Sweeping stuck process %s failed", process.upstream_id)
+    return finished
+
+
+@shared_task(name="registrar.sync_all_providers", ignore_result=True)
+def sync_all_providers() -> int:
+    """Nightly: one reconcile task per enabled provider account."""
+    from registrar.management.commands.sync_registrations import SYNCABLE_KINDS
+    from registrar.models import ProviderAccount
+
+    ids = list(ProviderAccount.objects.filter(enabled=True, kind__in=SYNCABLE_KINDS)
+               .values_list("pk", flat=True))
+    for account_id in ids:
+        sync_provider_account.delay(account_id)
+    return len(ids)
+
+
+@shared_task(name="registrar.sync_provider_account", bind=True, ignore_result=True,
+             max_retries=3)
+def sync_provider_account(self, account_id: int) -> str:
+    """Reconcile one account. Retried (with backoff) only when the registrar failed in
+    a way that may pass; an aborted sync (safety brake) waits for a person."""
+    from registrar.models import ProviderAccount
+    from registrar.providers.base import ProviderError
+    from registrar.sync import sync_provider
+
+    account = ProviderAccount.objects.get(pk=account_id)
+    try:
+        report = sync_provider(account, concurrency=settings.SYNC_CONCURRENCY)
+    except ProviderError as error:
+        if error.retryable:
+            raise self.retry(exc=error, countdown=60 * 2 ** self.request.retries) from error
+        logger.error("Sync of %s failed: %s", account.label, error.message)
+        return "failed"
+    if report.aborted:
+        logger.error("Sync of %s aborted: %s", account.label, report.aborted)
+    logger.info(report.summary())
+    return report.summary()

@@ -107,6 +107,15 @@ class SandboxState:
                 self._write(text)
                 self._text = text
 
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Json]:
+        """Access for requests that change nothing: the same exclusion, but no rollback
+        copy and no write, which with thousands of registrations is most of a request's
+        cost. The caller must not mutate what it is given."""
+        with self._lock, self._file_lock():
+            self._refresh()
+            yield self._data
+
     def snapshot(self) -> Json:
         """A deep copy of the whole state (what `GET /_sandbox/state` answers)."""
         with self.transaction() as data:

@@ -1,0 +1,81 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from registrar.models import ProviderAccount
+from registrar.providers.base import ProviderError
+from registrar.sync import SyncReport, display_value, sync_provider
+
+# The kinds whose registrations this job reconciles (document 001's wire format).
+SYNCABLE_KINDS = ("domain_api", "sandbox")
+
+
+class Command(BaseCommand):
+    help = (
+        "Reconcile registrations (with contacts and glue hosts) from the registrar into "
+        "the mirror. Never deletes: what the registrar no longer returns is flagged. "
+        "Aborts without writing if too much would change at once (see --force)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--provider", metavar="LABEL",
+                            help="Only this provider account (default: every enabled one).")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Print what would change; write nothing at all.")
+        parser.add_argument("--concurrency", type=int, default=16, metavar="N",
+                            help="Parallel detail reads (default 16).")
+        parser.add_argument("--only", nargs="+", metavar="NAME",
+                            help="Only these registrations (Unicode or punycode).")
+        parser.add_argument("--force", action="store_true",
+                            help="Write even if more than the allowed share would change.")
+
+    def handle(self, *args, provider=None, dry_run=False, concurrency=16, only=None,
+               force=False, verbosity=1, **options):
+        if not 1 <= concurrency <= 128:
+            raise CommandError("--concurrency must be between 1 and 128.")
+        accounts = ProviderAccount.objects.filter(enabled=True, kind__in=SYNCABLE_KINDS)
+        if provider:
+            accounts = accounts.filter(label=provider)
+        accounts = list(accounts.order_by("label"))
+        if not accounts:
+            raise CommandError(f"No enabled provider account "
+                               f"{'“' + provider + '” ' if provider else ''}to sync "
+                               f"(kinds synced: {', '.join(SYNCABLE_KINDS)}).")
+        failed = []
+        for account in accounts:
+            try:
+                report = sync_provider(
+                    account, dry_run=dry_run, concurrency=concurrency, only=only, force=force,
+                    on_diff=self._print_diff if dry_run or verbosity > 1 else None,
+                    on_progress=self._progress if verbosity > 0 else None)
+            except ProviderError as error:
+                failed.append(f"{account.label}: {error.message}")
+                continue
+            finally:
+                if verbosity > 0:
+                    sys.stderr.write("\n")
+            for line in report.error_names[:20]:
+                self.stderr.write(f"  error: {line}")
+            self.stdout.write(report.summary())
+            if report.aborted:
+                failed.append(f"{account.label}: aborted, nothing written. {report.aborted}")
+            elif report.errors:
+                failed.append(f"{account.label}: {report.errors} error(s)")
+        if failed:
+            raise CommandError("; ".join(failed))
+
+    def _print_diff(self, name: str, changes: dict, kind: str) -> None:
+        mark = {"created": "+", "updated": "~", "missing": "-"}[kind]
+        fields = "; ".join(f"{field}: {display_value(old)} → {display_value(new)}"
+                           for field, (old, new) in sorted(changes.items())
+                           if field != "created")
+        self.stdout.write(f"{mark} {name}" + (f"  {fields}" if fields else ""))
+
+    @staticmethod
+    def _progress(report: SyncReport) -> None:
+        rate = report.seen / report.elapsed if report.elapsed else 0
+        sys.stderr.write(f"\r  {report.account}: {report.seen} seen, {report.created} new, "
+                         f"{report.updated} changed, {report.errors} errors")
+        if rate:
+            sys.stderr.write(f" ({rate:.0f}/s)")
+        sys.stderr.flush()
