@@ -1,0 +1,267 @@
+"""`manage.py configure_provider`: create or update a provider account and point TLDs at it.
+
+Idempotent: the arguments describe the wanted state, and a run that finds it already in
+place writes nothing and says "unchanged". Everything is validated before anything is
+written, and the writes happen in one transaction. The account's secret is never
+accepted or printed: only the *name* of the environment variable that holds it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import URLValidator
+from django.db import transaction
+
+from registrar.domain_names import normalise_tld, to_unicode
+from registrar.models import ProviderAccount, ProviderKind, Tld, env_var_validator
+from registrar.providers.base import ProviderError
+from registrar.providers.registry import adapter_class
+
+_http_url = URLValidator(schemes=["http", "https"])
+
+# The account fields this command sets, in the order changes are reported.
+_FIELDS = ("kind", "base_url", "account_ref", "secret_env", "timeout_seconds", "enabled")
+# Kinds whose requests carry the account reference as X-Auth-Account (document 001).
+_NEEDS_ACCOUNT_REF = (ProviderKind.DOMAIN_API, ProviderKind.SANDBOX)
+
+
+@dataclass
+class _Plan:
+    """What a run would change: the account's field changes and the TLDs to point at it."""
+
+    account: ProviderAccount
+    created: bool
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    new_tlds: list[str] = field(default_factory=list)
+    moved_tlds: list[tuple[Tld, str | None]] = field(default_factory=list)
+    kept_tlds: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.created or bool(self.changes or self.new_tlds or self.moved_tlds)
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update a provider account and point TLDs at it. Idempotent: a second "
+        "identical run changes nothing. Takes the NAME of the environment variable that "
+        "holds the account's secret, never the secret itself."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("label", help="The account's label (a slug), e.g. domain-api-main.")
+        parser.add_argument("--kind", required=True, metavar="KIND",
+                            help="The upstream API: "
+                                 + ", ".join(ProviderKind.values) + ".")
+        parser.add_argument("--base-url", required=True, metavar="URL",
+                            help="The API's base URL (http or https).")
+        parser.add_argument("--account", dest="account_ref", metavar="REF",
+                            help="The upstream account reference (X-Auth-Account, "
+                                 "applicationId). Omitted: kept as is (new accounts: none).")
+        parser.add_argument("--secret-env", metavar="VAR",
+                            help="NAME of the environment variable holding the API secret, "
+                                 "e.g. DOMAIN_API_TOKEN. Omitted: kept as is (new "
+                                 "accounts: none).")
+        parser.add_argument("--timeout", type=float, dest="timeout_seconds", metavar="SECONDS",
+                            help="Request timeout in seconds (at least 0.1). Omitted: kept as "
+                                 "is (new accounts: 15).")
+        parser.add_argument("--disable", action="store_true",
+                            help="Store the account disabled. Without it the account is "
+                                 "enabled.")
+        parser.add_argument("--tld", dest="tlds", action="extend", nargs="+", default=[],
+                            metavar="NAME",
+                            help="Point these TLDs at the account (.DE and de both work; "
+                                 "missing TLD rows are created). Repeatable. TLDs not named "
+                                 "are left as they are.")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Show what would change; write nothing.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        wanted = self._validated(options)
+        tld_names = self._tld_names(options["tlds"])
+        plan = self._plan(options["label"], wanted, tld_names)
+        self._report(plan, dry_run=options["dry_run"])
+        if plan.changed and not options["dry_run"]:
+            self._apply(plan)
+        self._warnings(plan.account)
+        self.stdout.write(self._summary(plan, dry_run=options["dry_run"]))
+
+    # -- validation: everything before anything is written ------------------------------
+
+    def _validated(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The account fields the options ask for, validated; only those given."""
+        kind = options["kind"]
+        if kind not in ProviderKind.values:
+            raise CommandError(f"Unknown provider kind “{kind}”. Choose one of: "
+                               f"{', '.join(ProviderKind.values)}.")
+        if kind == ProviderKind.SANDBOX and not settings.SANDBOX_ENABLED:
+            raise CommandError("Refusing --kind sandbox: the sandbox is disabled here "
+                               "(SANDBOX_ENABLED is off). It is for development and tests "
+                               "only.")
+        base_url = options["base_url"].strip()
+        try:
+            _http_url(base_url)
+        except ValidationError:
+            raise CommandError(f"--base-url “{base_url}” is not an http(s) URL, e.g. "
+                               "https://api.registrar.example/v2.") from None
+        wanted: dict[str, Any] = {"kind": kind, "base_url": base_url,
+                                  "enabled": not options["disable"]}
+        if options["secret_env"] is not None:
+            secret_env = options["secret_env"].strip()
+            if secret_env:
+                try:
+                    env_var_validator(secret_env)
+                except ValidationError:
+                    # The value is not echoed: a mistyped invocation may hold the secret.
+                    raise CommandError(
+                        "--secret-env takes the NAME of an environment variable (upper "
+                        "case letters, digits and _, e.g. DOMAIN_API_TOKEN), never the "
+                        "secret itself.") from None
+            wanted["secret_env"] = secret_env
+        if options["account_ref"] is not None:
+            wanted["account_ref"] = options["account_ref"].strip()
+        timeout = options["timeout_seconds"]
+        if timeout is not None:
+            if not math.isfinite(timeout) or timeout < 0.1:
+                raise CommandError(f"--timeout must be a number of seconds, at least 0.1 "
+                                   f"(got {timeout}).")
+            wanted["timeout_seconds"] = timeout
+        return wanted
+
+    def _tld_names(self, raw_names: list[str]) -> list[str]:
+        names: list[str] = []
+        errors: list[str] = []
+        for raw in raw_names:
+            try:
+                name = normalise_tld(raw)
+            except ValidationError as exc:
+                errors.append(f"“{raw}”: {exc.messages[0]}")
+                continue
+            if "." in name:
+                errors.append(f"“{raw}” is not a TLD (one label, e.g. de or .com).")
+            elif name not in names:
+                names.append(name)
+        if errors:
+            raise CommandError("Invalid --tld: " + " ".join(errors))
+        return names
+
+    # -- planning: compare the wanted state with the stored one ---------------------------
+
+    def _plan(self, label: str, wanted: dict[str, Any], tld_names: list[str]) -> _Plan:
+        account = ProviderAccount.objects.filter(label=label).first()
+        created = account is None
+        if account is None:
+            account = ProviderAccount(label=label)
+        plan = _Plan(account=account, created=created)
+        for name in _FIELDS:
+            if name in wanted and getattr(account, name) != wanted[name]:
+                if not created:
+                    plan.changes[name] = (getattr(account, name), wanted[name])
+                setattr(account, name, wanted[name])
+        try:
+            # The model's own validators: slug label, URL length, env var name, timeout.
+            account.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            messages = "; ".join(f"{name}: {' '.join(errors)}"
+                                 for name, errors in exc.message_dict.items())
+            raise CommandError(f"Invalid provider account “{label}”: {messages}") from None
+        existing = {tld.name: tld for tld in
+                    Tld.objects.filter(name__in=tld_names).select_related("provider_account")}
+        for name in tld_names:
+            tld = existing.get(name)
+            if tld is None:
+                plan.new_tlds.append(name)
+            elif created or tld.provider_account_id != account.pk:
+                previous = tld.provider_account.label if tld.provider_account else None
+                plan.moved_tlds.append((tld, previous))
+            else:
+                plan.kept_tlds.append(name)
+        return plan
+
+    @transaction.atomic
+    def _apply(self, plan: _Plan) -> None:
+        account = plan.account
+        if plan.created or plan.changes:
+            account.save()
+        for tld in [tld for tld, _ in plan.moved_tlds]:
+            tld.provider_account = account
+            tld.save(update_fields=["provider_account"])
+        for name in plan.new_tlds:
+            Tld.objects.create(name=name, provider_account=account)
+
+    # -- output --------------------------------------------------------------------------
+
+    def _report(self, plan: _Plan, *, dry_run: bool) -> None:
+        """One line per change; nothing when nothing changes."""
+        prefix = "would " if dry_run else ""
+        account = plan.account
+        if plan.created:
+            settings_text = ", ".join(f"{name}={_shown(getattr(account, name))}"
+                                      for name in _FIELDS)
+            self.stdout.write(f"  {prefix}create account {account.label}: {settings_text}")
+        for name, (old, new) in plan.changes.items():
+            self.stdout.write(f"  {prefix}change {name}: {_shown(old)} → {_shown(new)}")
+        for name in plan.new_tlds:
+            self.stdout.write(f"  {prefix}create TLD .{to_unicode(name)} → {account.label}")
+        for tld, previous in plan.moved_tlds:
+            source = previous or "no registrar"
+            self.stdout.write(f"  {prefix}point TLD .{tld.unicode_name} at {account.label} "
+                              f"(was: {source})")
+
+    def _warnings(self, account: ProviderAccount) -> None:
+        """Warnings that do not stop the run: a secret variable that is not set, a missing
+        account reference, a kind no adapter serves yet. Only the variable's name is ever
+        shown, never its value."""
+        warn = self.style.WARNING
+        if account.secret_env and not os.environ.get(account.secret_env):
+            fallback = (" (the sandbox falls back to SANDBOX_TOKEN)"
+                        if account.kind == ProviderKind.SANDBOX else "")
+            self.stderr.write(f"Warning: the environment variable {account.secret_env} is not "
+                              f"set here{fallback}. Set it wherever the back-office and its "
+                              "worker run.", style_func=warn)
+        elif not account.secret_env and account.kind != ProviderKind.SANDBOX:
+            self.stderr.write("Warning: no secret variable is named (--secret-env): calls to "
+                              "this account will fail until one is.", style_func=warn)
+        if not account.account_ref and account.kind in _NEEDS_ACCOUNT_REF:
+            self.stderr.write("Warning: no --account: the registrar answers 400 to requests "
+                              "without an X-Auth-Account.", style_func=warn)
+        try:
+            adapter_class(account.kind)
+        except ProviderError:
+            self.stderr.write(f"Warning: no adapter serves the kind “{account.kind}” yet; "
+                              "operations on its TLDs will be refused.", style_func=warn)
+
+    def _summary(self, plan: _Plan, *, dry_run: bool) -> str:
+        """The one line that ends every run."""
+        label = plan.account.label
+        counts = [(len(plan.new_tlds), "new"), (len(plan.moved_tlds), "re-pointed"),
+                  (len(plan.kept_tlds), "already pointing")]
+        tld_text = ", ".join(f"{count} {what}" for count, what in counts if count)
+        tlds = f"; TLDs: {tld_text}" if tld_text else ""
+        if not plan.changed:
+            return f"Provider account {label} unchanged{tlds}."
+        if plan.created:
+            what = "created"
+        elif plan.changes:
+            what = f"updated ({', '.join(plan.changes)})"
+        else:
+            what = "settings unchanged"
+        if dry_run:
+            verb = "would be " if plan.created or plan.changes else ""
+            return (f"Dry run: provider account {label} {verb}{what}{tlds}. "
+                    "Nothing was written.")
+        return f"Provider account {label} {what}{tlds}."
+
+
+def _shown(value: Any) -> str:
+    """A field value as the report shows it (empty strings visibly empty)."""
+    if value == "" or value is None:
+        return "(none)"
+    return str(value)
