@@ -253,9 +253,9 @@ class _Reconciler:
         if new_rows:
             created = Registration.objects.bulk_create([row for row, _, _ in new_rows],
                                                        batch_size=WRITE_BATCH)
-            for registration, (_, _record, hosts) in zip(created, new_rows, strict=True):
-                if hosts:
-                    self._write_hosts(registration, _hosts_of(hosts))
+            self._create_hosts([(registration, _hosts_of(hosts)) for registration, (_, _, hosts)
+                                in zip(created, new_rows, strict=True) if hosts])
+            for registration in created:
                 self._audit(registration, {"created": (None, registration.name)}, "created")
         Registration.objects.filter(upstream_id__in=guids).update(last_synced_at=self.now)
         self.flush()
@@ -296,6 +296,20 @@ class _Reconciler:
             registration.save(update_fields=["missing_upstream_at"])
         self.report.updated += 1
         self._audit(registration, changes, "updated")
+
+    @staticmethod
+    def _create_hosts(rows: list[tuple[Registration, dict[str, set[str]]]]) -> None:
+        """Glue hosts of new registrations: nothing to compare, so two inserts a batch."""
+        hosts = Host.objects.bulk_create([
+            Host(registration=registration, host_name=host_name)
+            for registration, listing in rows for host_name in listing])
+        wanted = {(registration.pk, host_name): addresses
+                  for registration, listing in rows for host_name, addresses in listing.items()}
+        HostAddress.objects.bulk_create([
+            HostAddress(host=host, address=address,
+                        version=ipaddress.ip_address(address).version)
+            for host in hosts for address in sorted(wanted[(host.registration_id,
+                                                            host.host_name)])])
 
     @staticmethod
     def _write_hosts(registration: Registration, hosts: dict[str, set[str]]) -> None:
@@ -393,8 +407,9 @@ def sync_provider(
             for record in _stream(_upstream(provider, names), maxsize=PAGE_SIZE * 2):
                 guid = record.fields["upstream_id"]
                 window.append((record, pool.submit(provider.list_hosts, guid)))
-                # Enough requests in flight to keep every thread busy while we write.
-                if len(window) >= concurrency * 4:
+                # Enough requests queued to keep every thread busy while this thread
+                # writes a batch.
+                if len(window) >= max(concurrency * 4, WRITE_BATCH * 2):
                     take_one()
             while window:
                 take_one()

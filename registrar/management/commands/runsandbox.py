@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import signal
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registrar.sandbox import SandboxApp, SandboxState
-from registrar.sandbox.server import is_loopback, serve
-
-
-def _stop(signum: int, frame: Any) -> None:
-    # SIGTERM ends the server like Ctrl+C does: through the same clean shutdown.
-    raise KeyboardInterrupt
+from registrar.sandbox.server import SandboxServer, bind, is_loopback
 
 
 class Command(BaseCommand):
@@ -56,21 +51,16 @@ class Command(BaseCommand):
             self.stdout.write("Seeded from the mirror: "
                               + ", ".join(f"{n} {k}" for k, n in counts.items()))
         try:
-            server = serve(app, host, port)
+            sock = bind(host, port)
         except OSError as exc:
             raise CommandError(f"Cannot listen on {host}:{port}: {exc}") from exc
-        url = f"http://{host}:{server.server_address[1]}"
+        url = f"http://{host}:{sock.getsockname()[1]}"
         self.stdout.write(self.style.SUCCESS(f"Sandbox listening on {url}"))
         self.stdout.write(f"  token:   {app.token}  (Authorization: Bearer …)")
         self.stdout.write(f"  state:   {path or 'in memory'}")
         self.stdout.write(f"  latency: {latency_ms} ms per /api request")
         self.stdout.write("Quit with Ctrl+C.")
         self.stdout.flush()
-        previous = signal.signal(signal.SIGTERM, _stop)
-        try:
-            server.serve_forever(poll_interval=0.2)
-        except KeyboardInterrupt:
-            self.stdout.write("Stopping the sandbox.")
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            server.server_close()
+        # gunicorn stops cleanly on Ctrl+C and on SIGTERM.
+        debug = logging.getLogger("registrar.sandbox").isEnabledFor(logging.DEBUG)
+        SandboxServer(app, sock, log_level="debug" if debug else "warning").run()
