@@ -467,11 +467,17 @@ def _clean_contact(data: Mapping[str, Any], *, partial: bool = False) -> dict[st
                            field_errors=exc.message_dict) from exc
 
 
-def _source_contact(contact: Contact | None) -> int | None:
+def _source_contact(contact: Contact | None,
+                    registration: Registration | None = None) -> int | None:
     if contact is None:
         return None
     if not contact.upstream_id:
         raise InvalidInput("That contact does not exist upstream yet.")
+    # A customer's registration may only use that customer's contacts.
+    if (registration is not None and registration.account_id and contact.account_id
+            and contact.account_id != registration.account_id):
+        raise InvalidInput(f"Contact {contact} belongs to another customer.",
+                           code="foreign_contact")
     return contact.upstream_id
 
 
@@ -499,7 +505,7 @@ def registration_update_holder(
     elif action_mode == "change":
         if (source_contact is None) == (new_contact is None):
             raise InvalidInput("Choose an existing contact or enter a new one, not both.")
-        source_id = _source_contact(source_contact)
+        source_id = _source_contact(source_contact, registration)
         fields = _clean_contact(new_contact) if new_contact is not None else None
         parameters = {"action_mode": action_mode, "source_contact_id": source_id,
                       "new_contact": fields}
@@ -522,7 +528,7 @@ def registration_order_registrant_change(*, registration: Registration, actor,
     """The paid registrant change: charges the account and applies asynchronously."""
     if (source_contact is None) == (new_contact is None):
         raise InvalidInput("Choose an existing contact or enter a new one, not both.")
-    source_id = _source_contact(source_contact)
+    source_id = _source_contact(source_contact, registration)
     fields = _clean_contact(new_contact) if new_contact is not None else None
     op = OPERATIONS["registrant_change"]
     require_permission(actor, op.permission)
@@ -570,7 +576,7 @@ def registration_set_role_contacts(*, registration: Registration,
                                    field_errors={role: ["There is no owner contact."]})
             choices[role] = RoleContactSource("same_as_owner")
         elif source == "existing":
-            contact_id = _source_contact(choice.get("contact"))
+            contact_id = _source_contact(choice.get("contact"), registration)
             if contact_id is None:
                 raise InvalidInput(f"Choose the {role} contact.", field_errors={
                     role: ["Choose a contact."]})

@@ -429,3 +429,21 @@ def test_a_broker_outage_does_not_undo_or_break_a_202(world, agent, monkeypatch,
     assert outcome.status == "pending"
     assert Process.objects.filter(registration=world.registration).exists()
     assert "the sweep will" in caplog.text
+
+
+def test_another_customers_contact_is_refused_before_anything_leaves(world, agent):
+    stranger = ContactFactory(handle="STRANGER")  # a different account
+    for run in (
+        lambda: services.registration_update_holder(
+            registration=world.registration, action_mode="change", source_contact=stranger,
+            actor=agent),
+        lambda: services.registration_set_role_contacts(
+            registration=world.registration,
+            roles={"admin": {"source": "existing", "contact": stranger}}, actor=agent),
+        lambda: services.registration_order_registrant_change(
+            registration=world.metered, source_contact=stranger, actor=agent),
+    ):
+        with pytest.raises(InvalidInput, match="another customer"):
+            run()
+    assert world.sandbox.transport.requests == []
+    assert not StaffAction.objects.exists()
