@@ -163,6 +163,10 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=2 * 60 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 
+# A cache shared by every process on the machine (web, worker): the Entri JWT is
+# minted once and reused by all. Production: CACHE_URL=redis://.../1.
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+
 # --- Celery ---------------------------------------------------------------
 # Default: the kombu filesystem transport under var/, so background work needs
 # no broker server. Production: CELERY_BROKER_URL=redis://...
