@@ -28,6 +28,7 @@ _REGISTRATION_OPERATIONS = [
     "registrar.decide_transfer_out",
     "registrar.push_transfer",
     "registrar.resend_verification",
+    "registrar.manage_dns_records",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

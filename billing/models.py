@@ -223,3 +223,28 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("The ledger is append-only; record a new entry instead.")
+
+
+class WebhookEvent(models.Model):
+    """An event an upstream pushed to us. Kept whatever its type, once per event id, so
+    a redelivery is recognised and changes nothing."""
+
+    provider_account = models.ForeignKey(
+        "registrar.ProviderAccount", on_delete=models.PROTECT, related_name="webhook_events")
+    event_id = models.CharField(max_length=128)
+    event_type = models.CharField(max_length=128, db_index=True)
+    payload = models.JSONField()
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="webhook_events")
+    outcome = models.CharField(max_length=32, help_text="applied, ignored (unknown type)")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider_account", "event_id"],
+                                    name="webhook_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"

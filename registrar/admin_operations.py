@@ -134,6 +134,13 @@ PAGES: dict[str, OperationPage] = {
         lambda form, r, user: services.registration_push_transfer(
             registration=r, recipient=form.cleaned_data["recipient"], actor=user),
         danger=True),
+    "dns_records": OperationPage(
+        "DNS records",
+        "The records the registrar's DNS serves for this domain. Saving replaces all of them.",
+        lambda request, r, data: forms.DnsRecordsForm(data, initial={
+            "records": selectors.dns_records_text(r)}),
+        lambda form, r, user: services.registration_replace_dns_records(
+            registration=r, records=form.cleaned_data["records"], actor=user), danger=True),
     "resend_verification": OperationPage(
         "Resend holder verification",
         "Sends the holder the registry's verification e-mail again.",

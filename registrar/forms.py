@@ -217,3 +217,28 @@ class HostCreateForm(HostAddressesForm):
             return clean_host_name(self.registration, self.cleaned_data["host_name"])
         except InvalidInput as exc:
             raise ValidationError(exc.field_errors.get("host_name") or exc.message) from exc
+
+
+class DnsRecordsForm(forms.Form):
+    records = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 90}),
+        help_text="One record per line: host type value ttl, e.g. “www CNAME site.example.net "
+                  "3600” or “@ MX 10 mail.example.com 3600”. This replaces every record.")
+
+    def clean_records(self) -> list[dict]:
+        from registrar.providers.entri import clean_dns_records
+
+        records, errors = [], []
+        for number, line in enumerate(self.cleaned_data["records"].splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) < 4:
+                errors.append(f"Line {number}: expected host, type, value and TTL.")
+                continue
+            host, kind, *value, ttl = parts
+            records.append({"host": host, "type": kind.upper(), "value": " ".join(value),
+                            "ttl": ttl})
+        if errors:
+            raise ValidationError(errors)
+        return clean_dns_records(records)

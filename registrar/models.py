@@ -257,6 +257,7 @@ class Registration(models.Model):
             ("decide_transfer_out", "Can approve or reject an outbound transfer"),
             ("push_transfer", "Can push a registration to another registrar"),
             ("resend_verification", "Can resend holder contact verification"),
+            ("manage_dns_records", "Can replace DNS records at the registrar"),
         ]
 
     def __str__(self) -> str:

@@ -10,7 +10,7 @@ from django.urls import reverse
 from registrar.domain_names import to_ascii
 from registrar.models import Host, Registration
 from registrar.providers.base import ProviderError
-from registrar.providers.registry import provider_for_registration
+from registrar.providers.registry import provider_capabilities, provider_for_registration
 
 
 def _button_label(registration: Registration, name: str, default: str) -> str:
@@ -29,9 +29,13 @@ def operation_buttons(registration: Registration, user) -> list[dict[str, Any]]:
     the reason. Operations the user lacks the permission for are not shown at all."""
     from registrar.services import OPERATIONS, unavailable_reason
 
+    account = registration.tld.provider_account
+    capabilities = provider_capabilities(account.kind) if account else frozenset()
     buttons = []
     for name, op in OPERATIONS.items():
-        if not user.has_perm(op.permission):
+        # What the registrar cannot do at all is not offered; what this TLD or this
+        # registration's state rules out is shown disabled, with the reason.
+        if not user.has_perm(op.permission) or (account and op.capability not in capabilities):
             continue
         url_name = ("admin:registrar_registration_auth_code" if name == "auth_code"
                     else "admin:registrar_registration_operation")
@@ -90,3 +94,13 @@ def operation_context(registration: Registration, operation: str) -> dict[str, A
         return {"warning": "DNSSEC is on for this registration. Changing nameservers to ones "
                            "that do not serve the same signed zone breaks resolution."}
     return {}
+
+
+def dns_records_text(registration: Registration) -> str:
+    """The live records, one per line in the form's syntax ("" if they cannot be read)."""
+    try:
+        records = provider_for_registration(registration).get_dns_records(registration.name)
+    except ProviderError:
+        return ""
+    return "\n".join(f"{r.get('host', '@')} {r.get('type', '')} {r.get('value', '')} "
+                      f"{r.get('ttl', 3600)}" for r in records)

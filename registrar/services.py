@@ -114,6 +114,8 @@ OPERATIONS: dict[str, Operation] = {
         Operation("resend_verification", "Resend verification",
                   "registrar.resend_verification", Capability.VERIFICATION_RESEND,
                   "requires_contact_validation"),
+        Operation("dns_records", "DNS records", "registrar.manage_dns_records",
+                  Capability.DNS_RECORDS),
     ]
 }
 
@@ -682,6 +684,24 @@ def registration_resend_verification(*, registration: Registration, actor) -> Ou
             row.upstream_id)),
         done_message=lambda row, result, changes: (
             f"The verification e-mail for {row}'s holder is queued."),
+    )
+
+
+def registration_replace_dns_records(*, registration: Registration,
+                                     records: Sequence[Mapping[str, Any]], actor) -> Outcome:
+    """Replace the zone's records at providers that host DNS (Entri). `records` must
+    have passed `clean_dns_records`; an empty list is refused (it would empty the zone)."""
+    if not records:
+        raise InvalidInput("Give at least one record: an empty set would take the domain off "
+                           "the air.", field_errors={"records": ["Required."]})
+    records = [dict(r) for r in records]
+    return _run(
+        "dns_records", registration=registration, actor=actor,
+        parameters={"records": records},
+        call=lambda provider, row: _as_done(str(provider.replace_dns_records(row.name,
+                                                                             records))),
+        done_message=lambda row, result, changes: (
+            f"The DNS records of {row} were replaced ({len(records)} record(s))."),
     )
 
 

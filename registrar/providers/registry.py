@@ -26,6 +26,10 @@ ADAPTERS: dict[str, str] = {
     "domain_api": "registrar.providers.domain_api.DomainApiProvider",
     # The sandbox speaks document 001's wire format; only the transport differs.
     "sandbox": "registrar.providers.domain_api.DomainApiProvider",
+    "entri": "registrar.providers.entri.EntriProvider",
+    "domainee": "registrar.providers.domainee.DomaineeProvider",
+    "saleshandy": "registrar.providers.saleshandy.SaleshandyProvider",
+    "namecom": "registrar.providers.namecom.NamecomProvider",
 }
 
 TransportFactory = Callable[["ProviderAccount"], httpx.BaseTransport | None]
@@ -43,6 +47,14 @@ def adapter_class(kind: str) -> type[Provider]:
                                  code="unknown_kind") from None
     module_name, class_name = dotted.rsplit(".", 1)
     return getattr(import_module(module_name), class_name)
+
+
+def provider_capabilities(kind: str) -> frozenset:
+    """What an adapter kind can do, without building a client (no secret needed)."""
+    try:
+        return adapter_class(kind).capabilities
+    except ConfigurationError:
+        return frozenset()
 
 
 def _secret(account: ProviderAccount) -> str:
@@ -76,6 +88,8 @@ def _transport(account: ProviderAccount) -> httpx.BaseTransport | None:
 def build_provider(account: ProviderAccount) -> Provider:
     """A new client for `account` (callers normally want `provider_for_account`)."""
     cls = adapter_class(account.kind)
+    extra = {"options": dict(account.options or {})} if getattr(
+        cls, "takes_options", False) else {}
     return cls(
         base_url=account.base_url,
         token=_secret(account),
@@ -84,6 +98,7 @@ def build_provider(account: ProviderAccount) -> Provider:
         user_agent=settings.PROVIDER_USER_AGENT,
         transport=_transport(account),
         label=account.label,
+        **extra,
     )
 
 
