@@ -70,6 +70,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_order",
         "billing.view_orderitem",
         "billing.view_ledgerentry",
+        "billing.view_webhookevent",
         "billing.view_finance",
         "billing.export_orders",
         "billing.generate_billing_link",

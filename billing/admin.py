@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from backoffice.admin import MirrorAdmin, ReadOnlyInline
-from billing.models import Account, LedgerEntry, Order, OrderItem
+from billing.models import Account, LedgerEntry, Order, OrderItem, WebhookEvent
 from billing.money import format_minor
 
 
@@ -59,3 +59,12 @@ class LedgerEntryAdmin(MirrorAdmin):
     @admin.display(description="amount", ordering="amount_minor")
     def amount(self, entry: LedgerEntry) -> str:
         return format_minor(entry.amount_minor, entry.currency)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(MirrorAdmin):
+    list_display = ("received_at", "provider_account", "event_type", "event_id", "outcome",
+                    "order")
+    list_select_related = ("provider_account", "order")
+    list_filter = ("provider_account", "event_type", "outcome")
+    search_fields = ("event_id", "event_type")

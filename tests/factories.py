@@ -7,7 +7,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from backoffice import audit
-from billing.models import Account, LedgerEntry, Order, OrderItem, OrderKind, OrderStatus
+from billing.models import (
+    Account,
+    LedgerEntry,
+    Order,
+    OrderItem,
+    OrderKind,
+    OrderStatus,
+    WebhookEvent,
+)
 from contacts.models import Contact
 from registrar.models import (
     DnssecKey,
@@ -182,6 +190,18 @@ class LedgerEntryFactory(factory.django.DjangoModelFactory):
     state = LedgerEntry.State.SUCCEEDED
     amount_minor = 1399
     currency = "USD"
+
+
+class WebhookEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookEvent
+
+    provider_account = factory.SubFactory(ProviderAccountFactory, label="sandbox")
+    event_id = factory.Sequence(lambda n: f"evt_{n}")
+    event_type = "domain_purchase.completed"
+    payload = factory.LazyAttribute(lambda e: {"id": e.event_id, "type": e.event_type})
+    order = factory.SubFactory(OrderFactory)
+    outcome = "applied"
 
 
 def staff_action(**overrides):

@@ -24,6 +24,7 @@ MAKERS = {
     "billing.orderitem": lambda: factories.OrderItemFactory(),
     "billing.ledgerentry": lambda: factories.LedgerEntryFactory(),
     "backoffice.staffaction": lambda: staff_action(),
+    "billing.webhookevent": lambda: factories.WebhookEventFactory(),
 }
 
 

@@ -34,6 +34,7 @@ CHANGELISTS = {
     "billing_order": {S, F, A},
     "billing_orderitem": {S, F, A},
     "billing_ledgerentry": {F, A},
+    "billing_webhookevent": {F, A},
     "backoffice_staffaction": {A},
     "auth_user": {A},
     "auth_group": {A},
