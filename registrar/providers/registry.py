@@ -46,7 +46,12 @@ def adapter_class(kind: str) -> type[Provider]:
         raise ConfigurationError(f"No adapter for provider kind “{kind}”.",
                                  code="unknown_kind") from None
     module_name, class_name = dotted.rsplit(".", 1)
-    return getattr(import_module(module_name), class_name)
+    try:
+        return getattr(import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"The adapter for “{kind}” cannot be loaded.",
+                                 code="adapter_unavailable", details={"error": str(exc)}
+                                 ) from exc
 
 
 def provider_capabilities(kind: str) -> frozenset:
