@@ -176,6 +176,12 @@ def _availability_reason(registration: Registration, capability: Capability, *,
     return None
 
 
+def upstream_ref(registration: Registration) -> str:
+    """How the registrar names this registration: its guid where the API has one
+    (Domain Registration API), else its name (Entri keys domains by name)."""
+    return registration.upstream_id or registration.name
+
+
 # --- the shared runner ------------------------------------------------------------
 
 
@@ -340,7 +346,7 @@ def registration_set_auto_renew(*, registration: Registration, auto_renew: bool,
     return _run(
         "auto_renew", registration=registration, actor=actor,
         parameters={"auto_renew": auto_renew},
-        call=lambda provider, row: provider.set_auto_renew(row.upstream_id, auto_renew),
+        call=lambda provider, row: provider.set_auto_renew(upstream_ref(row), auto_renew),
         done_message=message, implied_changes={"auto_renew": auto_renew},
     )
 
@@ -681,7 +687,7 @@ def registration_resend_verification(*, registration: Registration, actor) -> Ou
     return _run(
         "resend_verification", registration=registration, actor=actor, parameters={},
         call=lambda provider, row: _as_done(provider.resend_holder_verification(
-            row.upstream_id)),
+            upstream_ref(row))),
         done_message=lambda row, result, changes: (
             f"The verification e-mail for {row}'s holder is queued."),
     )
