@@ -193,6 +193,9 @@ CELERY_BEAT_SCHEDULE = {
     # Give processes marked stuck one more look, in case they finished since.
     "sweep-stuck-processes": {"task": "registrar.sweep_stuck_processes",
                               "schedule": crontab(minute=17)},
+    # Email-infrastructure orders still provisioning whose follow-up was lost.
+    "follow-open-email-orders": {"task": "billing.follow_open_email_orders",
+                                 "schedule": crontab(minute=37)},
     # Reconcile the mirror with every enabled registrar account, at night (UTC).
     "nightly-sync": {"task": "registrar.sync_all_providers",
                      "schedule": crontab(hour=env.int("SYNC_HOUR", default=3), minute=7)},

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from registrar.models import Process
 
@@ -44,7 +44,14 @@ def poll_process(process_id: int) -> str:
     process = Process.objects.filter(pk=process_id).first()
     if process is None:
         return "gone"
-    status = process_follow_step(process=process)
+    try:
+        status = process_follow_step(process=process)
+    except OperationalError:
+        # A busy database (SQLite under web + worker) passes: poll again shortly rather
+        # than drop the process until the next sweep.
+        logger.warning("Database busy while polling process %s; retrying.", process_id)
+        poll_process.apply_async((process_id,), countdown=poll_delay(process.poll_count))
+        return "retry"
     if status == "running":
         process.refresh_from_db()
         poll_process.apply_async((process.pk,), countdown=poll_delay(process.poll_count))

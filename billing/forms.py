@@ -1,0 +1,206 @@
+"""Order forms: what staff type, parsed into the adapter's structure and checked by the
+adapter's own rules (registrar.providers.saleshandy.clean_order) before anything is sent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from registrar.models import ProviderAccount, ProviderKind
+from registrar.operations import OperationRefused
+from registrar.providers.saleshandy import (
+    DEFAULT_PLAN_TYPE,
+    EMAIL_SERVICE_PROVIDERS,
+    PLAN_TYPES,
+    clean_order,
+)
+
+OWNER_FIELDS = ("first_name", "last_name", "organization", "street_address", "city", "state",
+                "post_code", "country", "phone")
+# Document 003 lists the plan types without describing them; the labels only spell
+# the values out.
+PLAN_LABELS = {"quarterly": "Quarterly (Saleshandy's default)",
+               "annualFlexi": "Annual, flexible (annualFlexi)",
+               "annualFixed": "Annual, fixed (annualFixed)"}
+
+DOMAINS_HELP = (
+    "One domain per line: the domain, a colon, then its mailboxes separated by commas, "
+    "e.g. “acme-mail.com: john.smith, jane=Jane Doe”. A mailbox is the part before the @ "
+    "(it is created on that domain). The sender's name is derived from it: "
+    "“john.smith” (or john_smith, john-smith) is John Smith, and the owner's own first "
+    "name alone (“john” for owner John Smith) is the owner's name. Otherwise give it "
+    "after “=”: “alice=Alice Smith” (the first word is the first name, the rest the last "
+    "name). Blank lines and lines starting with # are ignored."
+)
+_SEPARATORS = re.compile(r"[._-]+")
+_INDEXED = re.compile(r"^domains\[(\d+)\](?:\.mailboxes(?:\[(\d+)\](?:\.(\w+))?)?|\.(\w+))?$")
+
+
+@dataclass
+class DomainLine:
+    """One line of the domains box, kept to say where a problem is."""
+
+    number: int
+    name: str
+    mailboxes: list[str] = field(default_factory=list)
+
+
+def _title(part: str) -> str:
+    return part[:1].upper() + part[1:]
+
+
+def derive_sender(local_part: str, owner: Mapping[str, Any]) -> tuple[str, str]:
+    """(first name, last name) for a mailbox given without a name, or ("", "") when it
+    cannot be derived (clean_order then asks for the name)."""
+    parts = [part for part in _SEPARATORS.split(local_part) if part]
+    if len(parts) >= 2:
+        return _title(parts[0]), " ".join(_title(part) for part in parts[1:])
+    owner_first = str(owner.get("first_name") or "").strip()
+    if parts and owner_first and parts[0].casefold() == owner_first.casefold():
+        return owner_first, str(owner.get("last_name") or "").strip()
+    return "", ""
+
+
+def parse_domains(text: str, owner: Mapping[str, Any]) -> tuple[list[DomainLine], list[dict]]:
+    """The domains box as (its lines, the adapter's domain structure without
+    redirect_url). Pure syntax: every rule is left to clean_order."""
+    lines: list[DomainLine] = []
+    domains: list[dict[str, Any]] = []
+    for number, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        # A line without a colon is a domain without mailboxes: clean_order says so.
+        name, _, rest = line.partition(":")
+        entry = DomainLine(number=number, name=name.strip())
+        mailboxes: list[dict[str, Any]] = []
+        for token in (part.strip() for part in rest.split(",")):
+            if not token:
+                continue
+            address, given, sender = token.partition("=")
+            address = address.strip()
+            local_part = address.partition("@")[0]
+            if given:
+                first, _, last = sender.strip().partition(" ")
+            else:
+                first, last = derive_sender(local_part, owner)
+            entry.mailboxes.append(address)
+            mailboxes.append({"first_name": first.strip(), "last_name": last.strip(),
+                              "email": address})
+        lines.append(entry)
+        domains.append({"name": entry.name, "mailboxes": mailboxes})
+    return lines, domains
+
+
+class EmailInfrastructureOrderForm(forms.Form):
+    """Saleshandy's email-infrastructure order (document 003) for one customer account.
+
+    `cleaned_data` carries the service's arguments: provider_account, owner (our
+    contact names), email_service_provider, plan_type and domains (the adapter's
+    structure). Rules are clean_order's, shown on the field they concern.
+    """
+
+    provider_account = forms.ModelChoiceField(
+        queryset=ProviderAccount.objects.none(), label="Saleshandy account",
+        help_text="The Saleshandy account the order is placed (and billed) on.")
+    first_name = forms.CharField(label="Owner first name", max_length=200)
+    last_name = forms.CharField(label="Owner last name", max_length=200)
+    organization = forms.CharField(label="Company name", max_length=400, required=False)
+    street_address = forms.CharField(max_length=400)
+    city = forms.CharField(max_length=200)
+    state = forms.CharField(label="State or province", max_length=200, required=False)
+    post_code = forms.CharField(max_length=64,
+                                help_text="Must be valid for the country.")
+    country = forms.CharField(max_length=8, help_text="ISO 3166-1 alpha-2, e.g. US or NL.")
+    phone = forms.CharField(max_length=64,
+                            help_text="International (E.164), e.g. +14155551234.")
+    email_service_provider = forms.ChoiceField(
+        label="Mailbox provider (ESP)",
+        choices=[(value, value) for value in EMAIL_SERVICE_PROVIDERS],
+        help_text="Provisions the mailboxes; decides pricing and infrastructure.")
+    plan_type = forms.ChoiceField(
+        label="Billing cycle", initial=DEFAULT_PLAN_TYPE,
+        choices=[(value, PLAN_LABELS.get(value, value)) for value in PLAN_TYPES],
+        help_text="Azure is only sold quarterly.")
+    redirect_url = forms.CharField(
+        label="Redirect domain", max_length=253, required=False,
+        help_text="Where visitors of the new domains are sent: a bare domain such as "
+                  "acmecorp.com, without https:// or a path. Applies to every domain of "
+                  "the order; leave empty for none.")
+    domains = forms.CharField(
+        label="Domains and mailboxes", help_text=DOMAINS_HELP,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80,
+                                     "placeholder": "acme-mail.com: john.smith, jane=Jane Doe"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        accounts = ProviderAccount.objects.filter(enabled=True, kind=ProviderKind.SALESHANDY)
+        self.fields["provider_account"].queryset = accounts
+        if not self.is_bound and len(accounts) == 1:
+            self.initial.setdefault("provider_account", accounts[0].pk)
+        self.lines: list[DomainLine] = []
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        owner = {name: (data.get(name) or "").strip() for name in OWNER_FIELDS}
+        # Optional fields left empty are not sent (document 003's companyName and state).
+        owner = {name: value for name, value in owner.items()
+                 if value or name not in {"organization", "state"}}
+        self.lines, domains = parse_domains(data.get("domains") or "", owner)
+        redirect = (data.get("redirect_url") or "").strip()
+        for domain in domains:
+            domain["redirect_url"] = redirect
+        data.update(owner=owner, domains=domains)
+        try:
+            clean_order(owner=owner, domains=domains,
+                        email_service_provider=data.get("email_service_provider") or "",
+                        plan_type=data.get("plan_type") or "")
+        except ValidationError as exc:
+            self.add_order_errors(exc.message_dict)
+        return data
+
+    # -- clean_order's keys onto the form ------------------------------------------------
+
+    def add_refusal(self, refusal: OperationRefused) -> None:
+        """A refusal from the service: its field errors where they belong, else its
+        message above the form."""
+        if refusal.field_errors:
+            self.add_order_errors(refusal.field_errors)
+        else:
+            self.add_error(None, refusal.message)
+
+    def add_order_errors(self, errors: Mapping[str, list[str]]) -> None:
+        placed: dict[str | None, list[str]] = {}
+        for key, messages in errors.items():
+            target, texts = self._locate(key, messages)
+            known = placed.setdefault(target, [])
+            known.extend(text for text in texts if text not in known)
+        for target, messages in placed.items():
+            if target is not None and target in self.errors:
+                continue  # the field's own check already said what is wrong with it
+            self.add_error(target, messages)
+
+    def _locate(self, key: str, messages: list[str]) -> tuple[str | None, list[str]]:
+        if key in self.fields:
+            return key, list(messages)
+        match = _INDEXED.match(key)
+        if match is None:
+            return None, list(messages)
+        index = int(match.group(1))
+        mailbox, mailbox_field, domain_field = match.group(2), match.group(3), match.group(4)
+        if domain_field == "redirect_url":
+            return "redirect_url", list(messages)
+        line = self.lines[index] if index < len(self.lines) else None
+        where = f"Line {line.number}" if line else f"Domain {index + 1}"
+        if mailbox is not None and line and int(mailbox) < len(line.mailboxes):
+            token = line.mailboxes[int(mailbox)]
+            where = f"{where}, mailbox “{token}”"
+            if mailbox_field in {"first_name", "last_name"}:
+                local = token.partition("@")[0] or "name"
+                messages = [f"{text} Write it as {local}=First Last." for text in messages]
+        return "domains", [f"{where}: {text}" for text in messages]

@@ -1,0 +1,111 @@
+"""Celery tasks for orders: thin wrappers that take ids and call billing.services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from billing.models import Order, OrderKind
+from registrar.providers.base import ProviderError
+
+logger = logging.getLogger(__name__)
+
+# Following a Saleshandy email-infrastructure order. Document 003 only says provisioning
+# is asynchronous ("poll GET /v1/domain until status is no longer inProgress"), not how
+# long it takes, and a paid order waits for the customer first. So each run polls a few
+# times close together (the adapter's bounded poll_order), then the task comes back with
+# a capped, growing delay, and gives up after EMAIL_ORDER_FOLLOW_LIMIT runs (about two
+# days with the defaults) rather than poll forever. Settings of the same name override.
+EMAIL_ORDER_POLLS_PER_RUN = 3
+EMAIL_ORDER_POLL_INTERVAL = 10.0
+EMAIL_ORDER_FOLLOW_BASE_DELAY = 60.0
+EMAIL_ORDER_FOLLOW_MAX_DELAY = 3600.0
+EMAIL_ORDER_FOLLOW_LIMIT = 60
+# Retries of one run after a retryable ProviderError (5xx, timeout, rate limit).
+EMAIL_ORDER_MAX_RETRIES = 5
+
+
+def _setting(name: str) -> float:
+    return getattr(settings, name, globals()[name])
+
+
+def follow_delay(follow_round: int) -> float:
+    """Capped exponential backoff between runs of one order's follow-up."""
+    return min(_setting("EMAIL_ORDER_FOLLOW_MAX_DELAY"),
+               _setting("EMAIL_ORDER_FOLLOW_BASE_DELAY") * 2 ** max(follow_round - 1, 0))
+
+
+def retry_delay(retries: int) -> float:
+    return min(_setting("EMAIL_ORDER_FOLLOW_MAX_DELAY"),
+               _setting("EMAIL_ORDER_FOLLOW_BASE_DELAY") * 2 ** retries)
+
+
+def schedule_follow(order_id: int, *, countdown: float | None = None) -> None:
+    """Enqueue the follow-up once the current transaction commits (the row must exist).
+
+    If the broker cannot take it, the order has still been placed: log it rather than
+    fail the request (`follow_open_email_orders` picks such orders up again).
+    """
+    delay = _setting("EMAIL_ORDER_FOLLOW_BASE_DELAY") if countdown is None else countdown
+
+    def enqueue() -> None:
+        try:
+            follow_email_order.apply_async((order_id,), countdown=delay)
+        except Exception:
+            logger.exception("Could not enqueue the follow-up of order %s.", order_id)
+
+    transaction.on_commit(enqueue)
+
+
+@shared_task(name="billing.follow_email_order", bind=True, ignore_result=True,
+             max_retries=EMAIL_ORDER_MAX_RETRIES)
+def follow_email_order(self, order_id: int, follow_round: int = 1) -> str:
+    """Poll one email-infrastructure order and come back later while it is open.
+
+    Returns the order's status, "gone", "failed" (a ProviderError that will not pass by
+    retrying) or "given_up" (the bound was reached with the order still open). Only a
+    retryable ProviderError is retried, with backoff; anything else is a bug and raises.
+    """
+    from billing.services import EMAIL_ORDER_FINISHED, email_order_refresh
+
+    order = (Order.objects.select_related("provider_account")
+             .filter(pk=order_id, kind=OrderKind.EMAIL_INFRASTRUCTURE).first())
+    if order is None:
+        return "gone"
+    try:
+        order = email_order_refresh(order=order,
+                                    max_polls=int(_setting("EMAIL_ORDER_POLLS_PER_RUN")),
+                                    interval=_setting("EMAIL_ORDER_POLL_INTERVAL"))
+    except ProviderError as error:
+        if error.retryable:
+            raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
+        logger.error("Following Saleshandy order %s (order %s) failed: %s",
+                     order.upstream_id, order.pk, error.message)
+        return "failed"
+    if order.status in EMAIL_ORDER_FINISHED:
+        return order.status
+    if follow_round >= _setting("EMAIL_ORDER_FOLLOW_LIMIT"):
+        logger.warning("Order %s is still %s after %s follow-ups; stopped following it.",
+                       order.pk, order.status, follow_round)
+        return "given_up"
+    follow_email_order.apply_async((order.pk,), {"follow_round": follow_round + 1},
+                                   countdown=follow_delay(follow_round))
+    return order.status
+
+
+@shared_task(name="billing.follow_open_email_orders", ignore_result=True)
+def follow_open_email_orders() -> int:
+    """Sweep: one follow-up for every open Saleshandy email-infrastructure order (for a
+    follow-up lost to a broker outage or the bound). Not scheduled by default: add it to
+    CELERY_BEAT_SCHEDULE to run it periodically."""
+    from billing.services import EMAIL_ORDER_FINISHED
+
+    ids = list(Order.objects.filter(kind=OrderKind.EMAIL_INFRASTRUCTURE,
+                                    provider_account__kind="saleshandy")
+               .exclude(status__in=EMAIL_ORDER_FINISHED).values_list("pk", flat=True))
+    for order_id in ids:
+        follow_email_order.apply_async((order_id,), countdown=0)
+    return len(ids)
