@@ -8,15 +8,13 @@ this adapter (and the sandbox) do.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, Literal
 from urllib.parse import quote
 
-import httpx
 from django.utils.dateparse import parse_datetime
 
 from registrar.providers.base import (
@@ -33,7 +31,11 @@ from registrar.providers.base import (
     Result,
     error_for,
 )
-from registrar.providers.http import DEFAULT_RETRY, NO_RETRY, HttpClient, Reply, RetryPolicy
+from registrar.providers.http import (
+    NO_RETRY,
+    HttpProvider,
+    Reply,
+)
 
 DnssecMode = Literal["enable", "disable", "add_keys"]
 HolderMode = Literal["edit_current", "change"]
@@ -261,7 +263,7 @@ def _guarded_iter(iterator: Iterator[Any]) -> Iterator[Any]:
 
 
 @_guard_parsing
-class DomainApiProvider(Provider):
+class DomainApiProvider(HttpProvider):
     kind = "domain_api"
     capabilities = frozenset(
         {
@@ -275,37 +277,10 @@ class DomainApiProvider(Provider):
         }
     )
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        token: str,
-        account_ref: str,
-        timeout: float = 15.0,
-        user_agent: str = "registrar-backoffice",
-        transport: httpx.BaseTransport | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-        label: str = "",
-    ) -> None:
-        self.http = HttpClient(
-            base_url=base_url,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "X-Auth-Account": account_ref,
-                "Accept": "application/json",
-                "User-Agent": user_agent,
-            },
-            timeout=timeout,
-            parse_error=parse_error,
-            transport=transport,
-            retry=retry,
-            sleep=sleep,
-            provider_label=label,
-        )
+    _parse_error = staticmethod(parse_error)
 
-    def close(self) -> None:
-        self.http.close()
+    def _headers(self, *, token: str, account_ref: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", "X-Auth-Account": account_ref}
 
     # --- plumbing ---------------------------------------------------------------
 

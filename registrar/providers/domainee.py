@@ -22,14 +22,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import httpx
 from django.core.exceptions import ValidationError
 
 from billing.models import OrderKind, OrderStatus
@@ -41,13 +39,12 @@ from registrar.providers.base import (
     Conflict,
     Money,
     PaymentRequiredError,
-    Provider,
     ProviderError,
     UpstreamFailure,
     error_for,
 )
 from registrar.providers.domain_api import _PARSE_ERRORS, CallerError, _dt, _guard_parsing
-from registrar.providers.http import DEFAULT_RETRY, HttpClient, RetryPolicy
+from registrar.providers.http import HttpProvider
 
 logger = logging.getLogger("registrar.providers")
 
@@ -481,43 +478,18 @@ def clean_purchase(
 
 
 @_guard_parsing
-class DomaineeProvider(Provider):
+class DomaineeProvider(HttpProvider):
     """Domainee's purchase API. `account_ref` is accepted for the registry's common
     constructor and not sent: a Domainee API key already names its workspace."""
 
     kind = "domainee"
     capabilities = frozenset({Capability.ORDERS})
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        token: str,
-        account_ref: str = "",
-        timeout: float = 15.0,
-        user_agent: str = "registrar-backoffice",
-        transport: httpx.BaseTransport | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-        label: str = "",
-    ) -> None:
-        self.http = HttpClient(
-            base_url=base_url,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/json",
-                "User-Agent": user_agent,
-            },
-            timeout=timeout,
-            parse_error=parse_error,
-            transport=transport,
-            retry=retry,
-            sleep=sleep,
-            provider_label=label or "domainee",
-        )
+    _parse_error = staticmethod(parse_error)
 
-    def close(self) -> None:
-        self.http.close()
+    def _headers(self, *, token: str, account_ref: str) -> dict[str, str]:
+        # A Domainee API key names its workspace: the account reference is not sent.
+        return {"Authorization": f"Bearer {token}"}
 
     def ping(self) -> None:
         """The list endpoint filtered by a reference no purchase carries: authorised,

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from registrar.providers.base import MalformedResponse, ProviderError, TransportError
+from registrar.providers.base import MalformedResponse, Provider, ProviderError, TransportError
 
 logger = logging.getLogger("registrar.providers")
 
@@ -186,3 +186,47 @@ def _parse_json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return _INVALID
+
+
+class HttpProvider(Provider):
+    """An adapter that speaks JSON over HTTP: the registry's common constructor, once.
+
+    Subclasses set `_parse_error` (their upstream's error body) and override
+    `_headers()` with their authentication; everything else about the client (timeouts,
+    pooling, retries, the injectable transport) is the same for every upstream.
+    """
+
+    _parse_error: ErrorParser
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        account_ref: str = "",
+        timeout: float = 15.0,
+        user_agent: str = "registrar-backoffice",
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        label: str = "",
+    ) -> None:
+        self._sleep = sleep
+        self.http = HttpClient(
+            base_url=base_url,
+            headers={"Accept": "application/json", "User-Agent": user_agent,
+                     **self._headers(token=token, account_ref=account_ref)},
+            timeout=timeout,
+            parse_error=type(self)._parse_error,
+            transport=transport,
+            retry=retry,
+            sleep=sleep,
+            provider_label=label or self.kind,
+        )
+
+    def _headers(self, *, token: str, account_ref: str) -> dict[str, str]:
+        """The authentication headers of this upstream."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.http.close()

@@ -27,14 +27,11 @@ Zone Check for purchaseType or prices, and TLD Pricing has no premium prices.
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
-
-import httpx
 
 from registrar import pricing
 from registrar.pricing import (
@@ -50,12 +47,11 @@ from registrar.providers.base import (
     Capability,
     MalformedResponse,
     Money,
-    Provider,
     ProviderError,
     error_for,
 )
 from registrar.providers.domain_api import CallerError, _guard_parsing
-from registrar.providers.http import DEFAULT_RETRY, HttpClient, RetryPolicy
+from registrar.providers.http import HttpProvider
 
 API = "/core/v1"
 
@@ -162,43 +158,17 @@ class Purchase:
 
 
 @_guard_parsing
-class NamecomProvider(Provider):
+class NamecomProvider(HttpProvider):
     kind = "namecom"
     capabilities = frozenset({Capability.AVAILABILITY, Capability.ORDERS})
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        token: str,
-        account_ref: str,
-        timeout: float = 15.0,
-        user_agent: str = "registrar-backoffice",
-        transport: httpx.BaseTransport | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-        label: str = "",
-    ) -> None:
+    _parse_error = staticmethod(parse_error)
+
+    def _headers(self, *, token: str, account_ref: str) -> dict[str, str]:
         # name.com authenticates with HTTP basic auth: the account's API username
         # (account_ref) and its API token.
         credentials = base64.b64encode(f"{account_ref}:{token}".encode()).decode("ascii")
-        self.http = HttpClient(
-            base_url=base_url,
-            headers={
-                "Authorization": f"Basic {credentials}",
-                "Accept": "application/json",
-                "User-Agent": user_agent,
-            },
-            timeout=timeout,
-            parse_error=parse_error,
-            transport=transport,
-            retry=retry,
-            sleep=sleep,
-            provider_label=label,
-        )
-
-    def close(self) -> None:
-        self.http.close()
+        return {"Authorization": f"Basic {credentials}"}
 
     @staticmethod
     def _domain_path(domain: str, action: str) -> str:

@@ -19,21 +19,19 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from billing.models import OrderKind, OrderStatus
 from contacts.validation import clean_contact_fields
 from registrar.domain_names import to_ascii
-from registrar.providers.base import Capability, Provider, ProviderError, error_for
+from registrar.providers.base import Capability, ProviderError, error_for
 from registrar.providers.domain_api import CallerError, _guard_parsing
-from registrar.providers.http import DEFAULT_RETRY, HttpClient, RetryPolicy
+from registrar.providers.http import HttpProvider
 
 logger = logging.getLogger("registrar.providers")
 
@@ -403,7 +401,7 @@ def order_to_order_fields(
 
 
 @_guard_parsing
-class SaleshandyProvider(Provider):
+class SaleshandyProvider(HttpProvider):
     """Saleshandy's Open API, domain part. `base_url` is the host root
     (https://open-api.saleshandy.com); paths carry /v1. `account_ref` is accepted for the
     registry's common constructor and not sent: the API key names the account."""
@@ -411,34 +409,10 @@ class SaleshandyProvider(Provider):
     kind = "saleshandy"
     capabilities = frozenset({Capability.ORDERS})
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        token: str,
-        account_ref: str = "",
-        timeout: float = 15.0,
-        user_agent: str = "registrar-backoffice",
-        transport: httpx.BaseTransport | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-        label: str = "",
-    ) -> None:
-        self._sleep = sleep
-        self.http = HttpClient(
-            base_url=base_url,
-            headers={"x-api-key": token, "Accept": "application/json",
-                     "User-Agent": user_agent},
-            timeout=timeout,
-            parse_error=parse_error,
-            transport=transport,
-            retry=retry,
-            sleep=sleep,
-            provider_label=label or "saleshandy",
-        )
+    _parse_error = staticmethod(parse_error)
 
-    def close(self) -> None:
-        self.http.close()
+    def _headers(self, *, token: str, account_ref: str) -> dict[str, str]:
+        return {"x-api-key": token}
 
     def ping(self) -> None:
         """The plans: an authorised read that changes nothing and names no customer."""

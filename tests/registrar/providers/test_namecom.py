@@ -144,7 +144,7 @@ def check_path() -> str:
 # --- Shape of the adapter ----------------------------------------------------------------
 
 COVERED_METHODS = {
-    "close", "ping", "check_availability", "check_domain", "search", "get_pricing",
+    "ping", "check_availability", "check_domain", "search", "get_pricing",
     "create_domain", "renew_domain", "transfer_domain",
 }
 
