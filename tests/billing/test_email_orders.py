@@ -27,6 +27,7 @@ from registrar.operations import InvalidInput, OperationRefused
 from registrar.providers.base import UpstreamFailure
 from registrar.providers.registry import override_transport
 from tests.factories import AccountFactory, ProviderAccountFactory
+from tests.registrar.providers.test_saleshandy import DOC_BODY
 
 LABEL = "saleshandy-main"
 API_KEY = "sh_test_key_0123456789"
@@ -49,28 +50,7 @@ FORM = {
     "redirect_url": "acmecorp.com",
     "domains": "tryoutreachteam.com: john",
 }
-# ... and the body document 003's curl example sends.
-DOC_BODY = {
-    "domainOwnerFirstname": "John",
-    "domainOwnerLastname": "Smith",
-    "companyName": "Acme Corp",
-    "address": "123 Market Street",
-    "city": "San Francisco",
-    "state": "CA",
-    "country": "US",
-    "zipcode": "94105",
-    "phoneNumber": "+14155551234",
-    "emailServiceProvider": "Google",
-    "planType": "quarterly",
-    "domains": [{
-        "name": "tryoutreachteam.com",
-        "redirectUrl": "acmecorp.com",
-        "mailboxes": [{"firstname": "John", "lastname": "Smith",
-                       "email": "john@tryoutreachteam.com", "profilePicId": 0}],
-    }],
-    "isReplacement": False,
-    "isFreeOrder": False,
-}
+# ... and the body document 003's curl example sends: DOC_BODY, shared with the adapter tests.
 
 Answer = Callable[[httpx.Request], httpx.Response]
 
