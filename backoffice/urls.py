@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from billing import webhooks
@@ -7,5 +7,6 @@ from billing import webhooks
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("finance/", include("billing.finance.urls")),
     path("webhooks/<slug:kind>/<slug:label>/", webhooks.receive, name="webhook"),
 ]

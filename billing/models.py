@@ -5,6 +5,7 @@ Money is integer minor units plus an ISO 4217 currency, never floats.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -43,6 +44,9 @@ class OrderKind(models.TextChoices):
 
 
 class OrderStatus(models.TextChoices):
+    # Our own first step: priced and shown to staff, not yet sent upstream. Nothing
+    # has been charged; a quote that is never confirmed expires (QUOTE_TTL).
+    QUOTED = "quoted", "Quoted (not placed)"
     # Entri Sell's order/domain statuses ...
     PAYMENT_INITIATED = "payment_initiated", "Payment initiated"
     PAYMENT_SUCCESSFUL = "payment_successful", "Payment successful"
@@ -59,6 +63,35 @@ class OrderStatus(models.TextChoices):
     REFUNDED = "refunded", "Refunded"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+
+
+#: Statuses in which the customer's money was taken (and not necessarily given back:
+#: `refunded_minor` says how much was). Gross revenue counts only these; a quote, a
+#: payment that failed or was never completed, and an order that failed before any
+#: charge count nothing.
+CHARGED_STATUSES = frozenset({
+    OrderStatus.PAYMENT_SUCCESSFUL,
+    OrderStatus.REGISTRATION_IN_PROGRESS,
+    OrderStatus.REGISTERED,
+    OrderStatus.TRANSFERRED,
+    OrderStatus.TRANSFER_STARTED,
+    OrderStatus.TRANSFER_COMPLETED,
+    OrderStatus.TRANSFER_ACK,
+    OrderStatus.TRANSFER_SUCCESS,
+    OrderStatus.TRANSFER_FAILED,
+    OrderStatus.REFUNDED,
+})
+
+#: Charged, and the thing bought has not been delivered yet.
+AWAITING_DELIVERY_STATUSES = frozenset({
+    OrderStatus.PAYMENT_SUCCESSFUL,
+    OrderStatus.REGISTRATION_IN_PROGRESS,
+    OrderStatus.TRANSFER_STARTED,
+    OrderStatus.TRANSFER_ACK,
+})
+
+#: The registration or transfer did not happen.
+DELIVERY_FAILED_STATUSES = frozenset({OrderStatus.FAILED, OrderStatus.TRANSFER_FAILED})
 
 
 class PurchaseType(models.TextChoices):
@@ -105,6 +138,13 @@ class Order(models.Model):
     quoted_total_minor = models.PositiveBigIntegerField(
         "quoted total", null=True, blank=True, help_text="What staff were shown before placing."
     )
+    quote = models.JSONField(
+        default=dict, blank=True,
+        help_text="The price as quoted to staff before placing (never an auth code).")
+    quote_expires_at = models.DateTimeField(null=True, blank=True)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", help_text="The staff member who placed it (empty when mirrored).")
     idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
     customer_reference = models.CharField(max_length=64, blank=True, db_index=True)
     placed_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -147,8 +187,18 @@ class Order(models.Model):
         return f"Order {self.pk} {self.get_kind_display()} {self.domain}".strip()
 
     @property
+    def charged(self) -> bool:
+        return self.status in CHARGED_STATUSES
+
+    @property
+    def gross_minor(self) -> int:
+        """What the customer was charged: the total once money was taken, else 0."""
+        return self.total_minor if self.charged else 0
+
+    @property
     def net_minor(self) -> int:
-        return self.total_minor - self.refunded_minor
+        """Gross less refunds. Fees are part of gross (they are what was charged)."""
+        return self.gross_minor - self.refunded_minor
 
 
 class OrderItem(models.Model):

@@ -13,6 +13,14 @@ def exponent(currency: str) -> int:
     return _EXPONENT.get(currency.upper(), 2)
 
 
+def non_default_exponents() -> dict[int, list[str]]:
+    """The currencies whose minor unit is not 1/100, grouped by exponent."""
+    groups: dict[int, list[str]] = {}
+    for code, exp in sorted(_EXPONENT.items()):
+        groups.setdefault(exp, []).append(code)
+    return groups
+
+
 def to_decimal(amount_minor: int, currency: str) -> Decimal:
     """12345, 'EUR' -> Decimal('123.45'): exact, for exports and sums."""
     return Decimal(amount_minor).scaleb(-exponent(currency))

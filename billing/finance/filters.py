@@ -1,0 +1,138 @@
+"""The one FilterSet behind the finance order list, its totals, its chart and its CSV:
+all four read exactly the same filtered set."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+
+from billing.models import Order, OrderKind, OrderStatus, PurchaseType
+from billing.money import non_default_exponents
+from registrar.models import ProviderAccount, Tld
+
+SORTABLE = (
+    ("placed_at", "placed"),
+    ("id", "id"),
+    ("domain", "domain"),
+    ("status", "status"),
+    ("kind", "kind"),
+    ("currency", "currency"),
+    ("total_minor", "total"),
+    ("refunded_minor", "refunded"),
+)
+
+
+def _currencies() -> list[tuple[str, str]]:
+    codes = Order.objects.order_by("currency").values_list("currency", flat=True).distinct()
+    return [(code, code) for code in codes]
+
+
+def _tlds() -> list[tuple[str, str]]:
+    return [(name, f".{name}") for name in Tld.objects.order_by("name").values_list(
+        "name", flat=True)]
+
+
+def amount_bound(value: Decimal, *, lower: bool) -> Q:
+    """`total >= value` (or `<=`) in each currency's own minor units, exactly.
+
+    Staff type an amount in major units ("12.50"). 12.50 is 1250 cents but 12 (not 13)
+    yen, so the comparison is split by currency exponent rather than done in cents."""
+    lookup = "total_minor__gte" if lower else "total_minor__lte"
+    special = non_default_exponents()
+    clauses = Q()
+    for exp, codes in special.items():
+        clauses |= Q(currency__in=codes) & Q(**{lookup: _minor_bound(value, exp, lower)})
+    others = [code for codes in special.values() for code in codes]
+    clauses |= ~Q(currency__in=others) & Q(**{lookup: _minor_bound(value, 2, lower)})
+    return clauses
+
+
+def _minor_bound(value: Decimal, exp: int, lower: bool) -> int:
+    scaled = value.scaleb(exp)
+    whole = scaled.to_integral_value(rounding="ROUND_CEILING" if lower else "ROUND_FLOOR")
+    return int(whole)
+
+
+class AmountField(forms.DecimalField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", Decimal(0))
+        kwargs.setdefault("max_digits", 18)
+        kwargs.setdefault("decimal_places", 3)
+        super().__init__(**kwargs)
+
+
+class AmountFilter(django_filters.NumberFilter):
+    field_class = AmountField
+
+
+class OrderFilterForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("amount_min"), data.get("amount_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("amount_max", "This is below “Total at least”.")
+        return data
+
+
+class OrderFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=OrderKind.choices)
+    provider = django_filters.ModelChoiceFilter(
+        field_name="provider_account", queryset=ProviderAccount.objects.order_by("label"),
+        label="Provider", empty_label="any")
+    tld = django_filters.ChoiceFilter(choices=_tlds, method="filter_tld", label="TLD",
+                                      empty_label="any")
+    currency = django_filters.ChoiceFilter(choices=_currencies, empty_label="any")
+    placed = django_filters.DateFromToRangeFilter(
+        field_name="placed_at", label="Placed (from, to)",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}))
+    amount_min = AmountFilter(method="filter_amount_min",
+                                             label="Total at least")
+    amount_max = AmountFilter(method="filter_amount_max",
+                                             label="Total at most")
+    customer = django_filters.CharFilter(method="filter_customer",
+                                         label="Account e-mail or customer reference")
+    purchase_type = django_filters.ChoiceFilter(choices=PurchaseType.choices,
+                                                empty_label="any")
+    premium = django_filters.BooleanFilter(
+        widget=forms.Select(choices=[("", "any"), ("true", "yes"), ("false", "no")]))
+    sort = django_filters.OrderingFilter(fields=SORTABLE, label="Sort by")
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+        form = OrderFilterForm
+
+    def filter_tld(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
+        # Mirrored orders may not know their Tld row; their domain still tells.
+        return queryset.filter(Q(tld__name=value) | Q(tld__isnull=True,
+                                                     domain__iendswith=f".{value}"))
+
+    def filter_amount_min(self, queryset, name, value):
+        return queryset.filter(amount_bound(Decimal(value), lower=True))
+
+    def filter_amount_max(self, queryset, name, value):
+        return queryset.filter(amount_bound(Decimal(value), lower=False))
+
+    def filter_customer(self, queryset, name, value: str):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(account__email__iexact=value) | Q(customer_reference__iexact=value)
+            | Q(account__customer_reference__iexact=value))
+
+
+def filtered_orders(params, queryset: QuerySet[Order] | None = None) -> OrderFilter:
+    """The FilterSet for request parameters, on every order by default. When the
+    parameters are invalid the set is empty and the form carries the messages (django
+    -filter's default would silently ignore them), so an export never widens by mistake."""
+    base = queryset if queryset is not None else Order.objects.all()
+    order_filter = OrderFilter(params or None, queryset=base)
+    if order_filter.is_bound and not order_filter.is_valid():
+        order_filter._qs = base.none()  # django-filter caches its set here
+    return order_filter
+

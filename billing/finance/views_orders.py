@@ -1,0 +1,1 @@
+"""Order list with totals, and its CSV export."""

@@ -1,0 +1,1 @@
+"""Order detail timeline, needs-attention report, revenue chart."""
