@@ -42,6 +42,27 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/".join(segments), query, ""))
 
 
+def mask_link_token(url: str) -> str:
+    """A link whose whole point is a token (billing portal, checkout): mask its last
+    path segment and every query value however short they are, keep scheme and host so
+    staff can still tell which portal it was."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    segments = parts.path.split("/")
+    for index in range(len(segments) - 1, -1, -1):
+        if segments[index]:
+            segments[index] = MASK
+            break
+    query = urlencode([(key, MASK) for key, _ in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, parts.netloc, "/".join(segments), query, ""))
+
+
+#: Keys whose URL values are capability links: anyone holding one is let in.
+_TOKEN_LINK_KEY = re.compile(r"(portal|checkout|billing)_?url", re.IGNORECASE)
+
+
 def mask_secrets(value: Any, *, key: str = "") -> Any:
     """Return a copy of `value` with secret values replaced by a mask, recursively."""
     if key and _SECRET_KEY.search(key):
@@ -51,7 +72,7 @@ def mask_secrets(value: Any, *, key: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [mask_secrets(v, key=key) for v in value]
     if isinstance(value, str) and value.startswith(("http://", "https://")) and "url" in key:
-        return mask_url(value)
+        return mask_link_token(value) if _TOKEN_LINK_KEY.search(key) else mask_url(value)
     return value
 
 

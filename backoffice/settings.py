@@ -215,6 +215,17 @@ PROCESS_POLL_LIMIT = env.int("PROCESS_POLL_LIMIT", default=40)
 SYNC_MAX_CHANGE_SHARE = env.float("SYNC_MAX_CHANGE_SHARE", default=0.25)
 SYNC_CONCURRENCY = env.int("SYNC_CONCURRENCY", default=32)
 
+# The finance area's needs-attention report lists a charged order as undelivered once
+# it has waited this long for its registration or transfer.
+FINANCE_UNDELIVERED_AFTER_MINUTES = env.int("FINANCE_UNDELIVERED_AFTER_MINUTES", default=60)
+
+# A price quoted to staff for a domain order may be confirmed for this long; after it
+# the order must be quoted again (upstream prices move).
+ORDER_QUOTE_TTL_MINUTES = env.int("ORDER_QUOTE_TTL_MINUTES", default=15)
+# Where a customer lands after the billing portal (sent as Entri's returnUrl).
+BILLING_PORTAL_RETURN_URL = env.str("BILLING_PORTAL_RETURN_URL",
+                                    default="https://www.example.com/account/billing")
+
 # --- Providers ------------------------------------------------------------
 # The built-in sandbox upstream is for development and tests only.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)

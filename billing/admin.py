@@ -7,11 +7,20 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from backoffice.admin import MirrorAdmin, ReadOnlyInline
-from billing import services
-from billing.forms import EmailInfrastructureOrderForm
-from billing.models import Account, LedgerEntry, Order, OrderItem, WebhookEvent
+from backoffice.models import StaffAction
+from billing import ordering, portal, services
+from billing.forms import (
+    BillingLinkForm,
+    ConfirmDomainOrderForm,
+    DomainOrderForm,
+    EmailInfrastructureOrderForm,
+)
+from billing.models import Account, LedgerEntry, Order, OrderItem, OrderStatus, WebhookEvent
 from billing.money import format_minor
 from registrar.operations import OperationRefused, Outcome
+from registrar.providers.base import Money
+
+Outcomes = StaffAction.Outcome
 
 
 @admin.register(Account)
@@ -27,6 +36,15 @@ class AccountAdmin(admin.ModelAdmin):
             path("<path:object_id>/email-order/",
                  self.admin_site.admin_view(self.email_order_view),
                  name="billing_account_email_order"),
+            path("<path:object_id>/domain-order/",
+                 self.admin_site.admin_view(self.domain_order_view),
+                 name="billing_account_domain_order"),
+            path("<path:object_id>/domain-order/<int:order_id>/",
+                 self.admin_site.admin_view(self.domain_order_confirm_view),
+                 name="billing_account_domain_order_confirm"),
+            path("<path:object_id>/billing-link/",
+                 self.admin_site.admin_view(self.billing_link_view),
+                 name="billing_account_billing_link"),
             *super().get_urls(),
         ]
 
@@ -34,6 +52,8 @@ class AccountAdmin(admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_order_email": request.user.has_perm(services.PLACE_ORDER_PERMISSION),
+            "can_order_domain": request.user.has_perm(ordering.PLACE_ORDER_PERMISSION),
+            "can_billing_link": request.user.has_perm(portal.BILLING_LINK_PERMISSION),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -82,6 +102,126 @@ class AccountAdmin(admin.ModelAdmin):
             "change_url": change_url,
             "no_saleshandy_account": not form.fields["provider_account"].queryset.exists(),
         })
+
+    def _page(self, request: HttpRequest, account: Account, template: str, title: str,
+              **extra) -> TemplateResponse:
+        return TemplateResponse(request, template, {
+            **self.admin_site.each_context(request),
+            "title": title, "account": account, "original": account,
+            "opts": self.model._meta,
+            "change_url": reverse("admin:billing_account_change", args=[account.pk]),
+            **extra,
+        })
+
+    # -- domain orders: quote, then confirm ------------------------------------------------
+
+    def domain_order_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Register, transfer in or renew a domain for this account: the quote step.
+        Nothing that costs money is sent here; the price comes back on a confirmation
+        page."""
+        if not request.user.has_perm(ordering.PLACE_ORDER_PERMISSION):
+            raise PermissionDenied
+        account = self._account(request, object_id)
+        form = DomainOrderForm(request.POST if request.method == "POST" else None,
+                               account=account)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            ceiling = (Money(int(data["ceiling"] * 100), "USD")
+                       if data.get("ceiling") is not None else None)
+            try:
+                outcome = ordering.order_quote(ordering.OrderRequest(
+                    account=account, provider_account=data["provider_account"],
+                    action=data["action"], domain=data["domain"], years=data["years"],
+                    owner=data.get("owner"), allow_acquisition=data["allow_acquisition"],
+                    ceiling=ceiling), actor=request.user)
+            except OperationRefused as refusal:
+                form.add_refusal(refusal)
+            else:
+                if outcome.ok:
+                    return HttpResponseRedirect(reverse(
+                        "admin:billing_account_domain_order_confirm",
+                        args=[account.pk, outcome.data["order"].pk]))
+                form.add_error(None, outcome.message)
+        return self._page(request, account, "admin/billing/account/domain_order.html",
+                          f"Order a domain: {account}", form=form,
+                          no_accounts=not ordering.ordering_accounts().exists())
+
+    def domain_order_confirm_view(self, request: HttpRequest, object_id: str,
+                                  order_id: int) -> HttpResponse:
+        """The price and term as quoted; confirming places the order. A second POST
+        (a replay, a double click, the back button) finds the order placed already and
+        sends nothing."""
+        if not request.user.has_perm(ordering.PLACE_ORDER_PERMISSION):
+            raise PermissionDenied
+        account = self._account(request, object_id)
+        order = Order.objects.select_related("provider_account", "account").filter(
+            pk=order_id, account=account).first()
+        if order is None:
+            raise Http404("No such order for this account.")
+        order_url = reverse("admin:billing_order_change", args=[order.pk])
+        form = ConfirmDomainOrderForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                outcome = ordering.order_confirm(order=order, actor=request.user,
+                                                 auth_code=form.cleaned_data["auth_code"])
+            except OperationRefused as refusal:
+                if refusal.code == "quote_expired":
+                    messages.error(request, refusal.message)
+                    return HttpResponseRedirect(reverse("admin:billing_account_domain_order",
+                                                        args=[account.pk]))
+                for name, errors in refusal.field_errors.items():
+                    form.add_error(name if name in form.fields else None, errors)
+                if not refusal.field_errors:
+                    form.add_error(None, refusal.message)
+            else:
+                if outcome.data.get("replayed"):
+                    messages.info(request, outcome.message)
+                elif outcome.status == Outcomes.SUCCEEDED:
+                    messages.success(request, outcome.message)
+                elif outcome.status == Outcomes.PENDING:
+                    messages.info(request, outcome.message)
+                else:
+                    messages.error(request, outcome.message)
+                return HttpResponseRedirect(order_url)
+        elif request.method == "GET" and order.status != OrderStatus.QUOTED:
+            messages.info(request, f"Order {order.pk} was already confirmed; it is "
+                                   f"{order.get_status_display().lower()}.")
+            return HttpResponseRedirect(order_url)
+        return self._page(request, account, "admin/billing/account/domain_order_confirm.html",
+                          f"Confirm the order: {order.domain}", form=form, order=order,
+                          quote=order.quote, expired=not ordering.open_quote(order),
+                          price=format_minor(order.quoted_total_minor, order.currency)
+                          if order.quoted_total_minor is not None else None,
+                          order_url=order_url)
+
+    # -- billing-portal link ---------------------------------------------------------------
+
+    def billing_link_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Generate the customer's billing-portal link on request and show it once, on
+        this response only (no redirect, no flash message: nothing keeps it). admin_view
+        already marks it uncacheable; no-store keeps it out of the browser's history too."""
+        if not request.user.has_perm(portal.BILLING_LINK_PERMISSION):
+            raise PermissionDenied
+        account = self._account(request, object_id)
+        form = BillingLinkForm(request.POST if request.method == "POST" else None)
+        link = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                outcome = portal.billing_link_generate(
+                    account=account, provider_account=form.cleaned_data["provider_account"],
+                    return_url=form.cleaned_data["return_url"], actor=request.user)
+            except OperationRefused as refusal:
+                form.add_refusal(refusal)
+            else:
+                if outcome.ok:
+                    link = outcome.data["url"]
+                else:
+                    form.add_error(None, outcome.message)
+        response = self._page(request, account, "admin/billing/account/billing_link.html",
+                              f"Billing-portal link: {account}", form=form, link=link,
+                              no_accounts=not portal.billing_link_accounts().exists())
+        response["Cache-Control"] = "no-store"
+        return response
 
     @staticmethod
     def _show_placed(request: HttpRequest, outcome: Outcome) -> None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from registrar.models import ProviderAccount, ProviderKind
 from registrar.operations import OperationRefused
@@ -204,3 +206,76 @@ class EmailInfrastructureOrderForm(forms.Form):
                 local = token.partition("@")[0] or "name"
                 messages = [f"{text} Write it as {local}=First Last." for text in messages]
         return "domains", [f"{where}: {text}" for text in messages]
+
+
+# --- Domain orders and billing-portal links -------------------------------------------
+
+
+class RefusalOnFormMixin:
+    """A service refusal onto the form: field errors where they belong, else on top."""
+
+    def add_refusal(self, refusal: OperationRefused) -> None:
+        placed = False
+        for name, errors in refusal.field_errors.items():
+            self.add_error(name if name in self.fields else None, errors)
+            placed = True
+        if not placed:
+            self.add_error(None, refusal.message)
+
+
+class DomainOrderForm(RefusalOnFormMixin, forms.Form):
+    provider_account = forms.ModelChoiceField(
+        queryset=ProviderAccount.objects.none(), label="Registrar",
+        help_text="Where the domain is bought.")
+    action = forms.ChoiceField(label="Order", choices=())
+    domain = forms.CharField(max_length=253, help_text="Unicode or ASCII, e.g. bücher.de.")
+    years = forms.TypedChoiceField(coerce=int, initial=1, label="Term (years)",
+                                   choices=[(n, n) for n in range(1, 11)],
+                                   help_text="Not used for a transfer at name.com.")
+    owner = forms.ModelChoiceField(
+        queryset=None, required=False, label="Registrant contact",
+        help_text="The legal owner of a new registration or transfer (Domain API, Domainee).")
+    allow_acquisition = forms.BooleanField(
+        required=False, label="Offer aftermarket and expiring names (name.com)",
+        help_text="Without it only standard and registry-premium registrations are quoted.")
+    ceiling = forms.DecimalField(
+        required=False, min_value=Decimal("0.01"), max_digits=12, decimal_places=2,
+        label="Most the customer pays (USD, Domainee)",
+        help_text="Domainee quotes no price: it refuses, uncharged, above this amount.")
+
+    def __init__(self, *args, account=None, **kwargs):
+        from billing.ordering import Action, ordering_accounts
+        from contacts.models import Contact
+
+        super().__init__(*args, **kwargs)
+        self.fields["provider_account"].queryset = ordering_accounts()
+        self.fields["action"].choices = Action.CHOICES
+        owners = Contact.objects.all()
+        if account is not None:
+            owners = owners.filter(Q(account=account) | Q(account__isnull=True))
+        self.fields["owner"].queryset = owners.order_by("handle", "id")
+
+
+class ConfirmDomainOrderForm(forms.Form):
+    auth_code = forms.CharField(
+        required=False, strip=True, max_length=255, label="Authorization (EPP) code",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Sent once with the transfer; never stored.")
+
+
+class BillingLinkForm(RefusalOnFormMixin, forms.Form):
+    provider_account = forms.ModelChoiceField(queryset=ProviderAccount.objects.none(),
+                                              label="Billing portal of")
+    return_url = forms.URLField(
+        label="Return URL", max_length=500, assume_scheme="https",
+        help_text="Where the customer lands when leaving the portal.")
+
+    def __init__(self, *args, **kwargs):
+        from billing.portal import billing_link_accounts, default_return_url
+
+        super().__init__(*args, **kwargs)
+        accounts = billing_link_accounts()
+        self.fields["provider_account"].queryset = accounts
+        if accounts.count() == 1:
+            self.fields["provider_account"].initial = accounts.first()
+        self.fields["return_url"].initial = default_return_url()

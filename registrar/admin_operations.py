@@ -18,8 +18,8 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 
+from billing.money import format_minor
 from contacts.models import Contact
 from registrar import forms, selectors, services
 from registrar.models import Registration
@@ -156,11 +156,9 @@ def show_outcome(request: HttpRequest, outcome: Outcome) -> None:
     elif outcome.status == Outcomes.PENDING:
         messages.info(request, outcome.message)
     elif outcome.status == Outcomes.PAYMENT_REQUIRED:
-        payment = outcome.payment
-        messages.warning(request, format_html(
-            '{} <a href="{}" target="_blank" rel="noopener noreferrer" '
-            'class="portal-link">Open the billing portal</a> (the link expires).',
-            outcome.message, payment.portal_url))
+        # Not the portal link itself: messages live in the session or a cookie, and a
+        # billing link is a capability that must not be kept anywhere.
+        messages.warning(request, outcome.message)
     else:
         detail = f" (registrar code: {outcome.error.code})" if outcome.error else ""
         messages.error(request, f"{outcome.message}{detail}")
@@ -249,6 +247,8 @@ class RegistrationOperationsMixin:
             except OperationRefused as refusal:
                 self._refusal_to_form(form, refusal)
             else:
+                if outcome.status == Outcomes.PAYMENT_REQUIRED:
+                    return self._payment_required_page(request, registration, page, outcome)
                 show_outcome(request, outcome)
                 return HttpResponseRedirect(self._change_url(registration))
         context = {
@@ -265,6 +265,29 @@ class RegistrationOperationsMixin:
         }
         return TemplateResponse(request, "admin/registrar/registration/operation.html",
                                 context)
+
+    def _payment_required_page(self, request, registration: Registration, page,
+                               outcome: Outcome) -> TemplateResponse:
+        """A 402 fee gate: the portal link the upstream sent, shown on this response
+        only (never a flash message, which would keep it in the session) and only to
+        staff who may hand out billing links. The operation's audit row already holds
+        it with its token masked."""
+        may_see = request.user.has_perm("billing.generate_billing_link")
+        template = "admin/registrar/registration/payment_required.html"
+        response = TemplateResponse(request, template, {
+            **self.admin_site.each_context(request),
+            "title": f"{page.title}: payment needed",
+            "registration": registration,
+            "original": registration,
+            "opts": self.model._meta,
+            "change_url": self._change_url(registration),
+            "outcome": outcome,
+            "price": format_minor(outcome.payment.price.amount_minor,
+                                  outcome.payment.price.currency),
+            "portal_url": outcome.payment.portal_url if may_see else None,
+        }, status=200)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @staticmethod
     def _refusal_to_form(form, refusal: OperationRefused) -> None:
