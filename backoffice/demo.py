@@ -19,7 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from backoffice.roles import ADMIN, FINANCE, SUPPORT, setup_roles
-from billing.models import Account, LedgerEntry, Order, OrderItem, OrderKind, OrderStatus
+from billing.models import (
+    CHARGED_STATUSES,
+    Account,
+    LedgerEntry,
+    Order,
+    OrderItem,
+    OrderKind,
+    OrderStatus,
+)
 from contacts.models import Contact
 from registrar.models import (
     AuthcodeBehavior,
@@ -91,6 +99,92 @@ class DemoSummary:
 
 def _guid(name: str) -> str:
     return str(uuid.uuid5(GUID_NAMESPACE, name))
+
+
+#: (currency, typical subtotals in minor units): a spread finance can filter and chart.
+DEMO_PRICES = {"USD": [999, 1299, 1899, 4500], "EUR": [899, 1199, 1799, 3900],
+               "GBP": [799, 999, 1499], "JPY": [1400, 1800, 5200]}
+
+
+def _demo_orders(rng: random.Random, sandbox: ProviderAccount, accounts: list[Account],
+                 tlds: dict[str, Tld], today) -> None:
+    """Orders in every status over the past year, with their money movements, and one
+    of each problem the finance report looks for."""
+    kinds = [OrderKind.REGISTRATION, OrderKind.REGISTRATION, OrderKind.RENEWAL,
+             OrderKind.TRANSFER_IN, OrderKind.PRIVACY, OrderKind.REGISTRANT_CHANGE]
+    currencies = ["USD", "USD", "USD", "EUR", "EUR", "GBP", "JPY"]
+    plan: list[tuple[str, int]] = [(status, number * 9) for number, status in
+                                   enumerate(OrderStatus, 1)]
+    # The bulk: a year of registered orders and renewals, a few refunded.
+    plan += [(OrderStatus.REFUNDED if n % 17 == 0 else OrderStatus.REGISTERED, 2 + n * 3)
+             for n in range(120)]
+    for number, (status, days_ago) in enumerate(plan, 1):
+        account = accounts[number % len(accounts)]
+        kind = kinds[number % len(kinds)]
+        currency = currencies[number % len(currencies)]
+        subtotal = rng.choice(DEMO_PRICES[currency])
+        fees = 0 if kind == OrderKind.PRIVACY or currency == "JPY" else 100
+        total = subtotal + fees
+        charged = status in CHARGED_STATUSES
+        refunded = total if status == OrderStatus.REFUNDED else 0
+        quoted = total
+        if number == 40:  # charged more than quoted: the report's price mismatch
+            quoted = total - 200
+        tld = tlds["com"] if number % 4 else tlds["net"]
+        domain = f"{WORDS[number % len(WORDS)]}-order{number}.{tld.name}"
+        order, _ = Order.objects.update_or_create(
+            idempotency_key=f"demo-order-{number}",
+            defaults=dict(
+                upstream_id=None if status == OrderStatus.QUOTED else f"demo-{number:04d}",
+                provider_account=sandbox,
+                account=account,
+                tld=tld,
+                kind=kind,
+                status=status,
+                status_reason={OrderStatus.REFUNDED: "The registry refused the name.",
+                               OrderStatus.TRANSFER_FAILED: "The losing registrar rejected "
+                                                            "the transfer."}.get(status, ""),
+                domain=domain,
+                years=1 + number % 3,
+                premium=number % 23 == 0,
+                currency=currency,
+                subtotal_minor=subtotal,
+                fees_minor=fees,
+                total_minor=total if status != OrderStatus.QUOTED else 0,
+                refunded_minor=refunded,
+                quoted_total_minor=quoted,
+                quote_expires_at=(today + timedelta(minutes=15)
+                                  if status == OrderStatus.QUOTED else None),
+                customer_reference=account.customer_reference,
+                placed_at=today - timedelta(days=days_ago, hours=number % 24),
+            ),
+        )
+        OrderItem.objects.update_or_create(
+            order=order, upstream_id=f"demo-item-{number}",
+            defaults=dict(description=f"{order.get_kind_display()} {domain}", domain=domain,
+                          unit_amount_minor=subtotal, total_minor=subtotal),
+        )
+        if charged and not order.ledger_entries.exists():
+            payment = LedgerEntry.objects.create(
+                order=order, kind=LedgerEntry.Kind.PAYMENT, state=LedgerEntry.State.SUCCEEDED,
+                amount_minor=total, currency=currency, external_reference=f"pi_demo_{number}",
+                occurred_at=order.placed_at,
+            )
+            if refunded:
+                LedgerEntry.objects.create(
+                    order=order, kind=LedgerEntry.Kind.REFUND,
+                    state=LedgerEntry.State.SUCCEEDED, amount_minor=refunded, currency=currency,
+                    external_reference=f"re_demo_{number}",
+                    occurred_at=order.placed_at + timedelta(hours=2),
+                )
+            elif number == 41:  # a refund asked for and not yet settled
+                LedgerEntry.objects.create(
+                    order=order, kind=LedgerEntry.Kind.REFUND,
+                    state=LedgerEntry.State.PENDING, amount_minor=total, currency=currency,
+                    external_reference=f"re_demo_{number}", settles=None,
+                    note=f"Customer asked for a refund of payment {payment.external_reference}.",
+                    occurred_at=order.placed_at + timedelta(days=1),
+                )
 
 
 @transaction.atomic
@@ -268,59 +362,7 @@ def load_demo() -> DemoSummary:
                 pending_async=True, rtr_process_id=upstream_id, rtr_process_status=status
             )
 
-    # Orders in every status, with their money movements.
-    kinds = list(OrderKind)
-    for number, status in enumerate(OrderStatus, 1):
-        account = accounts[number % len(accounts)]
-        kind = kinds[number % len(kinds)]
-        currency = "EUR" if number % 3 == 0 else "USD"
-        subtotal = rng.choice([999, 1299, 1899, 4500])
-        fees = 100 if kind != OrderKind.PRIVACY else 0
-        total = subtotal + fees
-        charged = status not in {OrderStatus.PAYMENT_INITIATED, OrderStatus.PAYMENT_FAILED,
-                                 OrderStatus.CANCELLED}
-        refunded = total if status == OrderStatus.REFUNDED else 0
-        domain = f"{WORDS[number % len(WORDS)]}-order{number}.com"
-        order, _ = Order.objects.update_or_create(
-            idempotency_key=f"demo-order-{number}",
-            defaults=dict(
-                upstream_id=f"demo-{number:04d}",
-                provider_account=sandbox,
-                account=account,
-                tld=tlds["com"],
-                kind=kind,
-                status=status,
-                status_reason="Registry refused the name" if status == OrderStatus.REFUNDED else "",
-                domain=domain,
-                years=1 + number % 3,
-                currency=currency,
-                subtotal_minor=subtotal,
-                fees_minor=fees,
-                total_minor=total,
-                refunded_minor=refunded,
-                quoted_total_minor=total,
-                customer_reference=account.customer_reference,
-                placed_at=today - timedelta(days=number * 9),
-            ),
-        )
-        OrderItem.objects.update_or_create(
-            order=order, upstream_id=f"demo-item-{number}",
-            defaults=dict(description=f"{order.get_kind_display()} {domain}", domain=domain,
-                          unit_amount_minor=subtotal, total_minor=subtotal),
-        )
-        if charged and not order.ledger_entries.exists():
-            LedgerEntry.objects.create(
-                order=order, kind=LedgerEntry.Kind.PAYMENT, state=LedgerEntry.State.SUCCEEDED,
-                amount_minor=total, currency=currency, external_reference=f"pi_demo_{number}",
-                occurred_at=order.placed_at,
-            )
-            if refunded:
-                LedgerEntry.objects.create(
-                    order=order, kind=LedgerEntry.Kind.REFUND,
-                    state=LedgerEntry.State.SUCCEEDED, amount_minor=refunded, currency=currency,
-                    external_reference=f"re_demo_{number}",
-                    occurred_at=order.placed_at + timedelta(hours=2),
-                )
+    _demo_orders(rng, sandbox, accounts, tlds, today)
 
     user_model = get_user_model()
     for username, password, group_name in DEMO_USERS:

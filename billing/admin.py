@@ -260,6 +260,21 @@ class OrderAdmin(MirrorAdmin):
     search_fields = ("domain", "upstream_id", "customer_reference", "account__email")
     date_hierarchy = "placed_at"
     inlines = [OrderItemInline, LedgerEntryInline]
+    change_form_template = "admin/billing/order/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, unquote(object_id))
+        open_quote = (order is not None and order.account_id is not None
+                      and ordering.open_quote(order)
+                      and request.user.has_perm(ordering.PLACE_ORDER_PERMISSION))
+        extra_context = {
+            **(extra_context or {}),
+            "confirm_url": reverse("admin:billing_account_domain_order_confirm",
+                                   args=[order.account_id, order.pk]) if open_quote else None,
+            "finance_url": reverse("finance:order", args=[order.pk])
+            if order is not None and request.user.has_perm("billing.view_finance") else None,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="total", ordering="total_minor")
     def total(self, order: Order) -> str:

@@ -50,7 +50,12 @@ def test_support_enables_privacy_on_a_metered_tld_and_sees_the_fee(demo, login):
     page.wait_for_selector(".messagelist .warning")
     message = page.inner_text(".messagelist")
     assert "4.99 USD" in message and "Nothing was changed" in message
+    # The portal link is on this response only, with a copy button and its expiry.
     assert page.get_attribute("a.portal-link", "href").startswith("http")
+    assert page.is_visible("#copy-portal-link")
+    assert "expires" in page.inner_text("#portal-link-expiry")
+    page.click(f"text=Back to {registration}")
+    page.wait_for_selector("#registration-panel")
     assert page.inner_text("#summary-privacy") == "Off"
     registration.refresh_from_db()
     assert not registration.privacy_protect
