@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.contrib import admin
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -54,5 +55,13 @@ def _dashboard(request) -> list[dict]:
             "label": "Stuck processes",
             "value": Process.objects.filter(stuck=True, is_terminal=False).count(),
             "url": "/admin/registrar/process/?stuck__exact=1",
+        })
+    if request.user.has_perm("billing.view_finance"):
+        from billing.finance.attention import needing_attention
+
+        cards.append({
+            "label": "Orders needing attention",
+            "value": needing_attention().count(),
+            "url": reverse("finance:attention"),
         })
     return cards

@@ -1,1 +1,154 @@
 """Order detail timeline, needs-attention report, revenue chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from billing.finance import attention, chart
+from billing.finance.access import finance_view, page_context
+from billing.finance.filters import filtered_orders
+from billing.finance.timeline import order_for_detail, order_timeline
+from billing.models import LedgerEntry, Order
+from billing.money import format_minor
+
+#: Rows shown per needs-attention section; the count above each table is the full one.
+ATTENTION_ROWS = 100
+
+
+@finance_view()
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(order_for_detail(), pk=pk)
+    return render(request, "finance/order_detail.html", page_context(
+        request, f"Order {order.pk}", finance_section="orders", order=order,
+        money=_money_facts(order),
+        items=[{"item": item, "unit": format_minor(item.unit_amount_minor, order.currency),
+                "total": format_minor(item.total_minor, order.currency)}
+               for item in order.items.all()],
+        timeline=order_timeline(order, viewer=request.user),
+    ))
+
+
+def _money_facts(order: Order) -> list[tuple[str, str]]:
+    entries = order.ledger_entries.all()  # prefetched
+    paid = sum(e.amount_minor for e in entries
+               if e.kind == LedgerEntry.Kind.PAYMENT and e.state == LedgerEntry.State.SUCCEEDED)
+    refunded = sum(e.amount_minor for e in entries
+                   if e.kind == LedgerEntry.Kind.REFUND and e.state == LedgerEntry.State.SUCCEEDED)
+    money = order.currency
+    facts = [
+        ("Subtotal", format_minor(order.subtotal_minor, money)),
+        ("Fees", format_minor(order.fees_minor, money)),
+        ("Total", format_minor(order.total_minor, money)),
+        ("Quoted total", format_minor(order.quoted_total_minor, money)),
+        ("Charged", format_minor(order.gross_minor, money) if order.charged
+         else f"nothing ({order.get_status_display()})"),
+    ]
+    if order.quoted_total_minor is not None and order.charged:
+        difference = order.total_minor - order.quoted_total_minor
+        facts.append(("Charged minus quoted",
+                      "none" if difference == 0 else _signed(difference, money)))
+    facts += [
+        ("Refunded", format_minor(order.refunded_minor, money)),
+        ("Net", format_minor(order.net_minor, money)),
+        ("Ledger: payments succeeded", format_minor(paid, money)),
+        ("Ledger: refunds succeeded", format_minor(refunded, money)),
+    ]
+    return facts
+
+
+def _signed(amount_minor: int, currency: str) -> str:
+    sign = "+" if amount_minor > 0 else "-"
+    return f"{sign}{format_minor(abs(amount_minor), currency)}"
+
+
+@dataclass
+class AttentionTable:
+    section: attention.Section
+    count: int
+    headers: list[str]
+    rows: list[dict]
+
+
+@finance_view()
+def needs_attention(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    tables = []
+    for section in attention.sections(now):
+        headers, cells = _COLUMNS[section.key]
+        orders = list(section.orders[:ATTENTION_ROWS])
+        tables.append(AttentionTable(
+            section=section,
+            count=len(orders) if len(orders) < ATTENTION_ROWS else section.orders.count(),
+            headers=headers,
+            rows=[{"order": order, "total": format_minor(order.total_minor, order.currency),
+                   "cells": cells(order, now)} for order in orders]))
+    return render(request, "finance/attention.html", page_context(
+        request, "Orders needing attention", finance_section="attention", tables=tables,
+        delay=attention.describe_delay(attention.undelivered_after()),
+        row_limit=ATTENTION_ROWS))
+
+
+def _undelivered_cells(order: Order, now) -> list[str]:
+    return [order.get_status_display(), timesince(order.placed_at, now)]
+
+
+def _failed_cells(order: Order, now) -> list[str]:
+    return [order.get_status_display(), format_minor(order.paid_minor, order.currency),
+            format_minor(order.refunded_back_minor, order.currency),
+            format_minor(order.paid_minor - order.refunded_back_minor, order.currency)]
+
+
+def _pending_cells(order: Order, now) -> list[str]:
+    return [format_minor(order.pending_refund_minor, order.currency),
+            f"{order.pending_since:%Y-%m-%d %H:%M}", timesince(order.pending_since, now)]
+
+
+def _mismatch_cells(order: Order, now) -> list[str]:
+    return [format_minor(order.quoted_total_minor, order.currency),
+            format_minor(order.total_minor, order.currency),
+            _signed(order.difference_minor, order.currency)]
+
+
+def _refunded_nothing_cells(order: Order, now) -> list[str]:
+    return [format_minor(order.refunded_minor, order.currency), order.status_reason or "—"]
+
+
+_COLUMNS = {
+    "undelivered": (["Status", "Waiting for"], _undelivered_cells),
+    "failed-unrefunded": (["Status", "Paid", "Refunded", "Still owed"], _failed_cells),
+    "refunds-pending": (["Pending refund", "Asked", "Pending for"], _pending_cells),
+    "price-mismatch": (["Quoted", "Charged", "Difference"], _mismatch_cells),
+    "refunded-nothing": (["Refunded", "Reason"], _refunded_nothing_cells),
+}
+
+
+@finance_view()
+def revenue_chart(request: HttpRequest) -> HttpResponse:
+    """The chart of the list page's filtered set. Invalid filters draw the empty state
+    with the reason, answered 200 so the page's <img> still shows it."""
+    order_filter = filtered_orders(request.GET)
+    if order_filter.is_bound and not order_filter.is_valid():
+        problems = sorted({str(message) for messages in order_filter.form.errors.values()
+                           for message in messages})
+        svg = chart.render_svg([], message="The filters are not valid: " + " ".join(problems))
+    else:
+        start, end = _placed_range(order_filter)
+        svg = chart.revenue_svg(order_filter.qs, start=start, end=end)
+    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+    # Opened on its own, the picture may style itself and do nothing else.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+def _placed_range(order_filter) -> tuple[date | None, date | None]:
+    placed = order_filter.form.cleaned_data.get("placed") if order_filter.is_bound else None
+    if not placed:
+        return None, None
+    return (placed.start.date() if placed.start else None,
+            placed.stop.date() if placed.stop else None)

@@ -1,0 +1,195 @@
+"""Orders that need a person from finance: the needs-attention report and its count.
+
+Every rule is a database condition on Order (querysets, never a loop over orders), so
+the report, its section counts and the dashboard figure all read the same definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import (
+    BigIntegerField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from billing.models import (
+    AWAITING_DELIVERY_STATUSES,
+    CHARGED_STATUSES,
+    DELIVERY_FAILED_STATUSES,
+    LedgerEntry,
+    Order,
+    OrderStatus,
+)
+
+Kind = LedgerEntry.Kind
+State = LedgerEntry.State
+
+
+def undelivered_after() -> timedelta:
+    """How long a charged order may wait for its registration or transfer."""
+    return timedelta(minutes=settings.FINANCE_UNDELIVERED_AFTER_MINUTES)
+
+
+def describe_delay(delay: timedelta) -> str:
+    """60 minutes -> "1 hour", 1440 -> "1 day", 90 -> "90 minutes"."""
+    minutes = int(delay.total_seconds() // 60)
+    for size, unit in ((24 * 60, "day"), (60, "hour"), (1, "minute")):
+        if minutes and minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "0 minutes"
+
+
+def _ledger_total(kind: str, state: str) -> Coalesce:
+    """The sum of one order's ledger entries of a kind and state, 0 when there are none."""
+    entries = (LedgerEntry.objects.filter(order=OuterRef("pk"), kind=kind, state=state)
+               .order_by().values("order").annotate(total=Sum("amount_minor")).values("total"))
+    return Coalesce(Subquery(entries, output_field=BigIntegerField()), Value(0),
+                    output_field=BigIntegerField())
+
+
+def _unsettled_pending_refunds() -> QuerySet[LedgerEntry]:
+    """Refunds asked for and not yet resolved: pending, and no later entry settles them."""
+    return LedgerEntry.objects.filter(kind=Kind.REFUND, state=State.PENDING,
+                                      settled_by__isnull=True)
+
+
+# --- the rules, as conditions on Order ------------------------------------------------
+
+
+def undelivered_condition(now: datetime) -> Q:
+    return Q(status__in=AWAITING_DELIVERY_STATUSES, placed_at__lt=now - undelivered_after())
+
+
+def failed_unrefunded_condition() -> Q:
+    """Needs the `paid_minor` and `refunded_back_minor` aliases (see `_with_ledger_totals`)."""
+    return Q(status__in=DELIVERY_FAILED_STATUSES, paid_minor__gt=0,
+             refunded_back_minor__lt=F("paid_minor"))
+
+
+def refund_pending_condition() -> Q:
+    return Q(Exists(_unsettled_pending_refunds().filter(order=OuterRef("pk"))))
+
+
+def price_mismatch_condition() -> Q:
+    return (Q(status__in=CHARGED_STATUSES, quoted_total_minor__isnull=False)
+            & ~Q(quoted_total_minor=F("total_minor")))
+
+
+def refunded_nothing_condition() -> Q:
+    return Q(status=OrderStatus.REFUNDED, refunded_minor=0)
+
+
+def _with_ledger_totals(orders: QuerySet[Order], *, shown: bool = False) -> QuerySet[Order]:
+    totals = {"paid_minor": _ledger_total(Kind.PAYMENT, State.SUCCEEDED),
+              "refunded_back_minor": _ledger_total(Kind.REFUND, State.SUCCEEDED)}
+    return orders.annotate(**totals) if shown else orders.alias(**totals)
+
+
+# --- the report -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    rule: str
+    orders: QuerySet[Order]
+
+
+def _base() -> QuerySet[Order]:
+    return Order.objects.select_related("account").order_by("placed_at", "id")
+
+
+def undelivered(now: datetime | None = None) -> QuerySet[Order]:
+    """Charged (a status in AWAITING_DELIVERY_STATUSES) and placed longer ago than
+    `FINANCE_UNDELIVERED_AFTER_MINUTES`, and still not registered or transferred."""
+    return _base().filter(undelivered_condition(now or timezone.now()))
+
+
+def failed_unrefunded() -> QuerySet[Order]:
+    """The registration or transfer failed (DELIVERY_FAILED_STATUSES), money was taken
+    (succeeded payment entries in the ledger add up to more than 0), and the succeeded
+    refund entries add up to less than those payments. The ledger is what decides, not
+    the order's `refunded_minor`: it is the money that actually moved back. A refund
+    still pending does not count until it succeeds (it is also listed under pending
+    refunds). Annotated with `paid_minor` and `refunded_back_minor`."""
+    return _with_ledger_totals(_base(), shown=True).filter(failed_unrefunded_condition())
+
+
+def refunds_pending() -> QuerySet[Order]:
+    """Orders with a refund entry in state pending that no later entry settles
+    (`settled_by` is empty). Annotated with `pending_refund_minor` (their sum) and
+    `pending_since` (the oldest)."""
+    pending = _unsettled_pending_refunds().filter(order=OuterRef("pk")).order_by().values(
+        "order")
+    return _base().filter(refund_pending_condition()).annotate(
+        pending_refund_minor=Subquery(pending.annotate(total=Sum("amount_minor")).values(
+            "total"), output_field=BigIntegerField()),
+        pending_since=Subquery(pending.annotate(first=Min("occurred_at")).values("first")),
+    )
+
+
+def price_mismatches() -> QuerySet[Order]:
+    """Charged orders whose total differs from the quoted total staff were shown.
+    Annotated with `difference_minor` = total - quoted (negative: charged less)."""
+    return _base().filter(price_mismatch_condition()).annotate(
+        difference_minor=ExpressionWrapper(
+            F("total_minor") - F("quoted_total_minor"), output_field=BigIntegerField()))
+
+
+def refunded_nothing() -> QuerySet[Order]:
+    """Status refunded while `refunded_minor` is 0: the order and its money disagree."""
+    return _base().filter(refunded_nothing_condition())
+
+
+def sections(now: datetime | None = None) -> list[Section]:
+    delay = describe_delay(undelivered_after())
+    return [
+        Section("undelivered", "Charged but not delivered",
+                f"Money was taken (status {_statuses(AWAITING_DELIVERY_STATUSES)}) and the "
+                f"order was placed more than {delay} ago, but it is not registered or "
+                f"transferred yet.",
+                undelivered(now)),
+        Section("failed-unrefunded", "Delivery failed, money not given back",
+                f"Status {_statuses(DELIVERY_FAILED_STATUSES)}, the ledger holds succeeded "
+                "payments, and its succeeded refunds add up to less than those payments. "
+                "A pending refund counts only once it succeeds.",
+                failed_unrefunded()),
+        Section("refunds-pending", "Refunds pending",
+                "A refund entry is pending and no later ledger entry settles it.",
+                refunds_pending()),
+        Section("price-mismatch", "Charged a different price than quoted",
+                "A charged order whose total differs from the quoted total staff were shown.",
+                price_mismatches()),
+        Section("refunded-nothing", "Marked refunded, nothing refunded",
+                "Status Refunded while the order's refunded amount is 0.",
+                refunded_nothing()),
+    ]
+
+
+def needing_attention(now: datetime | None = None) -> QuerySet[Order]:
+    """Every order that appears in at least one section, once."""
+    condition = (undelivered_condition(now or timezone.now()) | failed_unrefunded_condition()
+                 | refund_pending_condition() | price_mismatch_condition()
+                 | refunded_nothing_condition())
+    return _with_ledger_totals(Order.objects.all()).filter(condition)
+
+
+def _statuses(statuses) -> str:
+    labels = sorted(OrderStatus(status).label for status in statuses)
+    return ", ".join(labels[:-1]) + f" or {labels[-1]}" if len(labels) > 1 else labels[0]
