@@ -196,6 +196,10 @@ CELERY_BEAT_SCHEDULE = {
     # Email-infrastructure orders still provisioning whose follow-up was lost.
     "follow-open-email-orders": {"task": "billing.follow_open_email_orders",
                                  "schedule": crontab(minute=37)},
+    # Domain API orders have no webhook: read the open ones again every few minutes.
+    "follow-domain-orders": {"task": "billing.follow_domain_orders",
+                             "schedule": env.float("DOMAIN_ORDER_FOLLOW_SECONDS",
+                                                   default=180.0)},
     # Reconcile the mirror with every enabled registrar account, at night (UTC).
     "nightly-sync": {"task": "registrar.sync_all_providers",
                      "schedule": crontab(hour=env.int("SYNC_HOUR", default=3), minute=7)},

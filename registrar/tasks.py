@@ -86,11 +86,14 @@ def sweep_stuck_processes() -> int:
 
 @shared_task(name="registrar.sync_all_providers", ignore_result=True)
 def sync_all_providers() -> int:
-    """Nightly: one reconcile task per enabled provider account."""
+    """Nightly: one reconcile task per enabled provider account whose registrations or
+    orders are mirrored."""
+    from billing.order_sync import MIRRORED_KINDS
     from registrar.management.commands.sync_registrations import SYNCABLE_KINDS
     from registrar.models import ProviderAccount
 
-    ids = list(ProviderAccount.objects.filter(enabled=True, kind__in=SYNCABLE_KINDS)
+    ids = list(ProviderAccount.objects.filter(enabled=True,
+                                              kind__in={*SYNCABLE_KINDS, *MIRRORED_KINDS})
                .values_list("pk", flat=True))
     for account_id in ids:
         sync_provider_account.delay(account_id)
@@ -100,21 +103,45 @@ def sync_all_providers() -> int:
 @shared_task(name="registrar.sync_provider_account", bind=True, ignore_result=True,
              max_retries=3)
 def sync_provider_account(self, account_id: int) -> str:
-    """Reconcile one account. Retried (with backoff) only when the registrar failed in
-    a way that may pass; an aborted sync (safety brake) waits for a person."""
+    """Reconcile one account: its registrations (for the kinds that have a registration
+    sync), then its orders (for the kinds that have orders; after the registrations, so
+    an order can link the registration it made). The registration sync is retried (with
+    backoff) only when the registrar failed in a way that may pass; an aborted sync
+    (safety brake) waits for a person. An order mirror that failed in a way that may
+    pass is handed to billing.mirror_account_orders, which retries only that."""
+    from billing.order_sync import MIRRORED_KINDS, mirror_orders
+    from registrar.management.commands.sync_registrations import SYNCABLE_KINDS
     from registrar.models import ProviderAccount
     from registrar.providers.base import ProviderError
     from registrar.sync import sync_provider
 
     account = ProviderAccount.objects.get(pk=account_id)
-    try:
-        report = sync_provider(account, concurrency=settings.SYNC_CONCURRENCY)
-    except ProviderError as error:
-        if error.retryable:
-            raise self.retry(exc=error, countdown=60 * 2 ** self.request.retries) from error
-        logger.error("Sync of %s failed: %s", account.label, error.message)
+    summaries: list[str] = []
+    registrations_failed = False
+    if account.kind in SYNCABLE_KINDS:
+        try:
+            report = sync_provider(account, concurrency=settings.SYNC_CONCURRENCY)
+        except ProviderError as error:
+            if error.retryable:
+                raise self.retry(exc=error, countdown=60 * 2 ** self.request.retries) from error
+            logger.error("Sync of %s failed: %s", account.label, error.message)
+            registrations_failed = True
+        else:
+            if report.aborted:
+                logger.error("Sync of %s aborted: %s", account.label, report.aborted)
+            logger.info(report.summary())
+            summaries.append(report.summary())
+    if account.kind in MIRRORED_KINDS:
+        orders = mirror_orders(account)
+        if orders.aborted:
+            logger.error("Order sync of %s aborted: %s", account.label, orders.aborted)
+            if orders.retryable:
+                from billing.tasks import mirror_account_orders
+
+                mirror_account_orders.apply_async((account.pk,), countdown=60)
+        else:
+            logger.info(orders.summary())
+        summaries.append(orders.summary())
+    if registrations_failed:
         return "failed"
-    if report.aborted:
-        logger.error("Sync of %s aborted: %s", account.label, report.aborted)
-    logger.info(report.summary())
-    return report.summary()
+    return "\n".join(summaries)

@@ -68,12 +68,39 @@ class AmountFilter(django_filters.NumberFilter):
     field_class = AmountField
 
 
+class YesNoField(forms.NullBooleanField):
+    """"", "true" or "false", and nothing else: NullBooleanField reads any other text
+    ("maybe", "yes") as "any", which would quietly widen the set."""
+
+    widget = forms.Select(choices=[("", "any"), ("true", "yes"), ("false", "no")])
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        text = str(value).lower()
+        if text in ("true", "false"):
+            return text == "true"
+        raise forms.ValidationError("Choose any, yes or no.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class YesNoFilter(django_filters.BooleanFilter):
+    field_class = YesNoField
+
+
 class OrderFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
         low, high = data.get("amount_min"), data.get("amount_max")
         if low is not None and high is not None and low > high:
             self.add_error("amount_max", "This is below “Total at least”.")
+        placed = data.get("placed")
+        if placed and placed.start and placed.stop and placed.start > placed.stop:
+            self.add_error("placed", "The last day is before the first.")
         return data
 
 
@@ -97,8 +124,7 @@ class OrderFilter(django_filters.FilterSet):
                                          label="Account e-mail or customer reference")
     purchase_type = django_filters.ChoiceFilter(choices=PurchaseType.choices,
                                                 empty_label="any")
-    premium = django_filters.BooleanFilter(
-        widget=forms.Select(choices=[("", "any"), ("true", "yes"), ("false", "no")]))
+    premium = YesNoFilter()
     sort = django_filters.OrderingFilter(fields=SORTABLE, label="Sort by")
 
     class Meta:

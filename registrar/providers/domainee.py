@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -37,6 +37,7 @@ from registrar.providers.base import (
     BadRequest,
     Capability,
     Conflict,
+    MalformedResponse,
     Money,
     PaymentRequiredError,
     ProviderError,
@@ -49,6 +50,9 @@ from registrar.providers.http import HttpProvider
 logger = logging.getLogger("registrar.providers")
 
 PURCHASES_PATH = "/v1/domain-purchases"
+# Reading the purchase list (see iter_purchases; the document gives no page size).
+PURCHASES_PAGE_SIZE = 100
+PURCHASES_PAGE_SIZE_MAX = 100
 MIN_YEARS, MAX_YEARS = 1, 10
 # Document 002's defaults, sent explicitly (see clean_purchase).
 DEFAULT_WHOIS_PRIVACY = True
@@ -351,6 +355,28 @@ def parse_webhook(body: bytes) -> tuple[str, str, Purchase]:
     return str(event_id), str(event_type), purchase
 
 
+def _purchase_page(body: Any) -> tuple[list[Any], tuple[str, str] | None]:
+    """(the page's raw records, the next page's (query parameter, value) or None) of a
+    purchase-list answer; see DomaineeProvider.iter_purchases for the shapes read."""
+    if isinstance(body, list):
+        return body, None
+    if not isinstance(body, Mapping):
+        raise TypeError("the purchase list is not a JSON object or array")
+    records = next((body[key] for key in ("purchases", "data", "items")
+                    if isinstance(body.get(key), list)), None)
+    if records is None:
+        raise KeyError("purchases")
+    cursor = body.get("nextCursor")
+    if isinstance(cursor, str | int) and not isinstance(cursor, bool) and str(cursor):
+        return records, ("cursor", str(cursor))
+    if body.get("hasMore") is True and records:
+        last = records[-1]
+        if not isinstance(last, Mapping) or not last.get("id"):
+            raise ValueError("hasMore without a last purchase id to page after")
+        return records, ("startingAfter", str(last["id"]))
+    return records, None
+
+
 # --- Validation before anything is sent -----------------------------------------------------
 
 
@@ -497,6 +523,64 @@ class DomaineeProvider(HttpProvider):
         customerReference without spelling the query; the body's field name is assumed.
         If the filter were ignored the read still proves the key, only less cheaply."""
         self.http.request("GET", PURCHASES_PATH, params={"customerReference": "backoffice-ping"})
+
+    def iter_purchases(
+        self,
+        *,
+        customer_reference: str | None = None,
+        page_size: int = PURCHASES_PAGE_SIZE,
+        on_malformed: Callable[[Any, Exception], None] | None = None,
+    ) -> Iterator[Purchase]:
+        """GET /v1/domain-purchases, every page: the workspace's purchases (only those
+        carrying `customer_reference` when given), each parsed with `parse_purchase`.
+
+        A record of the wrong shape raises MalformedResponse, or, with `on_malformed`,
+        is handed to it with the parse error and skipped, so one bad row does not hide
+        the others. Pages are read lazily: an error on a later page raises after the
+        earlier pages' purchases were yielded.
+
+        Doc silent: document 002 only says the list can be filtered by
+        customerReference. Assumed, as for the purchase itself: the records under
+        `purchases` (a bare array, or `data` / `items`, is read as well); `limit` for
+        the page size; the next page asked for with `cursor=<nextCursor>`, or, when the
+        answer only says `hasMore`, with `startingAfter=<last id>`. No next-page marker
+        means the last page.
+        """
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
+                1 <= page_size <= PURCHASES_PAGE_SIZE_MAX):
+            raise CallerError(f"page_size must be 1 to {PURCHASES_PAGE_SIZE_MAX}.")
+        params: dict[str, Any] = {"limit": page_size}
+        if customer_reference is not None:
+            if not isinstance(customer_reference, str) or not customer_reference.strip():
+                raise CallerError("customer_reference must be a non-empty string.")
+            params["customerReference"] = customer_reference.strip()
+        # Checked above, before the first page is asked for; read lazily below.
+        return self._purchases(params, on_malformed)
+
+    def _purchases(self, params: dict[str, Any],
+                   on_malformed: Callable[[Any, Exception], None] | None) -> Iterator[Purchase]:
+        asked: set[tuple[str, str]] = set()
+        while True:
+            body = self.http.request("GET", PURCHASES_PATH, params=params).body
+            records, after = _purchase_page(body)
+            for record in records:
+                try:
+                    purchase = parse_purchase(record)
+                except _PARSE_ERRORS as exc:
+                    if on_malformed is None:
+                        raise
+                    on_malformed(record, exc)
+                    continue
+                yield purchase
+            if after is None:
+                return
+            if after in asked:
+                raise MalformedResponse("Domainee's purchase list pages in a loop.",
+                                        code="malformed_paging")
+            asked.add(after)
+            params = {key: value for key, value in params.items()
+                      if key not in {"cursor", "startingAfter"}}
+            params[after[0]] = after[1]
 
     def order_idempotency_key(self, local_order_id: int | str) -> str:
         """The Idempotency-Key for our local order: the same order always sends the same

@@ -305,6 +305,8 @@ def render_order(order: Json) -> Json:
         "years": order.get("years"),
         "total": copy.deepcopy(order["total"]),
         "line_items": copy.deepcopy(order["line_items"]),
+        # The money given back for a paid order that failed; null while it is kept.
+        "refund": copy.deepcopy(order.get("refund")),
         "created_at": order["created_at"],
         "updated_at": order["updated_at"],
     }
@@ -607,6 +609,7 @@ def poll_order(data: Json, order: Json) -> None:
     if process is not None:
         poll_process(data, process)
         order["status"] = ORDER_STATUS_FOR_PROCESS.get(process["status"], "processing")
+        _refund_if_failed(order)
         return
     order["polls"] += 1
     if order["polls"] < DEFAULT_POLLS:
@@ -615,6 +618,18 @@ def poll_order(data: Json, order: Json) -> None:
     reason = _order_effect(data, order)
     order["status"] = "failed" if reason else "completed"
     order["status_reason"] = reason
+    _refund_if_failed(order)
+
+
+def _refund_if_failed(order: Json) -> None:
+    """The cart was paid at placement: an order that fails gives the money back, once,
+    and says so (`refund` on the order, the cart "refunded")."""
+    cart = order.get("cart") or {}
+    if order["status"] != "failed" or cart.get("status") != "paid":
+        return
+    cart["status"] = "refunded"
+    order["refund"] = {"amount_cents": order["total"]["amount_cents"],
+                       "currency": order["total"]["currency"], "refunded_at": now_iso()}
 
 
 def _order_effect(data: Json, order: Json) -> str:

@@ -176,7 +176,7 @@ def assert_sent(request: httpx.Request, method: str, path: str, *, body: Any = N
 def test_every_public_method_is_covered_here():
     public = {name for name, member in vars(DomaineeProvider).items()
               if not name.startswith("_") and inspect.isfunction(member)}
-    assert public == {"ping", "order_idempotency_key", "purchase"}
+    assert public == {"ping", "order_idempotency_key", "purchase", "iter_purchases"}
 
 
 def test_kind_and_capabilities():

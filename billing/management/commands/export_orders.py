@@ -1,0 +1,98 @@
+"""`manage.py export_orders --since DATE --until DATE`: orders placed in a date range, as CSV.
+
+The same columns and rules as the finance area's "Download CSV" (billing.finance.export),
+streamed in constant memory. Read-only: it writes nothing but the output file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from billing.finance.export import OrderCsv
+from billing.models import Order, OrderStatus
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date(value: str, option: str) -> date:
+    if _DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise CommandError(f"{option} must be a date as YYYY-MM-DD (got {value!r}).")
+
+
+def _statuses(values: list[str]) -> list[str]:
+    known = set(OrderStatus.values)
+    chosen = [part.strip().lower() for value in values for part in value.split(",")
+              if part.strip()]
+    unknown = sorted(set(chosen) - known)
+    if unknown:
+        raise CommandError(f"Unknown status: {', '.join(unknown)}. Known: "
+                           f"{', '.join(sorted(known))}.")
+    return chosen
+
+
+class Command(BaseCommand):
+    help = (
+        "Export the orders placed from --since to --until (whole days, inclusive, UTC) as "
+        "CSV, oldest first: to stdout, or atomically to --output FILE (a failure leaves no "
+        "partial file; the file is readable by its owner only)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--since", required=True, metavar="YYYY-MM-DD",
+                            help="First day (UTC), inclusive.")
+        parser.add_argument("--until", required=True, metavar="YYYY-MM-DD",
+                            help="Last day (UTC), inclusive: the whole day is exported.")
+        parser.add_argument("--status", action="append", default=[], metavar="STATUS",
+                            help="Only orders in this status; repeat it or separate "
+                                 "statuses with commas.")
+        parser.add_argument("--output", metavar="FILE",
+                            help="Write to FILE instead of stdout.")
+
+    def handle(self, *args: Any, since: str, until: str, status: list[str],
+               output: str | None = None, **options: Any) -> None:
+        first, last = _date(since, "--since"), _date(until, "--until")
+        if first > last:
+            raise CommandError(f"--since ({first}) is after --until ({last}).")
+        orders = Order.objects.filter(placed_at__gte=datetime.combine(first, time.min, UTC))
+        if last < date.max:
+            orders = orders.filter(
+                placed_at__lt=datetime.combine(last + timedelta(days=1), time.min, UTC))
+        statuses = _statuses(status)
+        if statuses:
+            orders = orders.filter(status__in=statuses)
+        export = OrderCsv(orders.order_by("placed_at", "id"))
+        if output is None:
+            for text in export:
+                self.stdout.write(text, ending="")
+            return
+        self._write_file(export, Path(output))
+        self.stderr.write(f"Exported {export.rows} orders to {output}")
+
+    def _write_file(self, export: OrderCsv, path: Path) -> None:
+        """Into a temporary file beside `path`, renamed over it only once complete."""
+        directory = path.parent
+        if not directory.is_dir():
+            raise CommandError(f"No such directory: {directory}")
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=directory)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+                for text in export:
+                    file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise

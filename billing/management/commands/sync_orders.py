@@ -1,0 +1,54 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from billing.order_sync import MIRRORED_KINDS, mirror_orders
+from registrar.models import ProviderAccount
+
+
+class Command(BaseCommand):
+    help = (
+        "Mirror the upstream orders into the order list: Entri orders, Domainee purchases, "
+        "Saleshandy orders (from its domain listing), and the Domain Registration API's "
+        "open orders, read again one by one. Idempotent: a second run changes nothing. "
+        "Exits non-zero when an account's run failed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--account", metavar="LABEL",
+                            help="Only this provider account (default: every enabled one "
+                                 "that has orders).")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Read and compare, then write nothing. (The Domain API "
+                                 "sandbox still moves an order on when it is read.)")
+
+    def handle(self, *args, account=None, dry_run=False, verbosity=1, **options):
+        accounts = ProviderAccount.objects.filter(enabled=True, kind__in=MIRRORED_KINDS)
+        if account:
+            accounts = accounts.filter(label=account)
+        accounts = list(accounts.order_by("label"))
+        if not accounts:
+            kinds = ", ".join(sorted(MIRRORED_KINDS))
+            raise CommandError(f"No enabled provider account "
+                               f"{'“' + account + '” ' if account else ''}with orders to "
+                               f"mirror (kinds mirrored: {kinds}).")
+        failed = []
+        totals = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
+        for provider_account in accounts:
+            report = mirror_orders(provider_account, dry_run=dry_run)
+            for name in totals:
+                totals[name] += getattr(report, name)
+            for line in report.errors[:20]:
+                self.stderr.write(f"  error: {line}")
+            if len(report.errors) > 20:
+                self.stderr.write(f"  ... and {len(report.errors) - 20} more")
+            for line in report.warnings[:20]:
+                self.stderr.write(f"  warning: {line}")
+            self.stdout.write(report.summary())
+            if report.aborted:
+                failed.append(f"{provider_account.label}: {report.aborted}")
+        if verbosity > 0 and len(accounts) > 1:
+            self.stdout.write(
+                f"{len(accounts)} accounts: created {totals['created']}, updated "
+                f"{totals['updated']}, unchanged {totals['unchanged']}, failed "
+                f"{totals['failed']}.")
+        if failed:
+            raise CommandError("Order sync failed for " + "; ".join(failed))
