@@ -257,8 +257,12 @@ def _domain_api_quote(provider, request: OrderRequest, domain: str) -> dict[str,
             raise pricing.PricingError(f"{domain} is not in this registrar account.",
                                        rule="not_owned")
         # Doc silent: Check Availability gives no renewal price, so none can be quoted
-        # or sent as a ceiling; the confirmation page says so.
-        return {**base, "currency": "", "total_minor": None, "ceiling_minor": None,
+        # or sent as a ceiling; the confirmation page says so. The order still needs a
+        # currency: that of the TLD's other prices (the placed order's total replaces it).
+        currency = next((price.currency for price in (answer.get("create_price"),
+                                                      answer.get("transfer_price"))
+                         if price is not None), "USD")
+        return {**base, "currency": currency, "total_minor": None, "ceiling_minor": None,
                 "notes": ["The Domain API quotes no renewal price: the registrar's renewal "
                           "price for the term applies."]}
     total = unit.amount_minor * years
@@ -345,23 +349,27 @@ def order_confirm(*, order: Order, actor, auth_code: str | None = None) -> Outco
                            message=f"Order {locked.pk} was already confirmed; it is "
                                    f"{locked.get_status_display().lower()}. Nothing was "
                                    "sent again.")
-        if locked.quote_expires_at and locked.quote_expires_at < timezone.now():
+        expired = bool(locked.quote_expires_at and locked.quote_expires_at < timezone.now())
+        if expired:
             locked.status = OrderStatus.CANCELLED
             locked.status_reason = "The quote expired before it was confirmed."
             locked.save(update_fields=["status", "status_reason", "updated_at"])
-            raise OperationRefused("The quote expired: prices move, so quote it again.",
-                                   code="quote_expired")
-        if locked.kind == OrderKind.TRANSFER_IN and not (auth_code or "").strip():
-            raise InvalidInput("A transfer needs the authorization code.",
-                               field_errors={"auth_code": ["Enter the authorization (EPP) "
-                                                           "code from the losing registrar."]})
-        provider = _client(locked.provider_account)
-        locked.status = OrderStatus.PAYMENT_INITIATED
-        locked.placed_at = timezone.now()
-        locked.placed_by = actor
-        locked.idempotency_key = idempotency_key(locked, provider)
-        locked.save(update_fields=["status", "placed_at", "placed_by", "idempotency_key",
-                                   "updated_at"])
+        else:
+            if locked.kind == OrderKind.TRANSFER_IN and not (auth_code or "").strip():
+                raise InvalidInput("A transfer needs the authorization code.", field_errors={
+                    "auth_code": ["Enter the authorization (EPP) code from the losing "
+                                  "registrar."]})
+            provider = _client(locked.provider_account)
+            locked.status = OrderStatus.PAYMENT_INITIATED
+            locked.placed_at = timezone.now()
+            locked.placed_by = actor
+            locked.idempotency_key = idempotency_key(locked, provider)
+            locked.save(update_fields=["status", "placed_at", "placed_by", "idempotency_key",
+                                       "updated_at"])
+    if expired:
+        # Raised once the cancellation is committed: raised inside the block, it would undo it.
+        raise OperationRefused("The quote expired: prices move, so quote it again.",
+                               code="quote_expired")
     order = locked
     parameters = _parameters(order)
     try:
@@ -524,6 +532,12 @@ def _place_domainee(provider, order: Order):
 
     def record(actor, parameters):
         fields = purchase_to_order_fields(result)
+        if result.purchase is None:
+            # Document 002's 502 registration_failed carries no purchase row, so the
+            # amount charged (and refunded) is not stated: the order keeps the ceiling it
+            # was held to, and the ledger shows that charge and its refund.
+            fields.update(subtotal_minor=order.quoted_total_minor or 0,
+                          total_minor=order.quoted_total_minor or 0)
         with transaction.atomic():
             for name, value in fields.items():
                 if name == "placed_at":
@@ -539,8 +553,9 @@ def _place_domainee(provider, order: Order):
             if order.status == OrderStatus.REFUNDED:
                 _ledger_once(order, LedgerEntry.Kind.REFUND, order.refunded_minor,
                              f"{reference}:refund", note=order.status_reason)
+                charged = format_minor(order.total_minor, order.currency)
                 message = (f"Order {order.pk}: Domainee charged "
-                           f"{format_minor(order.total_minor, order.currency)} but the "
+                           f"{'up to ' if result.purchase is None else ''}{charged} but the "
                            f"registrar refused {order.domain}"
                            + (f" ({order.status_reason})" if order.status_reason else "")
                            + ". The charge was refunded in full.")

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
+from billing.models import OrderStatus
 from tests.factories import (
     AccountFactory,
     ContactFactory,
@@ -50,6 +51,15 @@ ADD_PAGES = {
 }
 
 
+# a customer account's own pages -> groups that may open them
+ACCOUNT_PAGES = {
+    "billing_account_domain_order": {S, A},
+    "billing_account_domain_order_confirm": {S, A},
+    "billing_account_email_order": {S, A},
+    "billing_account_billing_link": {S, F, A},
+}
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("page", sorted(CHANGELISTS))
 def test_changelist_access_by_role(client, role_users, page):
@@ -68,6 +78,20 @@ def test_add_page_access_by_role(client, role_users, page):
         status = client.get(reverse(f"admin:{page}_add")).status_code
         expected = 200 if role in ADD_PAGES[page] else 403
         assert status == expected, f"{role} adding {page}: {status}, expected {expected}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", sorted(ACCOUNT_PAGES))
+def test_account_page_access_by_role(client, role_users, page):
+    account = AccountFactory()
+    quoted = OrderFactory(account=account, status=OrderStatus.QUOTED, total_minor=0,
+                          subtotal_minor=0, fees_minor=0, quoted_total_minor=1299)
+    args = [account.pk, quoted.pk] if page.endswith("_confirm") else [account.pk]
+    for role, user in role_users.items():
+        client.force_login(user)
+        status = client.get(reverse(f"admin:{page}", args=args)).status_code
+        expected = 200 if role in ACCOUNT_PAGES[page] else 403
+        assert status == expected, f"{role} on {page}: {status}, expected {expected}"
 
 
 @pytest.mark.django_db
