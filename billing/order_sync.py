@@ -44,6 +44,7 @@ from billing.models import (
     OrderKind,
     OrderStatus,
 )
+from billing.services import adopt_placed_order
 from registrar.models import ProviderAccount, ProviderKind, Registration, Tld
 from registrar.providers.base import MalformedResponse, NotFound, ProviderError
 from registrar.providers.domain_api import _PARSE_ERRORS
@@ -155,10 +156,7 @@ def _ledger(order: Order, kind: str, amount: int, reference: str, note: str = ""
     added now (billing.services._ledger_once is the one writer)."""
     from billing.services import _ledger_once
 
-    if not amount or order.ledger_entries.filter(external_reference=reference).exists():
-        return False
-    _ledger_once(order, kind, amount, reference, note=note)
-    return True
+    return _ledger_once(order, kind, amount, reference, note=note)
 
 
 def _customer(*, customer_reference: str = "", entri_user_id: str = "") -> Account | None:
@@ -751,6 +749,10 @@ def _upsert(account: ProviderAccount, mirrored: _Mirrored, report: OrderSyncRepo
         else:
             order = rows.filter(provider_account=account,
                                 upstream_id=mirrored.upstream_id).first()
+            if order is None and mirrored.upstream_id:
+                # A purchase placed here whose answer did not carry its id.
+                order = adopt_placed_order(account, mirrored.upstream_id,
+                                           str(mirrored.fields.get("domain") or ""))
         if order is None:
             order = _create(account, mirrored)
             report.created += 1

@@ -547,9 +547,12 @@ def _place_domainee(provider, order: Order):
                 order.refunded_minor = order.total_minor
             order.save()
             reference = order.upstream_id or order.idempotency_key
+            estimate = ("" if result.purchase is not None else
+                        "Domainee did not state the amount; recorded at the ceiling, the "
+                        "most it can have been.")
             if order.status in (OrderStatus.REGISTERED, OrderStatus.REFUNDED):
                 _ledger_once(order, LedgerEntry.Kind.PAYMENT, order.total_minor,
-                             f"{reference}:charge")
+                             f"{reference}:charge", note=estimate)
             if order.status == OrderStatus.REFUNDED:
                 _ledger_once(order, LedgerEntry.Kind.REFUND, order.refunded_minor,
                              f"{reference}:refund", note=order.status_reason)

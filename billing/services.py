@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from backoffice import audit
 from backoffice.models import StaffAction
@@ -17,12 +18,40 @@ class WebhookPayloadError(ValueError):
     """The event is malformed: answered 400, nothing stored."""
 
 
-def _ledger_once(order: Order, kind: str, amount: int, reference: str, note: str = "") -> None:
-    """Record money that moved, once per upstream reference (a redelivery adds nothing)."""
-    if amount and not order.ledger_entries.filter(external_reference=reference).exists():
-        LedgerEntry.objects.create(order=order, kind=kind, state=LedgerEntry.State.SUCCEEDED,
-                                   amount_minor=amount, currency=order.currency,
-                                   external_reference=reference, note=note)
+def _ledger_once(order: Order, kind: str, amount: int, reference: str, note: str = "") -> bool:
+    """Record money that moved, once (a redelivery adds nothing). Added or not.
+
+    References are "<upstream or local id>:charge" / ":refund", and an order has at most
+    one of each: an order placed here before its upstream id was known (a purchase that
+    answered without its record) is recorded under the local key, and the webhook or
+    sync that later brings the upstream id must not record the same money again."""
+    suffix = reference.rsplit(":", 1)[-1]
+    recorded = order.ledger_entries.filter(kind=kind).filter(
+        Q(external_reference=reference) | Q(external_reference__endswith=f":{suffix}"))
+    if not amount or recorded.exists():
+        return False
+    LedgerEntry.objects.create(order=order, kind=kind, state=LedgerEntry.State.SUCCEEDED,
+                               amount_minor=amount, currency=order.currency,
+                               external_reference=reference, note=note)
+    return True
+
+
+def adopt_placed_order(account: ProviderAccount, upstream_id: str, domain: str
+                       ) -> Order | None:
+    """The order placed from here that an upstream record with an unknown id is about:
+    same provider account and domain, no upstream id yet, and placed by staff (it carries
+    our idempotency key). It takes the upstream id, so the record updates it instead of
+    mirroring a second order for the same purchase."""
+    if not domain:
+        return None
+    order = (Order.objects.select_for_update()
+             .filter(provider_account=account, upstream_id__isnull=True,
+                     domain__iexact=domain, idempotency_key__isnull=False)
+             .exclude(status=OrderStatus.QUOTED).order_by("-placed_at", "-pk").first())
+    if order is not None:
+        order.upstream_id = upstream_id
+        order.save(update_fields=["upstream_id", "updated_at"])
+    return order
 
 
 def _domainee_purchase(account: ProviderAccount, data: Mapping[str, Any]) -> Order:
@@ -44,6 +73,10 @@ def _domainee_purchase(account: ProviderAccount, data: Mapping[str, Any]) -> Ord
     if data.get("reason") and not fields.get("status_reason"):
         fields["status_reason"] = str(data["reason"])
     upstream_id = fields.pop("upstream_id")
+    if not Order.objects.filter(provider_account=account, upstream_id=upstream_id).exists():
+        adopted = adopt_placed_order(account, upstream_id, fields.get("domain") or "")
+        if adopted is not None and adopted.account_id:
+            fields["account"] = adopted.account
     order, _ = Order.objects.update_or_create(provider_account=account,
                                               upstream_id=upstream_id, defaults=fields)
     charged = order.status in {OrderStatus.REGISTERED, OrderStatus.REFUNDED}

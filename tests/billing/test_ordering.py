@@ -609,6 +609,33 @@ def test_domainee_registration_failed_after_the_charge_ends_refunded(
     assert row.outcome == StaffAction.Outcome.FAILED and "refunded" in row.message
 
 
+def test_the_webhook_for_a_refund_answered_without_its_record_updates_the_placed_order(
+        client, support_user, customer, domainee, registrant, monkeypatch):
+    # The 502 carried no purchase row, so the order has no upstream id yet; the
+    # domain_purchase.failed event that follows names it and states the amounts.
+    domainee.on("POST", PURCHASES, respond(502, {"error": {
+        "code": "registration_failed", "message": "Registrar refused"}}))
+    order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
+                   owner=registrant, ceiling=Money(2000, "USD"))
+    ordering.order_confirm(order=order, actor=support_user)
+    monkeypatch.setenv("DOMAINEE_MAIN_WEBHOOK_SECRET", "whsec-test")
+
+    record = _domainee_record(status="refunded")
+    response = client.post(reverse("webhook", args=["domainee", DOMAINEE]),
+                           data=json.dumps({"id": "evt_9", "type": "domain_purchase.failed",
+                                            "data": {"purchase": record}}),
+                           content_type="application/json",
+                           HTTP_X_WEBHOOK_SECRET="whsec-test")
+
+    assert response.status_code == 200
+    order = Order.objects.get()  # the same order, not a second one for the same purchase
+    assert order.upstream_id == record["id"]
+    assert (order.status, order.total_minor, order.refunded_minor) == (
+        OrderStatus.REFUNDED, 1518, 1518)
+    assert order.account == customer
+    assert len(payments(order)) == 1 and len(refunds(order)) == 1
+
+
 def test_domainee_registration_failed_with_the_refunded_row_keeps_its_amounts(
         support_user, customer, domainee, registrant):
     domainee.on("POST", PURCHASES, respond(502, {
