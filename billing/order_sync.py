@@ -839,7 +839,9 @@ def _apply_refreshed(account: ProviderAccount, pk: int, record: Mapping[str, Any
     """Apply a freshly read record to the order `pk`, with one audit row when it changed
     anything. An order that finished meanwhile (another poll) is left alone."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("registration").get(pk=pk)
+        # of=self: PostgreSQL cannot lock the nullable side of the registration join.
+        order = (Order.objects.select_for_update(of=("self",))
+                 .select_related("registration").get(pk=pk))
         if order.status in DOMAIN_API_FINISHED:
             return {}
         old_status = order.status
