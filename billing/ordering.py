@@ -593,17 +593,7 @@ def _owner_contact(order: Order) -> dict[str, Any]:
 def _not_charged(order: Order, actor, parameters, error: ProviderError, status: str
                  ) -> Outcome:
     """Refused before any money moved: the order ends CANCELLED/FAILED with the reason."""
-    message = _upstream_message(error)
-    with transaction.atomic():
-        order.status = status
-        order.status_reason = message
-        order.save(update_fields=["status", "status_reason", "updated_at"])
-        row = audit.record(actor=actor, action=PLACE_ACTION, target=order,
-                           parameters=parameters, outcome=Outcomes.FAILED,
-                           upstream_status=error.status, upstream_code=error.code,
-                           upstream_request_id=error.request_id, message=message)
-    return Outcome(status=Outcomes.FAILED, message=message, error=error, audit_row=row,
-                   data={"order": order})
+    return _failed(order, actor, parameters, error, _upstream_message(error), status=status)
 
 
 def _unknown(order: Order, actor, parameters, error: ProviderError) -> Outcome:
@@ -612,9 +602,19 @@ def _unknown(order: Order, actor, parameters, error: ProviderError) -> Outcome:
     message = (f"No answer from {order.provider_account.label} ({error.message}). The order "
                "may have been placed: check it there before ordering again. This order stays "
                "“payment initiated” until it is resolved.")
+    return _failed(order, actor, parameters, error, message)
+
+
+def _failed(order: Order, actor, parameters, error: ProviderError, message: str, *,
+            status: str | None = None) -> Outcome:
+    """The order keeps the reason (and takes `status` if given), with its audit row."""
+    fields = ["status_reason", "updated_at"]
+    order.status_reason = message
+    if status is not None:
+        order.status = status
+        fields.append("status")
     with transaction.atomic():
-        order.status_reason = message
-        order.save(update_fields=["status_reason", "updated_at"])
+        order.save(update_fields=fields)
         row = audit.record(actor=actor, action=PLACE_ACTION, target=order,
                            parameters=parameters, outcome=Outcomes.FAILED,
                            upstream_status=error.status, upstream_code=error.code,
