@@ -196,6 +196,8 @@ CELERY_BEAT_SCHEDULE = {
     # Email-infrastructure orders still provisioning whose follow-up was lost.
     "follow-open-email-orders": {"task": "billing.follow_open_email_orders",
                                  "schedule": crontab(minute=37)},
+    # Domain-order quotes nobody confirmed in time end cancelled.
+    "expire-quotes": {"task": "billing.expire_quotes", "schedule": crontab(minute=47)},
     # Domain API orders have no webhook: read the open ones again every few minutes.
     "follow-domain-orders": {"task": "billing.follow_domain_orders",
                              "schedule": env.float("DOMAIN_ORDER_FOLLOW_SECONDS",

@@ -220,3 +220,18 @@ def follow_domain_orders() -> int:
         if report.aborted or report.failed:
             logger.warning(report.summary())
     return read
+
+
+@shared_task(name="billing.expire_quotes", ignore_result=True)
+def expire_quotes() -> int:
+    """Quotes nobody confirmed in time end cancelled, so the order lists do not keep
+    them as if they might still be placed. Nothing was sent or charged for them."""
+    from django.utils import timezone
+
+    from billing.models import OrderStatus
+
+    return Order.objects.filter(status=OrderStatus.QUOTED,
+                                quote_expires_at__lt=timezone.now()).update(
+        status=OrderStatus.CANCELLED,
+        status_reason="The quote expired before it was confirmed.",
+        updated_at=timezone.now())

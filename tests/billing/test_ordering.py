@@ -1097,3 +1097,22 @@ def test_a_domain_api_transfer_sends_the_auth_code_once_and_keeps_it_nowhere(
     for row in audit_rows():
         assert AUTH_CODE not in json.dumps(row.parameters) and AUTH_CODE not in row.message
     assert AUTH_CODE not in database_dump()
+
+
+def test_quotes_left_unconfirmed_are_cancelled_by_the_hourly_sweep(support_user, customer,
+                                                                   namecom):
+    from billing.tasks import expire_quotes
+
+    namecom.on("POST", CHECK, checked("fresh.com", premium=False, price=12.99),
+               checked("fresh.com", premium=False, price=12.99))
+    stale = quoted(support_user, customer, NAMECOM, "register", "fresh.com")
+    fresh = quoted(support_user, customer, NAMECOM, "register", "fresh.com")
+    Order.objects.filter(pk=stale.pk).update(
+        quote_expires_at=timezone.now() - timedelta(minutes=1))
+
+    assert expire_quotes() == 1
+
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (stale.status, fresh.status) == (OrderStatus.CANCELLED, OrderStatus.QUOTED)
+    assert stale.status_reason == "The quote expired before it was confirmed."
