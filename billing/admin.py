@@ -169,10 +169,7 @@ class AccountAdmin(admin.ModelAdmin):
                     messages.error(request, refusal.message)
                     return HttpResponseRedirect(reverse("admin:billing_account_domain_order",
                                                         args=[account.pk]))
-                for name, errors in refusal.field_errors.items():
-                    form.add_error(name if name in form.fields else None, errors)
-                if not refusal.field_errors:
-                    form.add_error(None, refusal.message)
+                form.add_refusal(refusal)
             else:
                 if outcome.data.get("replayed"):
                     messages.info(request, outcome.message)

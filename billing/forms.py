@@ -256,7 +256,7 @@ class DomainOrderForm(RefusalOnFormMixin, forms.Form):
         self.fields["owner"].queryset = owners.order_by("handle", "id")
 
 
-class ConfirmDomainOrderForm(forms.Form):
+class ConfirmDomainOrderForm(RefusalOnFormMixin, forms.Form):
     auth_code = forms.CharField(
         required=False, strip=True, max_length=255, label="Authorization (EPP) code",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),

@@ -46,7 +46,7 @@ from billing.models import (
 )
 from billing.services import adopt_placed_order
 from registrar.models import ProviderAccount, ProviderKind, Registration, Tld
-from registrar.providers.base import MalformedResponse, NotFound, ProviderError
+from registrar.providers.base import NotFound, ProviderError
 from registrar.providers.domain_api import _PARSE_ERRORS
 from registrar.providers.registry import provider_for_account
 from registrar.sync import changes_for_audit
@@ -432,35 +432,20 @@ class _Unreadable:
 
 
 def _entri_entries(provider) -> Iterator[_Mirrored | _Unreadable]:
-    """Entri's order list, every page, each order parsed on its own so one bad record
-    does not hide the others. The adapter's `iter_orders` parses a page as a whole;
-    its paging is used here with the records left raw."""
-    from registrar.providers.entri import parse_order
+    """Entri's order list, every page; an order of the wrong shape is skipped and
+    reported, so one bad record does not hide the others."""
+    unreadable: list[_Unreadable] = []
 
-    params = provider._list_params(0, PAGE_SIZE, None, None, None, None)
-    for record in _reading(provider._iterate("/orders", params, lambda record: record)):
-        try:
-            fields = parse_order(record)
-        except _PARSE_ERRORS as exc:
-            yield _Unreadable(_label_of(record, "orderId"), exc)
-            continue
+    def skip(record: Any, exc: Exception) -> None:
+        unreadable.append(_Unreadable(_label_of(record, "orderId"), exc))
+
+    for fields in provider.iter_orders(size=PAGE_SIZE, on_malformed=skip):
+        yield from unreadable
+        unreadable.clear()
         user_id = fields.get("customer_reference") or ""
         yield _Mirrored(upstream_id=fields.pop("upstream_id"), items=fields.pop("items"),
                         fields=fields, customer_reference=user_id, entri_user_id=user_id)
-
-
-def _reading(records: Iterator[Any]) -> Iterator[Any]:
-    """A page that cannot be read is the upstream's failure (MalformedResponse), not one
-    record's."""
-    while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            return
-        except _PARSE_ERRORS as exc:
-            raise MalformedResponse(code="malformed_response",
-                                    details={"error": repr(exc)}) from exc
-        yield record
+    yield from unreadable
 
 
 def _domainee_entries(provider) -> Iterator[_Mirrored | _Unreadable]:
@@ -506,39 +491,32 @@ def _saleshandy_entries(account: ProviderAccount, provider) -> Iterator[_Mirrore
     from registrar.providers.saleshandy import (
         OrderPlaced,
         OrderProvisioning,
-        _list_in,
-        _payload,
         order_to_order_fields,
-        parse_domain,
     )
 
-    # The adapter's list_domains parses the listing as a whole; read it here so that
-    # one unreadable entry costs only its own order.
-    body = provider.http.request("GET", "/v1/domain").body
-    try:
-        entries = _list_in(_payload(body), "domains")
-    except _PARSE_ERRORS as exc:
-        raise MalformedResponse(code="malformed_response", details={"error": repr(exc)}) from exc
     groups: dict[str, list] = {}
     unreadable: dict[str, Exception] = {}
     orphans = []
-    for entry in entries:
+    skipped: list[_Unreadable] = []
+
+    def skip(entry: Any, exc: Exception) -> None:
+        # One unreadable entry costs only its own order.
         order_id = str(entry.get("orderId") or "") if isinstance(entry, Mapping) else ""
-        try:
-            domain = parse_domain(entry)
-            if not domain.name:
-                raise ValueError("a listed domain without a name")
-        except _PARSE_ERRORS as exc:
-            if order_id:
-                unreadable[order_id] = exc
-            else:
-                yield _Unreadable(f"listed domain {_label_of(entry, 'name', 'domain', 'id')}",
-                                  exc)
+        if order_id:
+            unreadable[order_id] = exc
+        else:
+            skipped.append(_Unreadable(
+                f"listed domain {_label_of(entry, 'name', 'domain', 'id')}", exc))
+
+    for domain in provider.list_domains(on_malformed=skip):
+        if not domain.name:
+            skip({"orderId": domain.order_id}, ValueError("a listed domain without a name"))
             continue
         if domain.order_id:
             groups.setdefault(domain.order_id, []).append(domain)
         else:
             orphans.append(domain)
+    yield from skipped
 
     local = list(Order.objects.filter(provider_account=account,
                                       kind=OrderKind.EMAIL_INFRASTRUCTURE)

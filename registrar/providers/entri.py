@@ -46,7 +46,13 @@ from registrar.providers.base import (
     ProviderError,
     error_for,
 )
-from registrar.providers.domain_api import CallerError, _clean, _dt, _guard_parsing
+from registrar.providers.domain_api import (
+    _PARSE_ERRORS,
+    CallerError,
+    _clean,
+    _dt,
+    _guard_parsing,
+)
 from registrar.providers.http import DEFAULT_RETRY, HttpClient, Reply, RetryPolicy
 
 logger = logging.getLogger("registrar.providers")
@@ -248,6 +254,23 @@ def parse_order(data: Mapping[str, Any]) -> dict[str, Any]:
         })
     fields["items"] = items
     return fields
+
+
+#: Called with a record of the wrong shape and its parse error; the record is skipped.
+OnMalformed = Callable[[Any, Exception], None]
+
+
+def _parse_each(records: list[Any], parse: Callable[[Mapping[str, Any]], dict[str, Any]],
+                on_malformed: OnMalformed | None) -> list[dict[str, Any]]:
+    parsed = []
+    for record in records:
+        try:
+            parsed.append(parse(record))
+        except _PARSE_ERRORS as exc:
+            if on_malformed is None:
+                raise
+            on_malformed(record, exc)
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -813,22 +836,24 @@ class EntriProvider(Provider):
                 "to_date": _caller_date(to_date, "to_date")}
 
     def _page(self, path: str, params: dict[str, Any],
-              parse: Callable[[Mapping[str, Any]], dict[str, Any]]) -> Page:
+              parse: Callable[[Mapping[str, Any]], dict[str, Any]],
+              on_malformed: OnMalformed | None = None) -> Page:
         body = self._body(self._call("GET", path, params=params))
         items = body["items"]
         if not isinstance(items, list):
             raise TypeError("items is not a list")
         next_page = body.get("nextPage")
-        return Page(items=[parse(item) for item in items],
+        return Page(items=_parse_each(items, parse, on_malformed),
                     page=int(body.get("page", params["page"])),
                     next_page=None if next_page is None else int(next_page),
                     total=None if body.get("total") is None else int(body["total"]))
 
     def _iterate(self, path: str, params: dict[str, Any],
-                 parse: Callable[[Mapping[str, Any]], dict[str, Any]]) -> Iterator[dict]:
+                 parse: Callable[[Mapping[str, Any]], dict[str, Any]],
+                 on_malformed: OnMalformed | None = None) -> Iterator[dict]:
         page: int | None = params["page"]
         while page is not None:
-            result = self._page(path, {**params, "page": page}, parse)
+            result = self._page(path, {**params, "page": page}, parse, on_malformed)
             yield from result.items
             if result.next_page is not None and result.next_page <= page:
                 raise MalformedResponse("The registrar's paging went backwards.",
@@ -976,9 +1001,12 @@ class EntriProvider(Provider):
 
     def iter_orders(self, *, size: int = 100, status: str | None = None,
                     domain: str | None = None, from_date: date | str | None = None,
-                    to_date: date | str | None = None) -> Iterator[dict[str, Any]]:
+                    to_date: date | str | None = None,
+                    on_malformed: OnMalformed | None = None) -> Iterator[dict[str, Any]]:
+        """Every page of orders. An order of the wrong shape raises MalformedResponse,
+        or, with `on_malformed`, is handed to it with the parse error and skipped."""
         params = self._list_params(0, size, status, domain, from_date, to_date)
-        return self._iterate("/orders", params, parse_order)
+        return self._iterate("/orders", params, parse_order, on_malformed)
 
     def place_order(self, *, domain: str, email: str, user_id: str | None = None,
                     contact: Mapping[str, Any] | None = None,

@@ -30,7 +30,7 @@ from billing.models import OrderKind, OrderStatus
 from contacts.validation import clean_contact_fields
 from registrar.domain_names import to_ascii
 from registrar.providers.base import Capability, ProviderError, error_for
-from registrar.providers.domain_api import CallerError, _guard_parsing
+from registrar.providers.domain_api import _PARSE_ERRORS, CallerError, _guard_parsing
 from registrar.providers.http import HttpProvider
 
 logger = logging.getLogger("registrar.providers")
@@ -492,16 +492,27 @@ class SaleshandyProvider(HttpProvider):
             raw=dict(answer),
         )
 
-    def list_domains(self, *, search: str | None = None,
-                     order: str | None = None) -> list[ProvisionedDomain]:
+    def list_domains(self, *, search: str | None = None, order: str | None = None,
+                     on_malformed: Callable[[Any, Exception], None] | None = None,
+                     ) -> list[ProvisionedDomain]:
         """GET /v1/domain: the account's domains with their provisioning status.
-        `search` filters by partial domain name; `order` is "Asc" or "Desc"."""
+        `search` filters by partial domain name; `order` is "Asc" or "Desc". An entry of
+        the wrong shape raises MalformedResponse, or, with `on_malformed`, is handed to it
+        with the parse error and skipped."""
         if order not in (None, "Asc", "Desc"):
             raise CallerError("order must be 'Asc' or 'Desc'.")
         params = {key: value for key, value in (("search", search), ("order", order))
                   if value is not None}
         reply = self.http.request("GET", "/v1/domain", params=params or None)
-        return [parse_domain(entry) for entry in _list_in(_payload(reply.body), "domains")]
+        domains = []
+        for entry in _list_in(_payload(reply.body), "domains"):
+            try:
+                domains.append(parse_domain(entry))
+            except _PARSE_ERRORS as exc:
+                if on_malformed is None:
+                    raise
+                on_malformed(entry, exc)
+        return domains
 
     def poll_order(
         self,
