@@ -38,7 +38,6 @@ from registrar.models import (
     ProcessLogEntry,
     ProcessStatus,
     ProviderAccount,
-    ProviderKind,
     Registration,
     RegistrationStatus,
     Tld,
@@ -196,7 +195,7 @@ def load_demo() -> DemoSummary:
     sandbox, _ = ProviderAccount.objects.update_or_create(
         label=SANDBOX_LABEL,
         defaults=dict(
-            kind=ProviderKind.SANDBOX,
+            kind="sandbox",
             base_url="http://sandbox.invalid",
             account_ref="demo-account",
             secret_env="SANDBOX_API_TOKEN",

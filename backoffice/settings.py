@@ -202,9 +202,13 @@ CELERY_BEAT_SCHEDULE = {
     "follow-domain-orders": {"task": "billing.follow_domain_orders",
                              "schedule": env.float("DOMAIN_ORDER_FOLLOW_SECONDS",
                                                    default=180.0)},
-    # Reconcile the mirror with every enabled registrar account, at night (UTC).
+    # Reconcile the mirror with every enabled registrar account, at night (UTC): the
+    # registrations, then the orders (an order links, or makes, its registration).
     "nightly-sync": {"task": "registrar.sync_all_providers",
                      "schedule": crontab(hour=env.int("SYNC_HOUR", default=3), minute=7)},
+    "nightly-order-sync": {"task": "billing.mirror_all_orders",
+                           "schedule": crontab(hour=env.int("SYNC_HOUR", default=3),
+                                               minute=37)},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -213,6 +217,18 @@ CELERY_TIMEZONE = "UTC"
 # Following registrar processes: poll with capped backoff; after the limit a process
 # is marked stuck for staff instead of being polled forever.
 PROCESS_POLL_BASE_DELAY = env.float("PROCESS_POLL_BASE_DELAY", default=5.0)
+# Following a placed domain order: polled like a process, this many times; after that the
+# periodic follow_domain_orders sweep keeps reading it.
+DOMAIN_ORDER_FOLLOW_LIMIT = env.int("DOMAIN_ORDER_FOLLOW_LIMIT", default=40)
+# Following an email-infrastructure order. Such upstreams (document 003) only say
+# provisioning is asynchronous, not how long it takes, and a paid order waits for the
+# customer first: a few polls close together per run, then a capped, growing delay,
+# giving up after the limit (about two days with these defaults).
+EMAIL_ORDER_POLLS_PER_RUN = env.int("EMAIL_ORDER_POLLS_PER_RUN", default=3)
+EMAIL_ORDER_POLL_INTERVAL = env.float("EMAIL_ORDER_POLL_INTERVAL", default=10.0)
+EMAIL_ORDER_FOLLOW_BASE_DELAY = env.float("EMAIL_ORDER_FOLLOW_BASE_DELAY", default=60.0)
+EMAIL_ORDER_FOLLOW_MAX_DELAY = env.float("EMAIL_ORDER_FOLLOW_MAX_DELAY", default=3600.0)
+EMAIL_ORDER_FOLLOW_LIMIT = env.int("EMAIL_ORDER_FOLLOW_LIMIT", default=60)
 PROCESS_POLL_MAX_DELAY = env.float("PROCESS_POLL_MAX_DELAY", default=300.0)
 PROCESS_POLL_LIMIT = env.int("PROCESS_POLL_LIMIT", default=40)
 

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from backoffice.admin import MirrorAdmin, ReadOnlyInline
 from backoffice.models import StaffAction
-from billing import ordering, portal, services
+from billing import email_orders, ordering, portal
 from billing.forms import (
     BillingLinkForm,
     ConfirmDomainOrderForm,
@@ -16,7 +16,7 @@ from billing.forms import (
     EmailInfrastructureOrderForm,
 )
 from billing.models import Account, LedgerEntry, Order, OrderItem, OrderStatus, WebhookEvent
-from billing.money import format_minor
+from registrar.money import format_minor
 from registrar.operations import OperationRefused, Outcome
 from registrar.providers.base import Money
 
@@ -51,7 +51,7 @@ class AccountAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "can_order_email": request.user.has_perm(services.PLACE_ORDER_PERMISSION),
+            "can_order_email": request.user.has_perm(email_orders.PLACE_ORDER_PERMISSION),
             "can_order_domain": request.user.has_perm(ordering.PLACE_ORDER_PERMISSION),
             "can_billing_link": request.user.has_perm(portal.BILLING_LINK_PERMISSION),
         }
@@ -67,17 +67,17 @@ class AccountAdmin(admin.ModelAdmin):
         return account
 
     def email_order_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Order email infrastructure (Saleshandy) for this account: the form on GET,
+        """Order email infrastructure for this account: the form on GET,
         the service on POST. Refusals and upstream failures come back onto the form, so
         nothing typed is lost; success goes to the new order."""
-        if not request.user.has_perm(services.PLACE_ORDER_PERMISSION):
+        if not request.user.has_perm(email_orders.PLACE_ORDER_PERMISSION):
             raise PermissionDenied
         account = self._account(request, object_id)
         form = EmailInfrastructureOrderForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                outcome = services.email_order_place(
+                outcome = email_orders.email_order_place(
                     account=account, provider_account=data["provider_account"],
                     owner=data["owner"], email_service_provider=data["email_service_provider"],
                     plan_type=data["plan_type"], domains=data["domains"], actor=request.user)
@@ -88,7 +88,7 @@ class AccountAdmin(admin.ModelAdmin):
                     self._show_placed(request, outcome)
                     return HttpResponseRedirect(reverse("admin:billing_order_change",
                                                         args=[outcome.data["order"].pk]))
-                detail = (f" (Saleshandy code: {outcome.error.code})"
+                detail = (f" (upstream code: {outcome.error.code})"
                           if outcome.error and outcome.error.code else "")
                 form.add_error(None, f"{outcome.message}{detail}")
         change_url = reverse("admin:billing_account_change", args=[account.pk])
@@ -100,7 +100,7 @@ class AccountAdmin(admin.ModelAdmin):
             "original": account,
             "opts": self.model._meta,
             "change_url": change_url,
-            "no_saleshandy_account": not form.fields["provider_account"].queryset.exists(),
+            "no_email_account": not form.fields["provider_account"].queryset.exists(),
         })
 
     def _page(self, request: HttpRequest, account: Account, template: str, title: str,

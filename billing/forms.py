@@ -1,5 +1,5 @@
-"""Order forms: what staff type, parsed into the adapter's structure and checked by the
-adapter's own rules (registrar.providers.saleshandy.clean_order) before anything is sent."""
+"""Order forms: what staff type, parsed into the upstream's structure and checked by the
+upstream's own rules (its adapter's `clean_email_order`) before anything is sent."""
 
 from __future__ import annotations
 
@@ -13,22 +13,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
-from registrar.models import ProviderAccount, ProviderKind
+from registrar.models import ProviderAccount
 from registrar.operations import OperationRefused
-from registrar.providers.saleshandy import (
-    DEFAULT_PLAN_TYPE,
-    EMAIL_SERVICE_PROVIDERS,
-    PLAN_TYPES,
-    clean_order,
-)
+from registrar.providers.base import Capability
+from registrar.providers.registry import adapter_class
 
 OWNER_FIELDS = ("first_name", "last_name", "organization", "street_address", "city", "state",
                 "post_code", "country", "phone")
-# Document 003 lists the plan types without describing them; the labels only spell
-# the values out.
-PLAN_LABELS = {"quarterly": "Quarterly (Saleshandy's default)",
-               "annualFlexi": "Annual, flexible (annualFlexi)",
-               "annualFixed": "Annual, fixed (annualFixed)"}
 
 DOMAINS_HELP = (
     "One domain per line: the domain, a colon, then its mailboxes separated by commas, "
@@ -99,17 +90,23 @@ def parse_domains(text: str, owner: Mapping[str, Any]) -> tuple[list[DomainLine]
     return lines, domains
 
 
+def email_order_accounts():
+    """The enabled accounts that sell email infrastructure."""
+    return (ProviderAccount.objects.filter(enabled=True)
+            .with_capability(Capability.EMAIL_ORDERS).order_by("label"))
+
+
 class EmailInfrastructureOrderForm(forms.Form):
-    """Saleshandy's email-infrastructure order (document 003) for one customer account.
+    """An email-infrastructure order for one customer account.
 
     `cleaned_data` carries the service's arguments: provider_account, owner (our
     contact names), email_service_provider, plan_type and domains (the adapter's
-    structure). Rules are clean_order's, shown on the field they concern.
+    structure). Rules are the upstream's own, shown on the field they concern.
     """
 
     provider_account = forms.ModelChoiceField(
-        queryset=ProviderAccount.objects.none(), label="Saleshandy account",
-        help_text="The Saleshandy account the order is placed (and billed) on.")
+        queryset=ProviderAccount.objects.none(), label="Email-infrastructure account",
+        help_text="The upstream account the order is placed (and billed) on.")
     first_name = forms.CharField(label="Owner first name", max_length=200)
     last_name = forms.CharField(label="Owner last name", max_length=200)
     organization = forms.CharField(label="Company name", max_length=400, required=False)
@@ -123,12 +120,11 @@ class EmailInfrastructureOrderForm(forms.Form):
                             help_text="International (E.164), e.g. +14155551234.")
     email_service_provider = forms.ChoiceField(
         label="Mailbox provider (ESP)",
-        choices=[(value, value) for value in EMAIL_SERVICE_PROVIDERS],
         help_text="Provisions the mailboxes; decides pricing and infrastructure.")
     plan_type = forms.ChoiceField(
-        label="Billing cycle", initial=DEFAULT_PLAN_TYPE,
-        choices=[(value, PLAN_LABELS.get(value, value)) for value in PLAN_TYPES],
-        help_text="Azure is only sold quarterly.")
+        label="Billing cycle",
+        help_text="Some mailbox providers are sold on one cycle only (the upstream's "
+                  "rules are checked before anything is sent).")
     redirect_url = forms.CharField(
         label="Redirect domain", max_length=253, required=False,
         help_text="Where visitors of the new domains are sent: a bare domain such as "
@@ -141,10 +137,19 @@ class EmailInfrastructureOrderForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        accounts = ProviderAccount.objects.filter(enabled=True, kind=ProviderKind.SALESHANDY)
+        accounts = email_order_accounts()
         self.fields["provider_account"].queryset = accounts
         if not self.is_bound and len(accounts) == 1:
             self.initial.setdefault("provider_account", accounts[0].pk)
+        # The choices every email upstream configured here offers, in its own order.
+        adapters = list(dict.fromkeys(adapter_class(account.kind) for account in accounts))
+        esps = dict.fromkeys(esp for adapter in adapters
+                             for esp in adapter.email_service_providers)
+        plans = dict(choice for adapter in adapters for choice in adapter.email_plan_choices)
+        self.fields["email_service_provider"].choices = [(esp, esp) for esp in esps]
+        self.fields["plan_type"].choices = list(plans.items())
+        if plans:
+            self.fields["plan_type"].initial = next(iter(plans))
         self.lines: list[DomainLine] = []
 
     def clean(self) -> dict[str, Any]:
@@ -158,10 +163,14 @@ class EmailInfrastructureOrderForm(forms.Form):
         for domain in domains:
             domain["redirect_url"] = redirect
         data.update(owner=owner, domains=domains)
+        account = data.get("provider_account")
+        if account is None:
+            return data
         try:
-            clean_order(owner=owner, domains=domains,
-                        email_service_provider=data.get("email_service_provider") or "",
-                        plan_type=data.get("plan_type") or "")
+            adapter_class(account.kind).clean_email_order(
+                owner=owner, domains=domains,
+                email_service_provider=data.get("email_service_provider") or "",
+                plan_type=data.get("plan_type") or "")
         except ValidationError as exc:
             self.add_order_errors(exc.message_dict)
         return data

@@ -25,14 +25,14 @@ from registrar.operations import (
     record_failure,
     require_permission,
 )
-from registrar.providers.base import (
-    Capability,
+from registrar.providers.base import Capability
+from registrar.providers.errors import (
+    CallerError,
     ConfigurationError,
     ProviderError,
     ServiceUnavailable,
 )
-from registrar.providers.domain_api import CallerError
-from registrar.providers.registry import provider_capabilities, provider_for_account
+from registrar.providers.registry import provider_for_account
 
 Outcomes = StaffAction.Outcome
 
@@ -42,9 +42,8 @@ BILLING_LINK_ACTION = "billing.portal_link"
 
 def billing_link_accounts() -> QuerySet[ProviderAccount]:
     """Enabled provider accounts whose adapter can mint billing-portal links."""
-    kinds = [kind for kind, _ in ProviderAccount._meta.get_field("kind").choices
-             if Capability.BILLING_LINK in provider_capabilities(kind)]
-    return ProviderAccount.objects.filter(enabled=True, kind__in=kinds).order_by("label")
+    return (ProviderAccount.objects.filter(enabled=True)
+            .with_capability(Capability.BILLING_LINK).order_by("label"))
 
 
 def default_return_url() -> str:

@@ -47,11 +47,8 @@ def receive(request: HttpRequest, kind: str, label: str) -> JsonResponse:
         payload = json.loads(request.body)
         if not isinstance(payload, dict):
             raise ValueError("not an object")
-        event_id, event_type = payload["id"], payload["type"]
-        if not isinstance(event_id, str | int) or not isinstance(event_type, str):
-            raise ValueError("id and type must be strings")
-        status = webhook_receive(account=account, event_id=str(event_id),
-                                 event_type=event_type, payload=payload)
-    except (ValueError, KeyError, WebhookPayloadError) as exc:
+        # The upstream's own parser reads the event (registrar/providers/<kind>/).
+        status = webhook_receive(account=account, payload=payload)
+    except (ValueError, WebhookPayloadError) as exc:
         return JsonResponse({"error": f"bad payload: {exc}"}, status=400)
     return JsonResponse({"status": status})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from billing.models import Account
 from contacts.models import Contact
 from contacts.validation import clean_contact_fields
 from registrar.models import Tld
@@ -18,7 +17,10 @@ class ContactForm(forms.Form):
     tld = forms.ModelChoiceField(
         queryset=Tld.objects.filter(provider_account__isnull=False), label="TLD",
         help_text="The contact is pinned to this TLD: its registry's rules apply.")
-    account = forms.ModelChoiceField(queryset=Account.objects.all(), required=False)
+    # The customer model, reached through the relation: contacts do not import billing.
+    account = forms.ModelChoiceField(
+        queryset=Contact._meta.get_field("account").related_model.objects.all(),
+        required=False)
     first_name = forms.CharField(max_length=200)
     last_name = forms.CharField(max_length=200)
     organization = forms.CharField(max_length=400, required=False)

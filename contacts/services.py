@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -16,6 +17,7 @@ from django.db.models import Q
 from backoffice import audit
 from contacts.models import Contact
 from contacts.validation import clean_contact_fields
+from registrar.jobs import enqueue_after_commit
 from registrar.models import Process, Registration, Tld
 from registrar.operations import (
     InvalidInput,
@@ -26,8 +28,10 @@ from registrar.operations import (
     call_upstream,
     require_permission,
 )
-from registrar.providers.base import Capability, ConfigurationError, ServiceUnavailable
-from registrar.providers.registry import adapter_class, provider_for_account
+from registrar.providers.base import Capability, Provider
+from registrar.providers.errors import ConfigurationError, ServiceUnavailable
+from registrar.providers.registry import provider_for_account
+from registrar.services import POLL_TASK
 from registrar.sync import upsert_contact
 
 ROLES = ("owner", "admin", "tech", "billing")
@@ -48,7 +52,7 @@ def registrations_using(contact: Contact) -> dict[str, list[Registration]]:
     return using
 
 
-def _clean(fields: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+def drop_unset(fields: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     try:
         cleaned = clean_contact_fields(dict(fields), partial=partial)
     except ValidationError as exc:
@@ -57,19 +61,22 @@ def _clean(fields: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     return {name: cleaned[name] for name in WIRE_FIELDS if name in cleaned}
 
 
-def _provider_for(contact: Contact | None, tld: Tld | None):
-    """The upstream that holds the contact: its pinned TLD's registrar, else that of a
-    registration using it."""
-    account = tld.provider_account if tld is not None else None
-    if account is None and contact is not None:
+def _provider_for(contact: Contact | None, tld: Tld | None) -> Provider:
+    """The upstream that holds the contact: that of a registration using it, else its
+    pinned TLD's registrar."""
+    account = None
+    if contact is not None:
         registration = (Registration.objects.filter(
             Q(owner_contact=contact) | Q(admin_contact=contact) | Q(tech_contact=contact)
-            | Q(billing_contact=contact)).select_related("tld__provider_account").first())
-        account = registration.tld.provider_account if registration else None
+            | Q(billing_contact=contact))
+            .select_related("tld__provider_account", "provider_account").first())
+        account = registration.served_by if registration else None
+    if account is None and tld is not None:
+        account = tld.provider_account
     if account is None:
         raise OperationRefused("No registrar is configured for this contact's TLD.",
                                code="registrar_unavailable")
-    if Capability.CONTACTS not in adapter_class(account.kind).capabilities:
+    if not account.supports(Capability.CONTACTS):
         raise OperationUnsupported(f"{account.get_kind_display()} does not manage contacts.")
     try:
         return provider_for_account(account)
@@ -89,7 +96,7 @@ def contact_create(*, tld: Tld, fields: Mapping[str, Any], actor, account=None) 
     if tld is None:
         raise InvalidInput("Choose the TLD whose registry rules apply.",
                            field_errors={"tld": ["Required."]})
-    cleaned = _clean(fields, partial=False)
+    cleaned = drop_unset(fields, partial=False)
     provider = _provider_for(None, tld)
     parameters = {"tld": tld.name, "contact": cleaned}
     with transaction.atomic():
@@ -114,7 +121,7 @@ def contact_update(*, contact: Contact, fields: Mapping[str, Any], actor,
     require_permission(actor, "contacts.change_contact")
     if not fields:
         raise InvalidInput("Nothing was changed.")
-    cleaned = _clean(fields, partial=True)
+    cleaned = drop_unset(fields, partial=True)
     provider = _provider_for(contact, tld or contact.tld)
     parameters = {"contact": cleaned, **({"tld": tld.name} if tld else {})}
     with transaction.atomic():
@@ -139,8 +146,6 @@ def contact_update(*, contact: Contact, fields: Mapping[str, Any], actor,
 
 
 def _pending_update(contact: Contact, update, *, actor, parameters) -> Outcome:
-    from registrar.tasks import schedule_poll
-
     info = update.process
     registration = Registration.objects.filter(
         upstream_id=str(info.raw.get("registration_id") or "")).first()
@@ -149,7 +154,7 @@ def _pending_update(contact: Contact, update, *, actor, parameters) -> Outcome:
             registration=registration, upstream_id=info.id,
             defaults={"action": info.action or "update_contact", "status": info.status,
                       "raw": info.raw})
-        schedule_poll(process.pk)
+        enqueue_after_commit(POLL_TASK, process.pk, countdown=settings.PROCESS_POLL_BASE_DELAY)
     message = (f"The registrar is processing the change to {contact} (process {info.id}). "
                "The mirror is updated when it completes.")
     row = audit.record(actor=actor, action="contact.update", target=contact,

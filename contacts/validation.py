@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -123,3 +125,22 @@ def clean_contact_fields(data: dict, *, partial: bool = False) -> dict:
     if errors:
         raise ValidationError({name: messages for name, messages in errors.items()})
     return cleaned
+
+
+def collect_contact_fields(given: Mapping[str, Any], errors: dict[str, list[str]], *,
+                           partial: bool = False, also_required: Iterable[str] = (),
+                           required_message: str = "This field is required.") -> dict:
+    """`clean_contact_fields` for a form of many parts: its problems go into `errors`
+    (keyed by field) instead of being raised, and each of `also_required` left empty is
+    one more, with `required_message`. The cleaned fields, or {} when any problem was
+    found."""
+    try:
+        cleaned = clean_contact_fields(dict(given), partial=partial)
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+        cleaned = {}
+    for name in also_required:
+        if not str(given.get(name) or "").strip() and name not in errors:
+            errors.setdefault(name, []).append(required_message)
+    return {} if errors else cleaned

@@ -104,8 +104,8 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
     list_display = ("unicode_name", "tld", "account", "status", "expires_at", "locked",
                     "privacy_protect", "dnssec_enabled", "auto_renew", "pending_async",
                     "last_synced_at")
-    list_select_related = ("tld", "tld__provider_account", "account")
-    list_filter = ("status", "tld", "tld__provider_account", "locked", "privacy_protect",
+    list_select_related = ("tld", "tld__provider_account", "provider_account", "account")
+    list_filter = ("status", "tld", "provider_account", "locked", "privacy_protect",
                    "dnssec_enabled", "auto_renew", ExpiringFilter, "pending_async",
                    "transfer_out_pending", MissingUpstreamFilter)
     search_fields = ("name", "name_unicode", "account__email", "upstream_id")
@@ -114,13 +114,14 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
     ordering = ("name",)
     inlines = [DnssecKeyInline, ProcessInline]
     fieldsets = [
-        (None, {"fields": ("name", "upstream_id", "tld", "account", "status", "expires_at")}),
+        (None, {"fields": ("name", "upstream_id", "tld", "provider_account", "account",
+                           "status", "expires_at")}),
         ("Flags", {"fields": ("auto_renew", "locked", "privacy_protect", "dnssec_enabled",
                               "server_transfer_prohibited", "local_contact_active",
                               "cancellation_deadline_at", "within_cancellation_window")}),
         ("Contacts", {"fields": ("owner_contact", "admin_contact", "tech_contact",
                                  "billing_contact")}),
-        ("Nameservers", {"fields": ("nameservers",)}),
+        ("Nameservers and DNS", {"fields": ("nameservers", "dns_records")}),
         ("Async and transfers", {"fields": ("pending_async", "rtr_process_id",
                                             "rtr_process_status", "transfer_out_pending",
                                             "push_transfer_pending", "subscription_id")}),

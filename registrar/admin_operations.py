@@ -19,10 +19,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from billing.money import format_minor
 from contacts.models import Contact
 from registrar import forms, selectors, services
 from registrar.models import Registration
+from registrar.money import format_minor
 from registrar.operations import OperationRefused, Outcome, Outcomes
 
 
@@ -137,7 +137,7 @@ PAGES: dict[str, OperationPage] = {
     "dns_records": OperationPage(
         "DNS records",
         "The records the registrar's DNS serves for this domain. Saving replaces all of them.",
-        lambda request, r, data: forms.DnsRecordsForm(data, initial={
+        lambda request, r, data: forms.DnsRecordsForm(data, registration=r, initial={
             "records": selectors.dns_records_text(r)}),
         lambda form, r, user: services.registration_replace_dns_records(
             registration=r, records=form.cleaned_data["records"], actor=user), danger=True),

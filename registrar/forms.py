@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from contacts.models import Contact
 from registrar.operations import InvalidInput
+from registrar.providers.registry import adapter_class
 from registrar.services import (
     clean_dnssec_key,
     clean_host_addresses,
@@ -225,9 +226,11 @@ class DnsRecordsForm(forms.Form):
         help_text="One record per line: host type value ttl, e.g. “www CNAME site.example.net "
                   "3600” or “@ MX 10 mail.example.com 3600”. This replaces every record.")
 
-    def clean_records(self) -> list[dict]:
-        from registrar.providers.entri import clean_dns_records
+    def __init__(self, *args, registration, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.registration = registration
 
+    def clean_records(self) -> list[dict]:
         records, errors = [], []
         for number, line in enumerate(self.cleaned_data["records"].splitlines(), 1):
             if not line.strip():
@@ -241,4 +244,5 @@ class DnsRecordsForm(forms.Form):
                             "ttl": ttl})
         if errors:
             raise ValidationError(errors)
-        return clean_dns_records(records)
+        # The registration's own upstream decides what it accepts.
+        return adapter_class(self.registration.served_by.kind).clean_dns_records(records)

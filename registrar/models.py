@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from registrar.domain_names import normalise_tld, to_ascii, to_unicode
+from registrar.providers.base import Capability, RegistrationRef
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use an ISO 4217 code such as EUR or USD.")
 env_var_validator = RegexValidator(
@@ -19,13 +20,21 @@ env_var_validator = RegexValidator(
 )
 
 
-class ProviderKind(models.TextChoices):
-    DOMAIN_API = "domain_api", "Domain Registration API"
-    SANDBOX = "sandbox", "Built-in sandbox (Domain Registration API wire format)"
-    ENTRI = "entri", "Entri Sell Enterprise"
-    DOMAINEE = "domainee", "Domainee"
-    SALESHANDY = "saleshandy", "Saleshandy"
-    NAMECOM = "namecom", "name.com"
+def provider_kinds() -> list[tuple[str, str]]:
+    """The upstream kinds the provider registry knows (a callable, so that a new upstream
+    needs no migration)."""
+    from registrar.providers.registry import kind_choices
+
+    return kind_choices()
+
+
+class ProviderAccountQuerySet(models.QuerySet):
+    def with_capability(self, *capabilities: Capability) -> ProviderAccountQuerySet:
+        """Accounts whose adapter declares every one of `capabilities`: how the core
+        chooses accounts, never by naming a kind."""
+        from registrar.providers.registry import kinds_with
+
+        return self.filter(kind__in=sorted(kinds_with(*capabilities)))
 
 
 class ProviderAccount(models.Model):
@@ -33,7 +42,7 @@ class ProviderAccount(models.Model):
     environment variable with its secret, never the secret itself."""
 
     label = models.SlugField(max_length=64, unique=True)
-    kind = models.CharField(max_length=32, choices=ProviderKind.choices)
+    kind = models.CharField(max_length=32, choices=provider_kinds)
     base_url = models.URLField(max_length=500)
     account_ref = models.CharField(
         "upstream account reference",
@@ -56,6 +65,8 @@ class ProviderAccount(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ProviderAccountQuerySet.as_manager()
+
     class Meta:
         ordering = ["label"]
         constraints = [
@@ -66,6 +77,16 @@ class ProviderAccount(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this account's upstream can do (read from its adapter, no client built)."""
+        from registrar.providers.registry import provider_capabilities
+
+        return provider_capabilities(self.kind)
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
 
 
 class AuthcodeBehavior(models.TextChoices):
@@ -161,6 +182,13 @@ class Registration(models.Model):
     name_unicode = models.CharField("name (Unicode)", max_length=253, editable=False,
                                     db_index=True)
     tld = models.ForeignKey(Tld, on_delete=models.PROTECT, related_name="registrations")
+    # The upstream account the registration lives at. A TLD can be sold through several
+    # upstreams, so this, not the TLD's default account, routes its operations.
+    provider_account = models.ForeignKey(
+        ProviderAccount, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="registrations",
+        help_text="Where the registration lives; empty: the TLD's registrar.",
+    )
     account = models.ForeignKey(
         "billing.Account",
         on_delete=models.PROTECT,
@@ -182,6 +210,8 @@ class Registration(models.Model):
     within_cancellation_window = models.BooleanField(null=True, blank=True)
     # Order matters to registries and to staff reading them, so a list, not a set.
     nameservers = models.JSONField(default=list, blank=True)
+    # The zone's records, for upstreams that host DNS and list them with the domain.
+    dns_records = models.JSONField("DNS records", default=list, blank=True)
     owner_contact = models.ForeignKey(
         "contacts.Contact", on_delete=models.PROTECT, null=True, blank=True,
         related_name="owner_of",
@@ -218,7 +248,8 @@ class Registration(models.Model):
         "upstream_id", "name", "tld", "status", "expires_at", "auto_renew", "locked",
         "privacy_protect", "dnssec_enabled", "server_transfer_prohibited",
         "local_contact_active", "cancellation_deadline_at", "within_cancellation_window",
-        "nameservers", "owner_contact", "admin_contact", "tech_contact", "billing_contact",
+        "nameservers", "dns_records", "provider_account", "owner_contact", "admin_contact",
+        "tech_contact", "billing_contact",
         "pending_async", "rtr_process_id", "rtr_process_status", "transfer_out_pending",
         "push_transfer_pending", "subscription_id", "upstream_created_at",
         "upstream_updated_at", "last_synced_at", "missing_upstream_at",
@@ -268,7 +299,20 @@ class Registration(models.Model):
         self.name_unicode = to_unicode(self.name)
         if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "name_unicode"}
+        if self._state.adding and self.provider_account_id is None and self.tld_id:
+            # Created here without saying where it lives: at the TLD's registrar.
+            self.provider_account_id = self.tld.provider_account_id
         super().save(*args, **kwargs)
+
+    @property
+    def served_by(self) -> ProviderAccount | None:
+        """The provider account that answers for this registration."""
+        return self.provider_account or self.tld.provider_account
+
+    @property
+    def ref(self) -> RegistrationRef:
+        """How its upstream names it."""
+        return RegistrationRef(name=self.name, upstream_id=self.upstream_id or "")
 
     def clean(self) -> None:
         self.name = to_ascii(self.name)

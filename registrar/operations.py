@@ -20,7 +20,8 @@ from django.core.exceptions import PermissionDenied
 
 from backoffice import audit
 from backoffice.models import StaffAction
-from registrar.providers.base import PaymentRequired, ProviderError
+from registrar.providers.base import PaymentRequired
+from registrar.providers.errors import ProviderError
 
 Outcomes = StaffAction.Outcome
 
@@ -86,7 +87,7 @@ def record_failure(*, actor, action: str, target, parameters: Mapping[str, Any],
 
 def record_payment_required(*, actor, action: str, target, parameters: Mapping[str, Any],
                             payment: PaymentRequired, what: str) -> Outcome:
-    from billing.money import format_minor
+    from registrar.money import format_minor
 
     price = format_minor(payment.price.amount_minor, payment.price.currency)
     message = (f"{what} costs {price} on this TLD. Nothing was changed: the customer pays "

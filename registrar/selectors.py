@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from registrar.domain_names import to_ascii
 from registrar.models import Host, Registration
-from registrar.providers.base import ProviderError
-from registrar.providers.registry import provider_capabilities, provider_for_registration
+from registrar.providers.errors import ProviderError
+from registrar.providers.registry import provider_for_registration
 
 
 def _button_label(registration: Registration, name: str, default: str) -> str:
@@ -29,8 +29,8 @@ def operation_buttons(registration: Registration, user) -> list[dict[str, Any]]:
     the reason. Operations the user lacks the permission for are not shown at all."""
     from registrar.services import OPERATIONS, unavailable_reason
 
-    account = registration.tld.provider_account
-    capabilities = provider_capabilities(account.kind) if account else frozenset()
+    account = registration.served_by
+    capabilities = account.capabilities if account else frozenset()
     buttons = []
     for name, op in OPERATIONS.items():
         # What the registrar cannot do at all is not offered; what this TLD or this
@@ -80,7 +80,7 @@ def registration_live_view(registration: Registration):
     """The registration as the registrar sees it now, or None (with the reason)."""
     try:
         return provider_for_registration(registration).get_registration(
-            registration.upstream_id), None
+            registration.ref), None
     except ProviderError as error:
         return None, error.message
 
@@ -97,10 +97,11 @@ def operation_context(registration: Registration, operation: str) -> dict[str, A
 
 
 def dns_records_text(registration: Registration) -> str:
-    """The live records, one per line in the form's syntax ("" if they cannot be read)."""
+    """The live records, one per line in the form's syntax (the mirrored ones when they
+    cannot be read now)."""
     try:
-        records = provider_for_registration(registration).get_dns_records(registration.name)
+        records = provider_for_registration(registration).get_dns_records(registration.ref)
     except ProviderError:
-        return ""
+        records = list(registration.dns_records or [])
     return "\n".join(f"{r.get('host', '@')} {r.get('type', '')} {r.get('value', '')} "
                       f"{r.get('ttl', 3600)}" for r in records)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
@@ -36,6 +37,7 @@ from backoffice import audit
 from contacts.models import Contact
 from contacts.validation import clean_contact_fields
 from registrar.domain_names import to_ascii, to_unicode
+from registrar.jobs import enqueue_after_commit
 from registrar.models import (
     AuthcodeBehavior,
     Host,
@@ -57,21 +59,27 @@ from registrar.operations import (
     require_permission,
 )
 from registrar.providers.base import (
-    AuthcodeUnavailable,
     Capability,
-    ConfigurationError,
+    DnssecKeyData,
     Done,
-    NotFound,
     PaymentRequired,
     Pending,
+    Provider,
+    RoleContactSource,
+)
+from registrar.providers.errors import (
+    AuthcodeUnavailable,
+    ConfigurationError,
+    NotFound,
     ProviderError,
     ServiceUnavailable,
 )
-from registrar.providers.domain_api import DnssecKeyData, RoleContactSource
 from registrar.providers.registry import adapter_class, provider_for_registration
 from registrar.sync import apply_registration, changes_for_audit, display_value
 
 logger = logging.getLogger(__name__)
+#: Follows one process (registrar.tasks.poll_process).
+POLL_TASK = "registrar.poll_process"
 
 
 @dataclass(frozen=True)
@@ -159,7 +167,7 @@ def _availability_reason(registration: Registration, capability: Capability, *,
                          allowed_while_busy: bool = False) -> str | None:
     """The checks every operation shares: a registrar is configured for the TLD, it
     offers `capability`, the TLD allows it, and no process is in flight."""
-    account = registration.tld.provider_account
+    account = registration.served_by
     if account is None:
         return f"No registrar is configured for .{registration.tld.name}."
     try:
@@ -176,12 +184,6 @@ def _availability_reason(registration: Registration, capability: Capability, *,
     return None
 
 
-def upstream_ref(registration: Registration) -> str:
-    """How the registrar names this registration: its guid where the API has one
-    (Domain Registration API), else its name (Entri keys domains by name)."""
-    return registration.upstream_id or registration.name
-
-
 # --- the shared runner ------------------------------------------------------------
 
 
@@ -189,7 +191,7 @@ def _lock_row(registration: Registration) -> Registration:
     try:
         return (
             Registration.objects.select_for_update(nowait=True, of=("self",))
-            .select_related("tld__provider_account", "account")
+            .select_related("tld__provider_account", "provider_account", "account")
             .get(pk=registration.pk)
         )
     except DatabaseError as exc:
@@ -198,7 +200,7 @@ def _lock_row(registration: Registration) -> Registration:
         ) from exc
 
 
-def _provider(row: Registration):
+def _provider(row: Registration) -> Provider:
     try:
         return provider_for_registration(row)
     except (ConfigurationError, ServiceUnavailable) as error:
@@ -211,7 +213,7 @@ def _run(
     registration: Registration,
     actor,
     parameters: Mapping[str, Any],
-    call: Callable[[Any, Registration], Any],
+    call: Callable[[Provider, Registration], Any],
     done_message: Callable[[Registration, Done, dict], str],
     implied_changes: Mapping[str, Any] | None = None,
     what: str = "",
@@ -254,7 +256,8 @@ def _apply_done(row: Registration, result: Done, implied: Mapping[str, Any] | No
     if result.record is not None:
         return apply_registration(row, result.record)
     changes = {}
-    for name, new in (implied or {}).items():
+    # What the change implies, and what the upstream said it now is (which wins).
+    for name, new in {**(implied or {}), **result.changes}.items():
         old = getattr(row, name)
         if old != new:
             changes[name] = (old, new)
@@ -266,8 +269,6 @@ def _apply_done(row: Registration, result: Done, implied: Mapping[str, Any] | No
 
 def _record_pending(row: Registration, result: Pending, *, actor, action: str,
                     parameters: Mapping[str, Any], label: str) -> Outcome:
-    from registrar.tasks import schedule_poll
-
     if result.record is not None:
         apply_registration(row, result.record)
     info = result.process
@@ -288,7 +289,7 @@ def _record_pending(row: Registration, result: Pending, *, actor, action: str,
         outcome=Outcomes.PENDING, upstream_status=202, upstream_request_id=result.request_id,
         process_id=info.id, message=message,
     )
-    schedule_poll(process.pk)
+    enqueue_after_commit(POLL_TASK, process.pk, countdown=settings.PROCESS_POLL_BASE_DELAY)
     return Outcome(status=Outcomes.PENDING, message=message, process=process,
                    audit_row=row_audit)
 
@@ -309,7 +310,7 @@ def _flag_message(label: str, on: bool) -> Callable[[Registration, Done, dict], 
 def registration_set_lock(*, registration: Registration, locked: bool, actor) -> Outcome:
     return _run(
         "lock", registration=registration, actor=actor, parameters={"locked": locked},
-        call=lambda provider, row: provider.set_lock(row.upstream_id, locked),
+        call=lambda provider, row: provider.set_lock(row.ref, locked),
         done_message=_flag_message("The transfer lock", locked),
         implied_changes={"locked": locked},
     )
@@ -319,7 +320,7 @@ def registration_set_privacy(*, registration: Registration, enabled: bool, actor
     return _run(
         "privacy", registration=registration, actor=actor,
         parameters={"privacy_protect": enabled},
-        call=lambda provider, row: provider.set_privacy(row.upstream_id, enabled),
+        call=lambda provider, row: provider.set_privacy(row.ref, enabled),
         done_message=_flag_message("WHOIS privacy", enabled),
         implied_changes={"privacy_protect": enabled},
         what="WHOIS privacy",
@@ -346,7 +347,7 @@ def registration_set_auto_renew(*, registration: Registration, auto_renew: bool,
     return _run(
         "auto_renew", registration=registration, actor=actor,
         parameters={"auto_renew": auto_renew},
-        call=lambda provider, row: provider.set_auto_renew(upstream_ref(row), auto_renew),
+        call=lambda provider, row: provider.set_auto_renew(row.ref, auto_renew),
         done_message=message, implied_changes={"auto_renew": auto_renew},
     )
 
@@ -386,7 +387,7 @@ def registration_set_nameservers(*, registration: Registration, nameservers: Seq
     return _run(
         "nameservers", registration=registration, actor=actor,
         parameters={"nameservers": cleaned},
-        call=lambda provider, row: provider.set_nameservers(row.upstream_id, cleaned),
+        call=lambda provider, row: provider.set_nameservers(row.ref, cleaned),
         done_message=lambda row, result, changes: (
             f"Nameservers of {row} are now {', '.join(cleaned)}." if changes
             else f"Nameservers of {row} were already {', '.join(cleaned)}."),
@@ -461,7 +462,7 @@ def registration_set_dnssec(*, registration: Registration, mode: str,
     return _run(
         "dnssec", registration=registration, actor=actor,
         parameters={"mode": mode, "keys": [k.as_wire() for k in keys]},
-        call=lambda provider, row: provider.set_dnssec(row.upstream_id, mode, keys),
+        call=lambda provider, row: provider.set_dnssec(row.ref, mode, keys),
         done_message=after,
         implied_changes={"dnssec_enabled": mode != "disable"},
     )
@@ -508,7 +509,7 @@ def registration_update_holder(
         parameters: dict[str, Any] = {"action_mode": action_mode, "holder": fields,
                                       "confirm_reverification": confirm_reverification}
         call = lambda provider, row: provider.update_holder(  # noqa: E731
-            row.upstream_id, action_mode="edit_current", holder=fields,
+            row.ref, action_mode="edit_current", holder=fields,
             confirm_reverification=confirm_reverification)
     elif action_mode == "change":
         if (source_contact is None) == (new_contact is None):
@@ -518,7 +519,7 @@ def registration_update_holder(
         parameters = {"action_mode": action_mode, "source_contact_id": source_id,
                       "new_contact": fields}
         call = lambda provider, row: provider.update_holder(  # noqa: E731
-            row.upstream_id, action_mode="change", source_contact_id=source_id,
+            row.ref, action_mode="change", source_contact_id=source_id,
             new_contact=fields)
     else:
         raise InvalidInput("Choose to edit the current holder or change it.")
@@ -548,22 +549,23 @@ def registration_order_registrant_change(*, registration: Registration, actor,
             raise (RegistrationBusy if row.pending_async else OperationUnsupported)(reason)
         provider = _provider(row)
         result = call_upstream(
-            lambda: provider.order_registrant_change(row.upstream_id, source_contact_id=source_id,
+            lambda: provider.order_registrant_change(row.ref, source_contact_id=source_id,
                                                      new_contact=fields),
             actor=actor, action="registration.registrant_change", target=row,
             parameters=parameters)
         if isinstance(result, Outcome):
             return result
-        message = (f"Registrant change ordered for {row} (order {result.order_id}, "
-                   f"{result.order.get('status', 'pending')}). The registrar applies it "
-                   "once the payment clears.")
+        order_id = result.record.upstream_id or ""
+        message = (f"Registrant change ordered for {row} (order {order_id}). The registrar "
+                   "applies it once the payment clears.")
         row_audit = audit.record(
             actor=actor, action="registration.registrant_change", target=row,
-            parameters={**parameters, "order_id": result.order_id},
+            parameters={**parameters, "order_id": order_id},
             outcome=Outcomes.PENDING, upstream_status=202, upstream_request_id=result.request_id,
             message=message)
         return Outcome(status=Outcomes.PENDING, message=message,
-                       data={"order": result.order}, audit_row=row_audit)
+                       data={"order_id": order_id, "order_state": result.record.state.value},
+                       audit_row=row_audit)
 
 
 def registration_set_role_contacts(*, registration: Registration,
@@ -598,7 +600,7 @@ def registration_set_role_contacts(*, registration: Registration,
                             "new_contact": choices[role].new_contact}
     return _run(
         "role_contacts", registration=registration, actor=actor, parameters=parameters,
-        call=lambda provider, row: provider.set_role_contacts(row.upstream_id, choices),
+        call=lambda provider, row: provider.set_role_contacts(row.ref, choices),
         done_message=lambda row, result, changes: (
             f"Role contacts of {row} updated: {', '.join(sorted(choices))}."),
     )
@@ -611,13 +613,13 @@ def registration_reveal_auth_code(*, registration: Registration, actor) -> Outco
     require_permission(actor, op.permission)
     action = "registration.auth_code"
     with transaction.atomic():
-        row = (Registration.objects.select_related("tld__provider_account")
+        row = (Registration.objects.select_related("tld__provider_account", "provider_account")
                .get(pk=registration.pk))
         reason = unavailable_reason(row, "auth_code")
         if reason:
             raise OperationUnsupported(reason)
         provider = _provider(row)
-        code = call_upstream(lambda: provider.get_auth_code(row.upstream_id), actor=actor,
+        code = call_upstream(lambda: provider.get_auth_code(row.ref), actor=actor,
                              action=action, target=row, parameters={})
         if isinstance(code, Outcome):
             return code
@@ -646,7 +648,7 @@ def registration_force_sync(*, registration: Registration, actor) -> Outcome:
 
     return _run(
         "force_sync", registration=registration, actor=actor, parameters={},
-        call=lambda provider, row: provider.force_sync(row.upstream_id),
+        call=lambda provider, row: provider.force_sync(row.ref),
         done_message=message,
     )
 
@@ -659,7 +661,7 @@ def registration_decide_transfer_out(*, registration: Registration, decision: st
     return _run(
         "transfer_out", registration=registration, actor=actor,
         parameters={"decision": decision},
-        call=lambda provider, row: provider.decide_transfer_out(row.upstream_id, decision),
+        call=lambda provider, row: provider.decide_transfer_out(row.ref, decision),
         done_message=lambda row, result, changes: f"The outbound transfer of {row} is {verb}.",
         implied_changes={"transfer_out_pending": False},
     )
@@ -677,7 +679,7 @@ def registration_push_transfer(*, registration: Registration, recipient: str,
     return _run(
         "push_transfer", registration=registration, actor=actor,
         parameters={"recipient": handle},
-        call=lambda provider, row: provider.push_transfer(row.upstream_id, handle),
+        call=lambda provider, row: provider.push_transfer(row.ref, handle),
         done_message=lambda row, result, changes: f"{row} was pushed to {handle}.",
         implied_changes={"push_transfer_pending": True},
     )
@@ -686,8 +688,7 @@ def registration_push_transfer(*, registration: Registration, recipient: str,
 def registration_resend_verification(*, registration: Registration, actor) -> Outcome:
     return _run(
         "resend_verification", registration=registration, actor=actor, parameters={},
-        call=lambda provider, row: _as_done(provider.resend_holder_verification(
-            upstream_ref(row))),
+        call=lambda provider, row: _as_done(provider.resend_holder_verification(row.ref)),
         done_message=lambda row, result, changes: (
             f"The verification e-mail for {row}'s holder is queued."),
     )
@@ -704,8 +705,7 @@ def registration_replace_dns_records(*, registration: Registration,
     return _run(
         "dns_records", registration=registration, actor=actor,
         parameters={"records": records},
-        call=lambda provider, row: _as_done(str(provider.replace_dns_records(row.name,
-                                                                             records))),
+        call=lambda provider, row: provider.replace_dns_records(row.ref, records),
         done_message=lambda row, result, changes: (
             f"The DNS records of {row} were replaced ({len(records)} record(s))."),
     )
@@ -886,7 +886,7 @@ def _run_host(
     host_name: str,
     actor,
     parameters: Mapping[str, Any],
-    call: Callable[[Any, Registration], tuple[Any, str]],
+    call: Callable[[Provider, Registration], tuple[Any, str]],
     apply: Callable[[Registration, Host | None, Any], tuple[str, dict[str, Any]]],
 ) -> Outcome:
     """The glue-host twin of `_run`: lock, refuse, call, mirror, audit once. `call`
@@ -937,7 +937,7 @@ def host_create(*, registration: Registration, host_name: str, addresses: Sequen
         "create", registration=registration, host_name=name, actor=actor,
         parameters={"host_name": name, "addresses": [a for a, _ in cleaned]},
         call=lambda provider, row: (provider.create_host(
-            row.upstream_id, name, [a for a, _ in cleaned]), ""),
+            row.ref, name, [a for a, _ in cleaned]), ""),
         apply=apply)
 
 
@@ -960,7 +960,7 @@ def host_update(*, host: Host, addresses: Sequence[str], actor) -> Outcome:
         "update", registration=host.registration, host_name=name, actor=actor,
         parameters={"host_name": name, "addresses": [a for a, _ in cleaned]},
         call=lambda provider, row: (provider.update_host(
-            row.upstream_id, name, [a for a, _ in cleaned]), ""),
+            row.ref, name, [a for a, _ in cleaned]), ""),
         apply=apply)
 
 
@@ -969,9 +969,9 @@ def host_delete(*, host: Host, actor) -> Outcome:
     require_permission(actor, HOST_PERMISSIONS["delete"])
     name = host.host_name
 
-    def delete(provider, row: Registration):
+    def delete(provider: Provider, row: Registration):
         try:
-            return {}, provider.delete_host(row.upstream_id, name)
+            return {}, provider.delete_host(row.ref, name)
         except NotFound:
             # The registrar no longer has it (say, a retried DELETE whose first attempt
             # went through): the goal is reached, so the mirror follows.
@@ -1011,13 +1011,14 @@ def process_poll(*, process: Process) -> Process:
     and record the outcome in the audit trail (as system work)."""
     with transaction.atomic():
         process = (Process.objects.select_for_update(of=("self",))
-                   .select_related("registration__tld__provider_account")
+                   .select_related("registration__tld__provider_account",
+                                   "registration__provider_account")
                    .get(pk=process.pk))
         if process.is_terminal:
             return process
         registration = process.registration
         provider = _provider(registration)
-        view = provider.get_process(registration.upstream_id, process.upstream_id)
+        view = provider.get_process(registration.ref, process.upstream_id)
         process.status = view.process.status or process.status
         process.raw = view.process.raw
         process.poll_count += 1
@@ -1032,9 +1033,9 @@ def process_poll(*, process: Process) -> Process:
         return process
 
 
-def _finish_process(process: Process, provider) -> None:
+def _finish_process(process: Process, provider: Provider) -> None:
     registration = process.registration
-    record = provider.get_registration(registration.upstream_id).registration
+    record = provider.get_registration(registration.ref).registration
     changes = apply_registration(registration, record, synced_at=timezone.now())
     # The process is over whatever the upstream view still says about it.
     if registration.pending_async and registration.rtr_process_id == process.upstream_id:
@@ -1056,7 +1057,7 @@ def process_follow_step(*, process: Process) -> str:
     too often. Returns "completed", "failed" (terminal, not completed), "running",
     "stuck" or "error" (this poll failed; the next one may work). Shared by the Celery
     task (which re-enqueues while "running") and `manage.py poll_processes`."""
-    from django.conf import settings
+
 
     process.refresh_from_db()
     if process.is_terminal:
@@ -1096,12 +1097,13 @@ def process_mark_stuck(*, process: Process) -> None:
 
 
 def _process_action(process: Process, *, actor, permission: str, action: str,
-                    call: Callable[[Any, Registration, Process], str], message: str,
+                    call: Callable[[Provider, Registration, Process], str], message: str,
                     refuse: Callable[[Process], str | None]) -> Outcome:
     require_permission(actor, permission)
     with transaction.atomic():
         process = (Process.objects.select_for_update(of=("self",))
-                   .select_related("registration__tld__provider_account").get(pk=process.pk))
+                   .select_related("registration__tld__provider_account",
+                                   "registration__provider_account").get(pk=process.pk))
         reason = refuse(process)
         if reason:
             raise OperationRefused(reason)
@@ -1122,24 +1124,22 @@ def _process_action(process: Process, *, actor, permission: str, action: str,
 
 def process_resend(*, process: Process, actor) -> Outcome:
     """Resume a SUSPENDED process; polling picks it up again."""
-    from registrar.tasks import schedule_poll
-
     outcome = _process_action(
         process, actor=actor, permission="registrar.resend_process", action="process.resend",
-        call=lambda provider, reg, proc: provider.resend_process(reg.upstream_id,
+        call=lambda provider, reg, proc: provider.resend_process(reg.ref,
                                                                  proc.upstream_id),
         message=f"Process {process.upstream_id} was resumed.",
         refuse=lambda proc: None if proc.status == ProcessStatus.SUSPENDED else (
             "Only a suspended process can be resumed."))
     if outcome.ok:
         Process.objects.filter(pk=process.pk).update(stuck=False, poll_count=0)
-        schedule_poll(process.pk)
+        enqueue_after_commit(POLL_TASK, process.pk, countdown=settings.PROCESS_POLL_BASE_DELAY)
     return outcome
 
 
 def process_cancel(*, process: Process, actor) -> Outcome:
-    def cancel(provider, reg: Registration, proc: Process) -> str:
-        status = provider.cancel_process(reg.upstream_id, proc.upstream_id)
+    def cancel(provider: Provider, reg: Registration, proc: Process) -> str:
+        status = provider.cancel_process(reg.ref, proc.upstream_id)
         proc.status = ProcessStatus.CANCELLED
         proc.completed_at = timezone.now()
         proc.save()

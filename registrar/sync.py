@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from backoffice import audit
@@ -29,8 +30,15 @@ from backoffice.models import StaffAction
 from contacts.models import Contact
 from registrar.domain_names import to_ascii, to_unicode
 from registrar.models import Host, HostAddress, ProviderAccount, Registration, Tld
-from registrar.providers.base import ProviderError
-from registrar.providers.domain_api import ContactRecord, RegistrationRecord
+from registrar.providers.base import (
+    REGISTRATION_OPERATIONS,
+    Capability,
+    ContactRecord,
+    Provider,
+    RegistrationRecord,
+    RegistrationRef,
+)
+from registrar.providers.errors import ProviderError
 from registrar.providers.registry import build_provider
 
 ROLES = ("owner", "admin", "tech", "billing")
@@ -84,6 +92,8 @@ def diff_registration(registration: Registration, record: RegistrationRecord) ->
         if _comparable(old) != _comparable(new):
             changes[name] = (old, new)
     for role in ROLES:
+        if role not in record.contacts:
+            continue  # the upstream says nothing about this role (it keeps no contacts)
         contact = record.contacts.get(role)
         old_id = getattr(registration, f"{role}_contact_id")
         old_upstream = (getattr(registration, f"{role}_contact").upstream_id
@@ -125,6 +135,100 @@ def apply_registration(registration: Registration, record: RegistrationRecord, *
 def changes_for_audit(changes: FieldChanges) -> dict[str, dict[str, Any]]:
     return {name: {"old": display_value(old), "new": display_value(new)}
             for name, (old, new) in sorted(changes.items())}
+
+
+TLD_FLAGS = ("supports_privacy", "supports_transfer_lock", "supports_push_transfer",
+             "supports_dnssec", "requires_contact_validation")
+
+
+def served_by(account: ProviderAccount) -> QuerySet[Registration]:
+    """The registrations that live at `account` (or, not saying where, at their TLD's
+    registrar when that is `account`)."""
+    return Registration.objects.filter(
+        Q(provider_account=account)
+        | Q(provider_account__isnull=True, tld__provider_account=account))
+
+
+def tld_for(record: RegistrationRecord, account: ProviderAccount,
+            known: dict[str, Tld] | None = None) -> Tld:
+    """The record's TLD, created with the flags the record gives the first time one of
+    its registrations is seen. It takes `account` as its default registrar only if that
+    upstream operates registrations: one that only sells or lists domains must not
+    become the registrar of everything else under the TLD."""
+    name = str(record.tld.get("name") or record.name.rsplit(".", 1)[-1]).lstrip(".").lower()
+    tld = known.get(name) if known is not None else Tld.objects.filter(name=name).first()
+    if tld is None:
+        flags = record.feature_flags
+        registrar = account if account.capabilities & REGISTRATION_OPERATIONS else None
+        tld = Tld.objects.create(
+            name=name, upstream_id=record.tld.get("id"), provider_account=registrar,
+            **{flag: bool(flags[flag]) for flag in TLD_FLAGS if flag in flags})
+        if known is not None:
+            known[name] = tld
+    return tld
+
+
+def local_registration(record: RegistrationRecord) -> Registration | None:
+    """The mirror row of an upstream registration: by its upstream id where it has one,
+    else by its name."""
+    rows = Registration.objects.select_related(
+        "tld", "account", "provider_account", "owner_contact", "admin_contact",
+        "tech_contact", "billing_contact")
+    if record.upstream_id:
+        return rows.filter(upstream_id=record.upstream_id).first()
+    return rows.filter(name=to_ascii(record.name)).first()
+
+
+def mirror_registration(account: ProviderAccount, record: RegistrationRecord, *,
+                        customer=None, actor_label: str = "system:sync"
+                        ) -> tuple[Registration, FieldChanges, bool]:
+    """Create or update the mirror of one registration that lives at `account`, with one
+    audit row when anything changed; (registration, changes, created). `customer` is
+    linked to a registration that has none (an order's customer)."""
+    registration = local_registration(record)
+    if registration is None:
+        tld = tld_for(record, account)
+        values = {k: v for k, v in record.fields.items() if k not in {"name"}}
+        registration = Registration(name=to_ascii(record.name), tld=tld,
+                                    provider_account=account, account=customer,
+                                    last_synced_at=timezone.now(), **values)
+        for role in ROLES:
+            contact = record.contacts.get(role)
+            if contact is not None:
+                setattr(registration, f"{role}_contact",
+                        upsert_contact(contact, tld=tld, account=customer))
+        registration.save()
+        changes: FieldChanges = {"created": (None, registration.name)}
+        _audit_one(registration, changes, "created", actor_label)
+        return registration, changes, True
+    changes = apply_registration(registration, record, synced_at=timezone.now())
+    update = []
+    if registration.provider_account_id != account.pk:
+        changes["provider_account"] = (
+            registration.provider_account.label if registration.provider_account else None,
+            account.label)
+        registration.provider_account = account
+        update.append("provider_account")
+    if customer is not None and registration.account_id is None:
+        changes["account"] = (None, customer.customer_reference)
+        registration.account = customer
+        update.append("account")
+    if update:
+        registration.save(update_fields=[*update, "updated_at"])
+    if changes:
+        _audit_one(registration, changes, "updated", actor_label)
+    return registration, changes, False
+
+
+def _audit_one(registration: Registration, changes: FieldChanges, kind: str,
+               actor_label: str) -> None:
+    audit.record(
+        actor=None, actor_label=actor_label, action=f"registration.sync_{kind}",
+        target=registration, parameters={"changes": changes_for_audit(changes)},
+        outcome=StaffAction.Outcome.SUCCEEDED,
+        message=f"{registration.unicode_name} {kind} from "
+                f"{registration.provider_account or 'upstream'} "
+                f"({', '.join(sorted(changes)) or 'no fields'}).")
 
 
 # --- reconciling a whole provider account ----------------------------------------------
@@ -216,18 +320,7 @@ class _Reconciler:
         self.seen: set[str] = set()
 
     def _tld(self, record: RegistrationRecord) -> Tld:
-        name = str(record.tld.get("name") or record.fields["name"].rsplit(".", 1)[-1])
-        name = name.lstrip(".").lower()
-        tld = self.tlds.get(name)
-        if tld is None:
-            flags = record.feature_flags
-            tld = Tld.objects.create(
-                name=name, upstream_id=record.tld.get("id"), provider_account=self.account,
-                **{flag: bool(flags[flag]) for flag in (
-                    "supports_privacy", "supports_transfer_lock", "supports_push_transfer",
-                    "supports_dnssec", "requires_contact_validation") if flag in flags})
-            self.tlds[name] = tld
-        return tld
+        return tld_for(record, self.account, self.tlds)
 
     def _contact(self, record: ContactRecord | None, tld: Tld, account) -> Contact | None:
         if record is None:
@@ -237,15 +330,19 @@ class _Reconciler:
         return self.contacts[record.upstream_id]
 
     def handle(self, batch: list[tuple[RegistrationRecord, list[dict] | None]]) -> None:
-        guids = [record.fields["upstream_id"] for record, _ in batch]
-        self.seen.update(guids)
-        local = {r.upstream_id: r for r in Registration.objects.filter(upstream_id__in=guids)
-                 .select_related("tld", "account", "owner_contact", "admin_contact",
-                                 "tech_contact", "billing_contact")
-                 .prefetch_related("hosts__addresses")}
+        guids = [record.upstream_id for record, _ in batch if record.upstream_id]
+        names = [to_ascii(record.name) for record, _ in batch if not record.upstream_id]
+        self.seen.update(record.key for record, _ in batch)
+        rows = (Registration.objects.filter(Q(upstream_id__in=guids) | Q(name__in=names))
+                .select_related("tld", "account", "provider_account", "owner_contact",
+                                "admin_contact", "tech_contact", "billing_contact")
+                .prefetch_related("hosts__addresses"))
+        by_guid = {r.upstream_id: r for r in rows if r.upstream_id}
+        by_name = {r.name: r for r in rows}
         new_rows: list[tuple[Registration, RegistrationRecord, list[dict] | None]] = []
         for record, hosts in batch:
-            registration = local.get(record.fields["upstream_id"])
+            registration = (by_guid.get(record.upstream_id) if record.upstream_id
+                            else by_name.get(to_ascii(record.name)))
             if registration is None:
                 new_rows.append((self._new(record), record, hosts))
                 continue
@@ -257,14 +354,16 @@ class _Reconciler:
                                 in zip(created, new_rows, strict=True) if hosts])
             for registration in created:
                 self._audit(registration, {"created": (None, registration.name)}, "created")
-        Registration.objects.filter(upstream_id__in=guids).update(last_synced_at=self.now)
+        Registration.objects.filter(Q(upstream_id__in=guids) | Q(name__in=names)).update(
+            last_synced_at=self.now)
         self.flush()
 
     def _new(self, record: RegistrationRecord) -> Registration:
         tld = self._tld(record)
         values = {k: v for k, v in record.fields.items() if k != "name"}
         registration = Registration(name=to_ascii(record.fields["name"]), tld=tld,
-                                    last_synced_at=self.now, **values)
+                                    provider_account=self.account, last_synced_at=self.now,
+                                    **values)
         registration.name_unicode = to_unicode(registration.name)
         for role in ROLES:
             setattr(registration, f"{role}_contact",
@@ -283,6 +382,10 @@ class _Reconciler:
                                 {k: sorted(v) for k, v in sorted(new_hosts.items())})
         if registration.missing_upstream_at is not None:
             changes["missing_upstream_at"] = (registration.missing_upstream_at, None)
+        if registration.provider_account_id != self.account.pk:
+            changes["provider_account"] = (
+                registration.provider_account.label if registration.provider_account
+                else None, self.account.label)
         if not changes:
             self.report.unchanged += 1
             return
@@ -291,9 +394,10 @@ class _Reconciler:
         apply_registration(registration, record)
         if "hosts" in changes:
             self._write_hosts(registration, new_hosts)
-        if "missing_upstream_at" in changes:
+        if "missing_upstream_at" in changes or "provider_account" in changes:
             registration.missing_upstream_at = None
-            registration.save(update_fields=["missing_upstream_at"])
+            registration.provider_account = self.account
+            registration.save(update_fields=["missing_upstream_at", "provider_account"])
         self.report.updated += 1
         self._audit(registration, changes, "updated")
 
@@ -325,12 +429,11 @@ class _Reconciler:
                 for address in sorted(addresses - known)])
 
     def mark_missing(self, only: list[str] | None) -> None:
-        candidates = Registration.objects.filter(tld__provider_account=self.account,
-                                                 missing_upstream_at__isnull=True)
+        candidates = served_by(self.account).filter(missing_upstream_at__isnull=True)
         if only is not None:
             candidates = candidates.filter(name__in=only)
         gone = [r for r in candidates.only("pk", "name", "upstream_id")
-                if r.upstream_id not in self.seen]
+                if r.upstream_id not in self.seen and r.name not in self.seen]
         for registration in gone:
             self._audit(registration, {"missing_upstream_at": (None, self.now)}, "missing")
         Registration.objects.filter(pk__in=[r.pk for r in gone]).update(
@@ -380,7 +483,12 @@ def sync_provider(
     names = sorted({to_ascii(name) for name in only}) if only is not None else None
     started = time.perf_counter()
     provider = build_provider(account)
-    existing = Registration.objects.filter(tld__provider_account=account).count()
+    if not provider.supports(Capability.REGISTRATION_SYNC):
+        provider.close()
+        raise ProviderError(f"{account.get_kind_display()} accounts list no registrations.",
+                            code="no_registration_list")
+    reads_hosts = provider.supports(Capability.HOSTS)
+    existing = served_by(account).count()
     try:
         with transaction.atomic(), ThreadPoolExecutor(
                 max_workers=concurrency, thread_name_prefix="sync") as pool:
@@ -405,8 +513,9 @@ def sync_provider(
                         on_progress(report)
 
             for record in _stream(_upstream(provider, names), maxsize=PAGE_SIZE * 2):
-                guid = record.fields["upstream_id"]
-                window.append((record, pool.submit(provider.list_hosts, guid)))
+                hosts: Future = (pool.submit(provider.list_hosts, _ref(record)) if reads_hosts
+                                 else _no_hosts())
+                window.append((record, hosts))
                 # Enough requests queued to keep every thread busy while this thread
                 # writes a batch.
                 if len(window) >= max(concurrency * 4, WRITE_BATCH * 2):
@@ -436,11 +545,20 @@ def sync_provider(
     return report
 
 
-def _upstream(provider, names: list[str] | None) -> Iterator[RegistrationRecord]:
+def _upstream(provider: Provider, names: list[str] | None) -> Iterator[RegistrationRecord]:
     if names is None:
-        yield from provider.iter_registrations(per_page=PAGE_SIZE)
+        yield from provider.iter_registrations(page_size=PAGE_SIZE)
         return
-    for name in names:  # the upstream's q is a substring match: keep exact hits only
-        for record in provider.iter_registrations(q=name, per_page=PAGE_SIZE):
-            if record.fields["name"] == name:
-                yield record
+    for name in names:
+        yield from provider.iter_registrations(name=name, page_size=PAGE_SIZE)
+
+
+def _ref(record: RegistrationRecord) -> RegistrationRef:
+    return RegistrationRef(name=record.name, upstream_id=record.upstream_id)
+
+
+def _no_hosts() -> Future:
+    """An upstream without glue hosts: nothing to compare (the mirror keeps its own)."""
+    done: Future = Future()
+    done.set_result(None)
+    return done

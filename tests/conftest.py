@@ -1,7 +1,9 @@
+import httpx
 import pytest
 
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
 from tests.factories import UserFactory
+from tests.fakes.sandbox import RecordingTransport, SandboxControl
 
 
 @pytest.fixture
@@ -32,72 +34,6 @@ def role_users(support_user, finance_user, admin_user_role, plain_staff_user):
 
 
 # --- the sandbox upstream, observed at the HTTP boundary ---------------------------
-
-import httpx  # noqa: E402
-from django.conf import settings as django_settings  # noqa: E402
-
-
-class RecordingTransport(httpx.BaseTransport):
-    """Passes requests to the sandbox and remembers each one: what left, in order."""
-
-    def __init__(self, inner: httpx.BaseTransport):
-        self.inner = inner
-        self.requests: list[httpx.Request] = []
-        self._failures: list[Exception] = []
-
-    def fail_next(self, error: Exception) -> None:
-        """The next request dies with `error` (e.g. httpx.ReadTimeout) after it left."""
-        self._failures.append(error)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        if self._failures:
-            raise self._failures.pop(0)
-        return self.inner.handle_request(request)
-
-    def sent(self, method: str | None = None, path_suffix: str = "") -> list[httpx.Request]:
-        return [r for r in self.requests
-                if (method is None or r.method == method) and r.url.path.endswith(path_suffix)]
-
-    @property
-    def mutations(self) -> list[httpx.Request]:
-        return [r for r in self.requests if r.method != "GET"]
-
-
-class SandboxControl:
-    """Drives the sandbox's own control endpoints (docs/domain-api.md)."""
-
-    def __init__(self, app):
-        self.client = httpx.Client(
-            transport=httpx.WSGITransport(app=app), base_url="http://sandbox.invalid",
-            headers={"Authorization": f"Bearer {django_settings.SANDBOX_TOKEN}",
-                     "X-Auth-Account": "test-account"})
-
-    def fault(self, path: str, *, method: str = "*", status: int | None = None,
-              code: str = "", body: str | None = None, content_type: str | None = None,
-              delay: float = 0, times: int = 1) -> None:
-        """Queue a fault; with no status and no body it only delays the real answer."""
-        payload = {"method": method, "path": path, "code": code, "delay": delay,
-                   "times": times}
-        if status is not None:
-            payload["status"] = status
-        if body is not None:
-            payload.update(body=body, content_type=content_type or "application/json")
-        self.client.post("/_sandbox/faults", json=payload).raise_for_status()
-
-    def next_async(self, registration_guid: str, *, polls: int = 2, outcome: str = "COMPLETED",
-                   action: str = "*", times: int = 1) -> None:
-        self.client.post("/_sandbox/async", json={
-            "registration": registration_guid, "action": action, "polls": polls,
-            "outcome": outcome, "times": times}).raise_for_status()
-
-    def state(self) -> dict:
-        return self.client.get("/_sandbox/state").json()
-
-    def registration(self, guid: str) -> dict:
-        return self.client.get(f"/api/domain_registrations/{guid}").json()[
-            "domain_registration"]
 
 
 @pytest.fixture

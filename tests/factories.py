@@ -25,7 +25,6 @@ from registrar.models import (
     ProcessLogEntry,
     ProcessStatus,
     ProviderAccount,
-    ProviderKind,
     Registration,
     Tld,
 )
@@ -54,7 +53,7 @@ class ProviderAccountFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("label",)
 
     label = factory.Sequence(lambda n: f"provider-{n}")
-    kind = ProviderKind.SANDBOX
+    kind = "sandbox"
     base_url = "http://sandbox.invalid"
     account_ref = "test-account"
     secret_env = "SANDBOX_API_TOKEN"

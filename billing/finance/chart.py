@@ -16,7 +16,7 @@ from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Sum, Value, 
 from django.db.models.functions import TruncMonth
 
 from billing.models import CHARGED_STATUSES, Order
-from billing.money import to_decimal
+from registrar.money import to_decimal
 
 TITLE = "Net revenue by month per currency"
 EMPTY_MESSAGE = "No charged orders in this period"

@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 from django.db.models.sql.constants import MULTI
 
 from billing.models import CHARGED_STATUSES, Order
-from billing.money import exponent
+from registrar.money import exponent
 
 HEADER = (
     "id", "placed_at", "status", "kind", "domain", "domain_unicode", "tld", "years",

@@ -10,8 +10,8 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from billing.models import Order, OrderKind, OrderStatus, PurchaseType
-from billing.money import non_default_exponents
 from registrar.models import ProviderAccount, Tld
+from registrar.money import non_default_exponents
 
 SORTABLE = (
     ("placed_at", "placed"),

@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from backoffice.models import StaffAction
 from billing.models import LedgerEntry, Order, OrderStatus
-from billing.money import format_minor
+from registrar.money import format_minor
 
 # Same instant: the step that causes comes before what it causes.
 _RANK = {"quoted": 0, "placed": 0, "payment": 1, "registration": 2, "refund": 3,

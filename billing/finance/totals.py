@@ -15,7 +15,7 @@ from django.db.models import BigIntegerField, Case, Count, F, QuerySet, Sum, Val
 from django.db.models.functions import Coalesce
 
 from billing.models import CHARGED_STATUSES, Order
-from billing.money import format_minor
+from registrar.money import format_minor
 
 _CHARGED = sorted(str(status) for status in CHARGED_STATUSES)
 

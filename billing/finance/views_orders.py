@@ -28,7 +28,7 @@ from billing.finance.export import OrderCsv
 from billing.finance.filters import OrderFilter, filtered_orders
 from billing.finance.totals import totals_by_currency
 from billing.models import Order
-from billing.money import to_decimal
+from registrar.money import to_decimal
 
 PER_PAGE = 50
 DEFAULT_SORT = "-placed"

@@ -15,7 +15,7 @@ from billing.finance.access import finance_view, page_context
 from billing.finance.filters import filtered_orders
 from billing.finance.timeline import order_for_detail, order_timeline
 from billing.models import LedgerEntry, Order
-from billing.money import format_minor
+from registrar.money import format_minor
 
 #: Rows shown per needs-attention section; the count above each table is the full one.
 ATTENTION_ROWS = 100

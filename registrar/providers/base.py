@@ -1,17 +1,32 @@
-"""The provider interface: capabilities, result types and the error hierarchy.
+"""The provider interface: every hook the core calls, the capability set that says which
+of them an adapter implements, and the records that cross the boundary.
 
-Every upstream adapter speaks its own wire format and answers in these terms, so
-services never see httpx, status codes or provider-specific error bodies.
+Every upstream adapter speaks its own wire format and answers in these terms, so the
+core (services, sync, billing) never sees httpx, status codes, an upstream's error
+bodies or its vocabulary, and never asks which upstream it is talking to: it asks
+`supports(capability)`. The records here are plain values: an adapter imports no app's
+models, and the core maps records to rows.
+
+A hook an adapter does not implement raises `Unsupported`; the core only calls hooks
+whose capability the adapter declares.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from registrar.providers.errors import Unsupported
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class Capability(StrEnum):
+    # Registration operations (one button each in the admin).
     LOCK = "lock"
     PRIVACY = "privacy"
     DNSSEC = "dnssec"
@@ -21,27 +36,114 @@ class Capability(StrEnum):
     REGISTRANT_CHANGE_ORDER = "registrant_change_order"
     ROLE_CONTACTS = "role_contacts"
     NAMESERVERS = "nameservers"
-    HOSTS = "hosts"
     AUTH_CODE = "auth_code"
     TRANSFER_OUT_DECISION = "transfer_out_decision"
     PUSH_TRANSFER = "push_transfer"
     VERIFICATION_RESEND = "verification_resend"
     FORCE_SYNC = "force_sync"
+    DNS_RECORDS = "dns_records"
+    # What hangs off a registration.
+    HOSTS = "hosts"
     PROCESSES = "processes"
     CONTACTS = "contacts"
-    ORDERS = "orders"
-    AVAILABILITY = "availability"
-    DNS_RECORDS = "dns_records"
+    # Reading registrations: the whole list (the reconcile job), or one (a re-read).
+    REGISTRATION_SYNC = "registration_sync"
+    REGISTRATION_READ = "registration_read"
+    # Money.
+    DOMAIN_ORDERS = "domain_orders"
+    ORDER_FOLLOW = "order_follow"
+    ORDER_MIRROR = "order_mirror"
+    EMAIL_ORDERS = "email_orders"
     BILLING_LINK = "billing_link"
+    # Events the upstream pushes to /webhooks/<kind>/<label>/.
+    WEBHOOKS = "webhooks"
 
 
-# --- Results of a mutation --------------------------------------------------
+#: The capabilities that operate a registration: an upstream with none of them sells or
+#: lists domains but does not manage them.
+REGISTRATION_OPERATIONS = frozenset({
+    Capability.LOCK, Capability.PRIVACY, Capability.DNSSEC, Capability.AUTO_RENEW,
+    Capability.HOLDER_EDIT, Capability.HOLDER_CHANGE, Capability.REGISTRANT_CHANGE_ORDER,
+    Capability.ROLE_CONTACTS, Capability.NAMESERVERS, Capability.AUTH_CODE,
+    Capability.TRANSFER_OUT_DECISION, Capability.PUSH_TRANSFER,
+    Capability.VERIFICATION_RESEND, Capability.FORCE_SYNC, Capability.DNS_RECORDS,
+    Capability.HOSTS,
+})
+
+
+# --- Values -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Money:
     amount_minor: int
     currency: str
+
+
+@dataclass(frozen=True)
+class RegistrationRef:
+    """How the core names a registration to its upstream: the ASCII name, and the
+    upstream's own id where it has one (the Domain API's guid). Each adapter uses what
+    its API keys registrations by."""
+
+    name: str
+    upstream_id: str = ""
+
+
+class RegistrationState(StrEnum):
+    """Registration statuses, as the mirror stores them (registrar.RegistrationStatus)."""
+
+    ACTIVE = "active"
+    PENDING = "pending"
+    PENDING_TRANSFER = "pending_transfer"
+    EXPIRED = "expired"
+    REDEMPTION = "redemption"
+    TRANSFERRED_OUT = "transferred_out"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    """An upstream contact, as `contacts.Contact` field values (`upstream_id` among
+    them, when the upstream keeps contacts of its own)."""
+
+    fields: dict[str, Any]
+    split_from_upstream_id: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def upstream_id(self) -> int:
+        return self.fields["upstream_id"]
+
+
+@dataclass(frozen=True)
+class RegistrationRecord:
+    """An upstream registration: scalar `Registration` field values (only those the
+    upstream stated: applying the record never invents a value), plus the related
+    objects the mirror resolves separately (TLD, role contacts).
+
+    `fields["upstream_id"]` is present where the upstream has ids of its own; otherwise
+    the registration is keyed by its name."""
+
+    fields: dict[str, Any]
+    tld: dict[str, Any] = field(default_factory=dict)
+    contacts: dict[str, ContactRecord | None] = field(default_factory=dict)
+    feature_flags: dict[str, Any] = field(default_factory=dict)
+    fees: dict[str, Money | None] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.fields["name"]
+
+    @property
+    def upstream_id(self) -> str:
+        return str(self.fields.get("upstream_id") or "")
+
+    @property
+    def key(self) -> str:
+        """What identifies it upstream: its id, else its name."""
+        return self.upstream_id or self.name
 
 
 @dataclass(frozen=True)
@@ -55,6 +157,68 @@ class ProcessInfo:
 
 
 @dataclass(frozen=True)
+class ProcessView:
+    process: ProcessInfo
+    log: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    """One registration read live: the record, and what only a single read carries."""
+
+    registration: RegistrationRecord
+    dns_zone: dict[str, Any] | None = None
+    linked_site: dict[str, Any] | None = None
+    transfer_out: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ContactUpdate:
+    """The outcome of a contact update. On a split, `contact` is the new contact (it
+    backs `moved_registration_ids`) and `original` keeps the registrations that
+    rejected the change."""
+
+    contact: ContactRecord
+    original: ContactRecord | None = None
+    moved_registration_ids: list[str] = field(default_factory=list)
+    kept_registration_ids: list[str] = field(default_factory=list)
+    process: ProcessInfo | None = None
+    request_id: str = ""
+
+    @property
+    def split(self) -> bool:
+        return self.original is not None
+
+
+@dataclass(frozen=True)
+class DnssecKeyData:
+    flags: int
+    algorithm: int
+    public_key: str
+
+    def as_wire(self) -> dict[str, Any]:
+        return {"flags": self.flags, "algorithm": self.algorithm, "publicKey": self.public_key}
+
+
+@dataclass(frozen=True)
+class RoleContactSource:
+    """One role's new contact: same as the owner, an existing contact, or a new one."""
+
+    source: Literal["same_as_owner", "existing", "new"]
+    contact_id: int | None = None
+    new_contact: Mapping[str, Any] | None = None
+
+
+DnssecMode = Literal["enable", "disable", "add_keys"]
+HolderMode = Literal["edit_current", "change"]
+TransferDecision = Literal["approve", "reject"]
+ContactRole = Literal["admin", "tech", "billing"]
+
+
+# --- Results of a mutation --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
 class Done:
     """The upstream applied the change. `changes` are mirror field values to apply;
     `record` is the refreshed upstream object when the answer carried one (the mirror
@@ -64,7 +228,7 @@ class Done:
     changes: dict[str, Any] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
-    record: Any = None
+    record: RegistrationRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +238,7 @@ class Pending:
     process: ProcessInfo
     body: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
-    record: Any = None
+    record: RegistrationRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -91,276 +255,245 @@ class PaymentRequired:
 Result = Done | Pending | PaymentRequired
 
 
-# --- Errors -------------------------------------------------------------------
+# --- Orders -----------------------------------------------------------------------------
 
 
-class ProviderError(Exception):
-    """An upstream call that did not succeed.
+class OrderState(StrEnum):
+    """Where an upstream order stands, in one vocabulary for every upstream. The values
+    are Entri's status words, which cover the others; billing maps each to its own
+    order status in one table."""
 
-    `message` is safe to show staff (no secrets, no raw bodies); `code` is the
-    upstream's machine code (or ours for transport failures); `retryable` says whether
-    trying the same call again later may succeed.
-    """
-
-    default_message: ClassVar[str] = "The registrar refused the request."
-    retryable_by_default: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        code: str = "",
-        status: int | None = None,
-        retryable: bool | None = None,
-        request_id: str = "",
-        violations: list[dict[str, Any]] | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        self.message = message or self.default_message
-        self.code = code
-        self.status = status
-        self.retryable = self.retryable_by_default if retryable is None else retryable
-        self.request_id = request_id
-        self.violations = violations or []
-        self.details = details or {}
-        super().__init__(self.message)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, status={self.status!r})"
+    AWAITING_PAYMENT = "payment_initiated"
+    PAID = "payment_successful"
+    PAYMENT_FAILED = "payment_failed"
+    IN_PROGRESS = "registration_in_progress"
+    COMPLETED = "registered"
+    TRANSFERRED = "transferred"
+    TRANSFER_STARTED = "transfer_started"
+    TRANSFER_ACKNOWLEDGED = "transfer_ack"
+    TRANSFER_COMPLETED = "transfer_completed"
+    TRANSFER_SUCCEEDED = "transfer_success"
+    TRANSFER_FAILED = "transfer_failed"
+    REFUNDED = "refunded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
-class BadRequest(ProviderError):
-    default_message = "The registrar could not understand the request."
+#: The states in which the thing ordered was delivered: a registration exists.
+DELIVERED_STATES = frozenset({
+    OrderState.COMPLETED, OrderState.TRANSFERRED, OrderState.TRANSFER_COMPLETED,
+    OrderState.TRANSFER_SUCCEEDED,
+})
 
 
-class AuthenticationFailed(ProviderError):
-    default_message = "The registrar did not accept our credentials."
+class OrderType(StrEnum):
+    REGISTRATION = "registration"
+    TRANSFER_IN = "transfer_in"
+    RENEWAL = "renewal"
+    REGISTRANT_CHANGE = "registrant_change"
+    EMAIL_INFRASTRUCTURE = "email_infrastructure"
 
 
-class PermissionDenied(ProviderError):
-    default_message = "The registrar does not allow this account to do that."
+class OrderAction(StrEnum):
+    """What staff can order for a domain."""
+
+    REGISTER = "register"
+    TRANSFER = "transfer"
+    RENEW = "renew"
 
 
-class PaymentRequiredError(ProviderError):
-    """A 402 where no fee gate was expected; mutations turn 402 into `PaymentRequired`."""
-
-    default_message = "The registrar requires payment for this."
-
-
-class NotFound(ProviderError):
-    default_message = "The registrar does not know this object."
+ORDER_TYPE_OF_ACTION = {OrderAction.REGISTER: OrderType.REGISTRATION,
+                        OrderAction.TRANSFER: OrderType.TRANSFER_IN,
+                        OrderAction.RENEW: OrderType.RENEWAL}
 
 
-class Conflict(ProviderError):
-    default_message = "The registrar reports a conflicting state."
+@dataclass(frozen=True)
+class OrderLine:
+    """One line of an order. Amounts left None were not stated by the upstream."""
+
+    description: str
+    domain: str = ""
+    quantity: int = 1
+    unit_amount_minor: int | None = None
+    total_minor: int | None = None
+    upstream_id: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-class RegistrationBusy(Conflict):
-    default_message = (
-        "A registrar process is already running for this registration. "
-        "Wait for it to finish, then try again."
-    )
-    retryable_by_default = True
+@dataclass(frozen=True)
+class OrderRecord:
+    """An upstream order, as its upstream describes it.
+
+    Every field left None (or empty) was not stated, and the mirror leaves what it has:
+    a partial record (a status event) updates an order, and only a record with a
+    currency can create one. `lines` None says nothing about the items;
+    `lines_authoritative` False means they were made up from the record (no itemisation
+    upstream) and only fill an order that has none. `local_id` is set when the adapter
+    matched the record to one of the `KnownOrder`s it was given. `delivered` are the
+    registrations the order made, as the upstream described them."""
+
+    upstream_id: str | None
+    state: OrderState
+    type: OrderType | None = None
+    domain: str = ""
+    years: int | None = None
+    currency: str | None = None
+    subtotal_minor: int | None = None
+    fees_minor: int | None = None
+    total_minor: int | None = None
+    refunded_minor: int | None = None
+    status_reason: str = ""
+    customer_reference: str = ""
+    upstream_customer_id: str = ""
+    placed_at: datetime | None = None
+    lines: tuple[OrderLine, ...] | None = None
+    lines_authoritative: bool = True
+    registration_id: str = ""
+    delivered: tuple[RegistrationRecord, ...] = ()
+    local_id: int | None = None
+    # The upstream took the money, whatever became of the order since (a Domain API
+    # cart is paid at placement). None: the state says (charged states only).
+    paid: bool | None = None
 
 
-class ReverificationRequired(Conflict):
-    default_message = (
-        "This change touches validated holder fields: confirm that the holder will be "
-        "asked to verify them again."
-    )
+@dataclass(frozen=True)
+class KnownOrder:
+    """A local order, as plain values, for an adapter that must match upstream records
+    to what was placed here (an upstream that lists domains, not orders)."""
+
+    local_id: int
+    upstream_id: str | None
+    open: bool
+    lines: tuple[OrderLine, ...] = ()
 
 
-class InvalidRequest(ProviderError):
-    """422: the registrar refused the input or the operation for this object."""
-
-    default_message = "The registrar refused the change."
+#: Called with a record of the wrong shape and its parse error; the record is skipped.
+OnMalformed = Callable[[Any, Exception], None]
 
 
-class Unsupported(InvalidRequest):
-    default_message = "This TLD does not support that operation."
+@dataclass(frozen=True)
+class DomainQuoteRequest:
+    action: OrderAction
+    domain: str  # ASCII
+    years: int
+    allow_acquisition: bool = False
+    # For an upstream without a price endpoint: the most staff agree to pay.
+    ceiling: Money | None = None
 
 
-class TransferProhibited(InvalidRequest):
-    default_message = "The registry prohibits transfers of this registration."
+@dataclass(frozen=True)
+class DomainQuote:
+    """What staff are shown before anything is placed. `total_minor` None: the upstream
+    quotes no price for this (its own price for the term applies). `data` is kept on
+    the local order and handed back to `place_domain_order`."""
+
+    currency: str
+    total_minor: int | None
+    ceiling_minor: int | None = None
+    purchase_type: str = "registration"
+    premium: bool = False
+    notes: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
 
 
-class AuthcodeUnavailable(ProviderError):
-    default_message = "The auth code is not available for this registration."
+@dataclass(frozen=True)
+class DomainPlacement:
+    """A confirmed quote, to place. `owner` is the registrant (ContactRecord field values,
+    with its `upstream_id` where the upstream keeps contacts); `auth_code` is sent once
+    and never kept."""
+
+    action: OrderAction
+    domain: str
+    years: int
+    quote: Mapping[str, Any]
+    currency: str
+    quoted_total_minor: int | None
+    idempotency_key: str
+    customer_reference: str
+    owner: ContactRecord | None = None
+    auth_code: str = field(default="", repr=False)
 
 
-class ContactInvalid(InvalidRequest):
-    default_message = "The registrar refused the contact."
+@dataclass(frozen=True)
+class PlacedOrder:
+    """The upstream took the order (or charged and refunded it). `estimated`: the
+    amounts were not stated, so the record carries the most they can have been."""
+
+    record: OrderRecord
+    request_id: str = ""
+    estimated: bool = False
 
 
-class RateLimited(ProviderError):
-    default_message = "The registrar is rate-limiting us; try again shortly."
-    retryable_by_default = True
+@dataclass(frozen=True)
+class EmailOrderPlaced:
+    """An email-infrastructure order the upstream took. `checkout_url` (https only) is
+    where the customer pays; empty for a free order."""
+
+    record: OrderRecord
+    checkout_url: str = ""
+    request_id: str = ""
+    body: dict[str, Any] = field(default_factory=dict)
 
 
-class UpstreamFailure(ProviderError):
-    """502/5xx: the registrar behind the API failed."""
+@dataclass(frozen=True)
+class PushedEvent:
+    """One webhook delivery: its id (deliveries are applied once per id), its type,
+    and the order it updates (None for a type that is only stored)."""
 
-    default_message = "The registrar failed to answer. Nothing was changed; try again later."
-    retryable_by_default = True
-
-
-class ServiceUnavailable(ProviderError):
-    default_message = "The registration service is unavailable right now."
-    retryable_by_default = True
+    event_id: str
+    event_type: str
+    order: OrderRecord | None = None
 
 
-class TransportError(ProviderError):
-    """No usable answer at all: timeout, refused connection, broken response."""
-
-    default_message = "The registrar could not be reached. Nothing was changed; try again later."
-    retryable_by_default = True
-
-
-class MalformedResponse(ProviderError):
-    default_message = "The registrar sent an answer we could not read."
-    retryable_by_default = True
-
-
-class ConfigurationError(ProviderError):
-    """Our side is not set up to call this provider (no account, no secret, ...)."""
-
-    default_message = "This provider is not configured."
-
-
-# Every code document 001 lists: (status, class, message safe for staff).
-# A code that appears with two statuses (source_contact_not_found 404/422,
-# authcode_unavailable 422/502, registrar_unavailable 502/503) is keyed by both.
-KNOWN_CODES: dict[tuple[int, str], tuple[type[ProviderError], str]] = {
-    (400, "missing_account_header"): (
-        BadRequest, "The request did not say which account it is for (X-Auth-Account)."),
-    (400, "no_op"): (BadRequest, "The update contained no supported field."),
-    (401, "user_required"): (
-        AuthenticationFailed,
-        "This needs a user-scoped credential: the account key cannot place orders."),
-    (401, "unauthorized"): (AuthenticationFailed, "The registrar rejected our API token."),
-    (402, "payment_required"): (PaymentRequiredError, "The registrar requires payment for this."),
-    (403, "forbidden"): (PermissionDenied, "The API user may not place orders."),
-    (403, "trial_account"): (PermissionDenied, "Trial accounts cannot place orders."),
-    (404, "tld_not_found"): (NotFound, "The registrar does not know that TLD."),
-    (404, "source_contact_not_found"): (
-        NotFound, "That contact does not exist or is not used in this account."),
-    (404, "not_found"): (NotFound, "The registrar does not know this object."),
-    (409, "registration_busy"): (RegistrationBusy, RegistrationBusy.default_message),
-    (409, "reverification_required"): (
-        ReverificationRequired, ReverificationRequired.default_message),
-    (422, "missing_domain"): (InvalidRequest, "Enter a domain name."),
-    (422, "invalid_domain"): (InvalidRequest, "That is not a valid domain name."),
-    (422, "unknown_tld"): (InvalidRequest, "The registrar does not offer that TLD."),
-    (422, "cancellation_window_passed"): (
-        InvalidRequest,
-        "Auto-renew can no longer be switched off: the cancellation window has passed."),
-    (422, "nameservers_required"): (InvalidRequest, "Give at least one nameserver."),
-    (422, "lock_unsupported"): (Unsupported, "This TLD does not support a transfer lock."),
-    (422, "server_transfer_prohibited"): (
-        TransferProhibited,
-        "The registry prohibits transfers of this registration (serverTransferProhibited)."),
-    (422, "privacy_unsupported"): (Unsupported, "This TLD does not support WHOIS privacy."),
-    (422, "invalid_mode"): (InvalidRequest, "Unknown DNSSEC mode."),
-    (422, "dnssec_no_keys"): (InvalidRequest, "DNSSEC needs at least one key."),
-    (422, "source_contact_not_found"): (
-        InvalidRequest, "That contact does not exist or is not owned by this account."),
-    (422, "contact_invalid"): (ContactInvalid, "The registrar refused the new holder contact."),
-    (422, "no_registrant_change_price"): (
-        InvalidRequest, "No registrant-change price is configured for this account and TLD."),
-    (422, "cart_pay_failed"): (
-        InvalidRequest, "The payment could not be started; no change was ordered."),
-    (422, "owner_contact_missing"): (
-        InvalidRequest, "“Same as owner” needs an owner contact on the registration."),
-    (422, "authcode_unavailable"): (
-        AuthcodeUnavailable, "This TLD does not hand out the auth code through the API."),
-    (502, "authcode_unavailable"): (
-        AuthcodeUnavailable, "The registrar failed to return the auth code; try again later."),
-    (422, "no_pending_transfer_out"): (
-        InvalidRequest, "There is no outbound transfer waiting for a decision."),
-    (422, "invalid_decision"): (InvalidRequest, "The decision must be approve or reject."),
-    (422, "push_transfer_unsupported"): (Unsupported, "This TLD does not support push transfers."),
-    (422, "push_transfer_in_progress"): (
-        InvalidRequest, "A push transfer is already in progress for this registration."),
-    (422, "domain_not_transferable"): (
-        InvalidRequest, "The registry says this registration cannot be transferred now."),
-    (422, "verification_not_applicable"): (
-        InvalidRequest,
-        "Verification does not apply: the TLD does not require it or there is no owner contact."),
-    (422, "contact_in_use"): (
-        InvalidRequest, "The contact is still used by a registration and cannot be deleted."),
-    (422, "tld_required_for_orphan"): (
-        InvalidRequest, "This contact backs no registration: say which TLD's rules apply."),
-    # Not in document 001: codes of the parts docs/domain-api.md designs.
-    (409, "price_changed"): (
-        Conflict, "The price changed since it was quoted; nothing was charged."),
-    (422, "invalid_host_name"): (
-        InvalidRequest, "The host name must be a subdomain of the registration."),
-    (422, "invalid_address"): (InvalidRequest, "An address is not a valid IP address."),
-    (422, "host_exists"): (InvalidRequest, "A host with that name already exists."),
-    (502, "registrar_unavailable"): (
-        UpstreamFailure, "The registrar is not answering. Nothing was changed; try later."),
-    (502, "upstream_error"): (UpstreamFailure, UpstreamFailure.default_message),
-    (503, "feature_disabled"): (
-        ServiceUnavailable, "Domain registration is switched off for this account upstream."),
-    (503, "registrar_unavailable"): (
-        ServiceUnavailable, "No registrar is configured upstream for this TLD."),
-    (503, "missing_api_key"): (
-        ServiceUnavailable, "The registration service is missing its own registrar key."),
-}
-
-_BY_STATUS: dict[int, type[ProviderError]] = {
-    400: BadRequest,
-    401: AuthenticationFailed,
-    402: PaymentRequiredError,
-    403: PermissionDenied,
-    404: NotFound,
-    409: Conflict,
-    422: InvalidRequest,
-    429: RateLimited,
-}
-
-def error_for(
-    status: int,
-    code: str = "",
-    *,
-    upstream_message: str = "",
-    request_id: str = "",
-    violations: list[dict[str, Any]] | None = None,
-    details: dict[str, Any] | None = None,
-) -> ProviderError:
-    """Build the right ProviderError for an HTTP status and upstream code.
-
-    Known codes get their own class and message; unknown ones fall back on the status.
-    The upstream's own message is kept in `details` (for logs), not shown to staff.
-    """
-    known = KNOWN_CODES.get((status, code))
-    if known:
-        cls, message = known
-    else:
-        cls = _BY_STATUS.get(status) or (UpstreamFailure if status >= 500 else ProviderError)
-        message = cls.default_message
-    retryable = None
-    if status == 503 and code in {"feature_disabled", "missing_api_key", "registrar_unavailable"}:
-        retryable = False  # configuration upstream: retrying soon will not help
-    elif status >= 500:
-        retryable = True  # the registrar failed this time (e.g. 502 authcode_unavailable)
-    return cls(
-        message,
-        code=code or f"http_{status}",
-        status=status,
-        retryable=retryable,
-        request_id=request_id,
-        violations=violations,
-        details={**(details or {}), "upstream_message": upstream_message},
-    )
+# --- The interface -------------------------------------------------------------------------
 
 
 class Provider:
-    """Base of every adapter. Subclasses declare `capabilities` and implement the
-    methods for them; callers check `supports()` before offering an operation."""
+    """Base of every adapter.
+
+    Subclasses declare `capabilities` and implement the hooks for them; the core checks
+    `supports()` (or the class's `capabilities`, when no client is needed) before it
+    offers or calls one. Every hook that is not implemented raises `Unsupported`.
+    """
 
     kind: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    # --- configuration (read without building a client) --------------------------------
+    #: The account must name an environment variable holding its secret.
+    requires_secret: ClassVar[bool] = True
+    #: The account reference (X-Auth-Account, applicationId, API user) is required.
+    requires_account_ref: ClassVar[bool] = False
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this kind cannot be used on this installation at all, or None."""
+        return None
+
+    @classmethod
+    def default_secret(cls) -> str:
+        """The secret to use when the account's variable is unset ("" = none: refuse)."""
+        return ""
+
+    @classmethod
+    def default_transport(cls) -> httpx.BaseTransport | None:
+        """The transport to reach the upstream when tests do not plug one in."""
+        return None
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        account_ref: str = "",
+        timeout: float = 15.0,
+        user_agent: str = "registrar-backoffice",
+        transport: httpx.BaseTransport | None = None,
+        label: str = "",
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.label = label or self.kind
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -371,3 +504,248 @@ class Provider:
 
     def close(self) -> None:  # pragma: no cover - overridden where there is a client
         pass
+
+    def _unsupported(self, what: str) -> Unsupported:
+        return Unsupported(f"{self.display_name or self.kind} does not offer {what}.",
+                           code="unsupported")
+
+    # --- registration operations ----------------------------------------------------------
+    # Each answers Done (applied), Pending (a process is following it) or
+    # PaymentRequired (a fee gate: nothing changed), or raises ProviderError.
+
+    def set_lock(self, ref: RegistrationRef, locked: bool) -> Result:
+        """LOCK: the registrar transfer lock on or off."""
+        raise self._unsupported("a transfer lock")
+
+    def set_privacy(self, ref: RegistrationRef, privacy_protect: bool) -> Result:
+        """PRIVACY: WHOIS privacy on or off (a fee gate where the TLD bills it)."""
+        raise self._unsupported("WHOIS privacy")
+
+    def set_dnssec(self, ref: RegistrationRef, mode: DnssecMode,
+                   keys: Sequence[DnssecKeyData] = ()) -> Result:
+        """DNSSEC: enable with keys, disable, or add keys."""
+        raise self._unsupported("DNSSEC")
+
+    def set_auto_renew(self, ref: RegistrationRef, auto_renew: bool) -> Result:
+        """AUTO_RENEW: Done.body may carry `scenario` (how a cancel was refunded)."""
+        raise self._unsupported("auto-renew")
+
+    def set_nameservers(self, ref: RegistrationRef, nameservers: Sequence[str]) -> Result:
+        """NAMESERVERS: replace the delegation, in the order given."""
+        raise self._unsupported("nameserver changes")
+
+    def update_holder(self, ref: RegistrationRef, *, action_mode: HolderMode,
+                      holder: Mapping[str, Any] | None = None,
+                      confirm_reverification: bool = False,
+                      source_contact_id: int | None = None,
+                      new_contact: Mapping[str, Any] | None = None) -> Result:
+        """HOLDER_EDIT / HOLDER_CHANGE: edit the owner contact in place, or replace it
+        with an existing (`source_contact_id`) or a new contact."""
+        raise self._unsupported("holder changes")
+
+    def order_registrant_change(self, ref: RegistrationRef, *,
+                                source_contact_id: int | None = None,
+                                new_contact: Mapping[str, Any] | None = None) -> PlacedOrder:
+        """REGISTRANT_CHANGE_ORDER: the paid registrant change, as an order."""
+        raise self._unsupported("paid registrant changes")
+
+    def set_role_contacts(self, ref: RegistrationRef,
+                          roles: Mapping[ContactRole, RoleContactSource]) -> Result:
+        """ROLE_CONTACTS: the admin, tech and billing contacts given; others stay."""
+        raise self._unsupported("role contacts")
+
+    def get_auth_code(self, ref: RegistrationRef) -> str:
+        """AUTH_CODE: the EPP code. The caller shows it once, never stores or logs it."""
+        raise self._unsupported("the auth code")
+
+    def force_sync(self, ref: RegistrationRef) -> Done:
+        """FORCE_SYNC: have the upstream re-read the registry; Done carries the record."""
+        raise self._unsupported("a forced re-sync")
+
+    def decide_transfer_out(self, ref: RegistrationRef, decision: TransferDecision) -> Result:
+        """TRANSFER_OUT_DECISION: approve or reject a waiting outbound transfer."""
+        raise self._unsupported("outbound transfer decisions")
+
+    def push_transfer(self, ref: RegistrationRef, recipient: str) -> Result:
+        """PUSH_TRANSFER: move the registration to another registrar's account."""
+        raise self._unsupported("push transfers")
+
+    def resend_holder_verification(self, ref: RegistrationRef) -> str:
+        """VERIFICATION_RESEND: the upstream's status or message."""
+        raise self._unsupported("verification e-mails")
+
+    def get_dns_records(self, ref: RegistrationRef) -> list[dict[str, Any]]:
+        """DNS_RECORDS: the zone's records ({host, type, value, ttl})."""
+        raise self._unsupported("DNS records")
+
+    def replace_dns_records(self, ref: RegistrationRef,
+                            records: Sequence[Mapping[str, Any]]) -> Done:
+        """DNS_RECORDS: replace every record of the zone. The records are validated
+        (`clean_dns_records`) before anything is sent; Done.changes carries the zone as
+        the mirror keeps it."""
+        raise self._unsupported("DNS records")
+
+    @classmethod
+    def clean_dns_records(cls, records: Any) -> list[dict[str, Any]]:
+        """DNS_RECORDS: validate and normalise records by this upstream's rules, sending
+        nothing. Raises django's ValidationError with one message per problem."""
+        raise Unsupported(f"{cls.display_name or cls.kind} does not host DNS records.")
+
+    # --- registration reads -------------------------------------------------------------
+
+    def iter_registrations(self, *, name: str | None = None,
+                           page_size: int = 100) -> Iterator[RegistrationRecord]:
+        """REGISTRATION_SYNC: every registration of the account, page by page (lazily),
+        or only the one called `name` (ASCII)."""
+        raise self._unsupported("a registration list")
+
+    def get_registration(self, ref: RegistrationRef) -> RegistrationView:
+        """REGISTRATION_READ: one registration, read live."""
+        raise self._unsupported("registration reads")
+
+    # --- glue hosts ---------------------------------------------------------------------
+
+    def list_hosts(self, ref: RegistrationRef) -> list[dict[str, Any]]:
+        """HOSTS: [{host_name, addresses: [{address}]}]."""
+        raise self._unsupported("glue hosts")
+
+    def create_host(self, ref: RegistrationRef, host_name: str,
+                    addresses: Sequence[str]) -> dict[str, Any]:
+        raise self._unsupported("glue hosts")
+
+    def update_host(self, ref: RegistrationRef, host_name: str,
+                    addresses: Sequence[str]) -> dict[str, Any]:
+        raise self._unsupported("glue hosts")
+
+    def delete_host(self, ref: RegistrationRef, host_name: str) -> str:
+        raise self._unsupported("glue hosts")
+
+    # --- processes ----------------------------------------------------------------------
+
+    def list_processes(self, ref: RegistrationRef) -> list[ProcessInfo]:
+        """PROCESSES: the registration's processes, open and ended."""
+        raise self._unsupported("registrar processes")
+
+    def get_process(self, ref: RegistrationRef, process_id: str) -> ProcessView:
+        raise self._unsupported("registrar processes")
+
+    def resend_process(self, ref: RegistrationRef, process_id: str) -> str:
+        raise self._unsupported("registrar processes")
+
+    def cancel_process(self, ref: RegistrationRef, process_id: str) -> str:
+        raise self._unsupported("registrar processes")
+
+    # --- contacts -----------------------------------------------------------------------
+
+    def list_contacts(self, q: str | None = None) -> list[ContactRecord]:
+        """CONTACTS: the account's contacts (a substring filter where supported)."""
+        raise self._unsupported("contacts")
+
+    def get_contact(self, contact_id: int) -> ContactRecord:
+        raise self._unsupported("contacts")
+
+    def create_contact(self, *, contact: Mapping[str, Any], tld_id: int | None = None,
+                       tld_name: str | None = None) -> ContactRecord:
+        raise self._unsupported("contacts")
+
+    def update_contact(self, contact_id: int, *, contact: Mapping[str, Any],
+                       tld_id: int | None = None,
+                       tld_name: str | None = None) -> ContactUpdate:
+        raise self._unsupported("contacts")
+
+    def delete_contact(self, contact_id: int, *, tld_id: int | None = None,
+                       tld_name: str | None = None) -> str:
+        raise self._unsupported("contacts")
+
+    def resend_contact_verification(self, contact_id: int) -> str:
+        raise self._unsupported("contacts")
+
+    # --- domain orders --------------------------------------------------------------------
+    #: What staff may order here, and what each order needs from them.
+    ordering_actions: ClassVar[frozenset[OrderAction]] = frozenset()
+    #: Actions that need the registrant chosen at quote time.
+    order_owner_required: ClassVar[frozenset[OrderAction]] = frozenset()
+    #: The registrant must already exist upstream (its id is sent, not its fields).
+    order_owner_upstream: ClassVar[bool] = False
+    #: No price endpoint: staff give the ceiling the upstream must stay under.
+    order_ceiling_required: ClassVar[bool] = False
+
+    def quote_domain_order(self, request: DomainQuoteRequest) -> DomainQuote:
+        """DOMAIN_ORDERS: availability and price, sending nothing that costs money.
+        Raises QuoteRefused (with its rule) when the order cannot be placed."""
+        raise self._unsupported("domain orders")
+
+    def place_domain_order(self, placement: DomainPlacement) -> PlacedOrder:
+        """DOMAIN_ORDERS: re-check the quote right before placing (PriceMoved, nothing
+        sent, if it moved), then place it with `placement.idempotency_key`, so a retry of
+        the same local order never charges twice."""
+        raise self._unsupported("domain orders")
+
+    def order_idempotency_key(self, local_order_id: int | str) -> str:
+        """The Idempotency-Key of a local order: the same order always sends the same."""
+        return f"backoffice-order-{local_order_id}"
+
+    # --- following and mirroring orders -------------------------------------------------------
+    #: Upstream states after which an order's record no longer changes: the mirror stops
+    #: reading such an order.
+    final_order_states: ClassVar[frozenset[OrderState]] = frozenset()
+    #: `iter_orders` needs the local orders (`known`) to tell which order a record is.
+    order_mirror_needs_known: ClassVar[bool] = False
+
+    def read_order(self, upstream_id: str) -> OrderRecord:
+        """ORDER_FOLLOW: one order, read again (NotFound when the upstream has none)."""
+        raise self._unsupported("order reads")
+
+    def iter_orders(self, *, known: Sequence[KnownOrder] = (),
+                    on_malformed: OnMalformed | None = None) -> Iterator[OrderRecord]:
+        """ORDER_MIRROR: every order the upstream lists. `known` describes the local
+        orders, for upstreams whose list needs matching to them. A record of the wrong
+        shape raises MalformedResponse, or, with `on_malformed`, is handed to it and
+        skipped."""
+        raise self._unsupported("an order list")
+
+    # --- email-infrastructure orders -------------------------------------------------------
+    #: The choices an order form offers: mailbox providers, and billing cycles as
+    #: (value, label), the first being the upstream's default.
+    email_service_providers: ClassVar[tuple[str, ...]] = ()
+    email_plan_choices: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    @classmethod
+    def clean_email_order(cls, *, owner: Mapping[str, Any], email_service_provider: str,
+                          domains: Sequence[Mapping[str, Any]], plan_type: str,
+                          is_replacement: bool = False,
+                          is_free_order: bool = False) -> dict[str, Any]:
+        """EMAIL_ORDERS: the order as it would be sent, or ValidationError keyed by
+        field, sending nothing."""
+        raise Unsupported(f"{cls.display_name or cls.kind} does not sell email "
+                          "infrastructure.")
+
+    def place_email_order(self, *, owner: Mapping[str, Any], email_service_provider: str,
+                          domains: Sequence[Mapping[str, Any]], plan_type: str,
+                          is_replacement: bool = False,
+                          is_free_order: bool = False) -> EmailOrderPlaced:
+        """EMAIL_ORDERS: place the order once (never retried without a key upstream)."""
+        raise self._unsupported("email infrastructure")
+
+    def refresh_email_order(self, known: KnownOrder, *, max_polls: int = 1,
+                            interval: float = 0.0,
+                            sleep: Callable[[float], None] | None = None
+                            ) -> OrderRecord | None:
+        """EMAIL_ORDERS: where provisioning stands (None: nothing to say yet)."""
+        raise self._unsupported("email infrastructure")
+
+    # --- billing ----------------------------------------------------------------------------
+
+    def billing_link(self, *, email: str, return_url: str) -> str:
+        """BILLING_LINK: a short-lived https link to the customer's billing portal.
+        Show it once; never store or log it."""
+        raise self._unsupported("billing-portal links")
+
+    # --- webhooks ---------------------------------------------------------------------------
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> PushedEvent:
+        """WEBHOOKS: one delivery, already authenticated and parsed as a JSON object.
+        Raises ValueError (answered 400, nothing stored) for one of the wrong shape."""
+        raise ValueError(f"{cls.display_name or cls.kind} sends no webhooks.")
+

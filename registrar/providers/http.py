@@ -10,13 +10,22 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, TypeVar
 
 import httpx
+from django.utils.dateparse import parse_datetime
 
-from registrar.providers.base import MalformedResponse, Provider, ProviderError, TransportError
+from registrar.providers.base import Provider
+from registrar.providers.errors import (
+    CallerError,
+    MalformedResponse,
+    ProviderError,
+    TransportError,
+)
 
 logger = logging.getLogger("registrar.providers")
 
@@ -210,7 +219,10 @@ class HttpProvider(Provider):
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         label: str = "",
+        options: Mapping[str, Any] | None = None,
     ) -> None:
+        self.label = label or self.kind
+        self.options = dict(options or {})
         self._sleep = sleep
         self.http = HttpClient(
             base_url=base_url,
@@ -221,7 +233,7 @@ class HttpProvider(Provider):
             transport=transport,
             retry=retry,
             sleep=sleep,
-            provider_label=label or self.kind,
+            provider_label=self.label,
         )
 
     def _headers(self, *, token: str, account_ref: str) -> dict[str, str]:
@@ -230,3 +242,88 @@ class HttpProvider(Provider):
 
     def close(self) -> None:
         self.http.close()
+
+
+# --- Parsing helpers every adapter shares -------------------------------------------------
+
+#: What reading an answer of the wrong shape raises (a missing key, a list for an object,
+#: a bad number or date): `guard_parsing` turns these into MalformedResponse.
+PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+Parsed = TypeVar("Parsed")
+
+
+def parse_each(records: Iterable[Any], parse: Callable[[Any], Parsed],
+               on_malformed: Callable[[Any, Exception], None] | None) -> Iterator[Parsed]:
+    """Each record of a list answer, parsed. One of the wrong shape raises (a parse
+    error, which the endpoint guard reports), or, with `on_malformed`, is handed to it
+    with the error and skipped, so one bad record does not hide the others."""
+    for record in records:
+        try:
+            parsed = parse(record)
+        except PARSE_ERRORS as exc:
+            if on_malformed is None:
+                raise
+            on_malformed(record, exc)
+            continue
+        yield parsed
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """ISO 8601 to an aware datetime (UTC when the upstream gave no offset); None for an
+    absent value. Raises ValueError on a malformed date, which the endpoint guard reports."""
+    if not isinstance(value, str) or not value:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError(f"not a date: {value!r}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def drop_unset(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Drop unset optional parameters, so only what the caller gave is sent."""
+    if values is None:
+        return None
+    return {key: value for key, value in values.items() if value is not None}
+
+
+ProviderClass = TypeVar("ProviderClass", bound=type[Provider])
+
+
+def guard_parsing(cls: ProviderClass) -> ProviderClass:
+    """Wrap every public endpoint method: an answer of the wrong shape (a missing key, a
+    list for an object, an empty body, a bad date) becomes MalformedResponse instead of
+    escaping as a Python error. Applied once per adapter class rather than by hand on
+    each method, so a new endpoint cannot forget it."""
+
+    def guard(method):
+        @wraps(method)
+        def guarded(self, *args, **kwargs):
+            try:
+                result = method(self, *args, **kwargs)
+                if isinstance(result, Iterator):
+                    return guarded_iter(result)
+                return result
+            except CallerError:
+                raise
+            except PARSE_ERRORS as exc:
+                raise MalformedResponse(code="malformed_response",
+                                        details={"error": repr(exc)}) from exc
+        return guarded
+
+    for name, member in list(vars(cls).items()):
+        # Class-level hooks (webhook parsing, validation) read no answer: left as they are.
+        if isinstance(member, classmethod | staticmethod):
+            continue
+        if callable(member) and not name.startswith("_") and name not in {"close", "supports"}:
+            setattr(cls, name, guard(member))
+    return cls
+
+
+def guarded_iter(iterator: Iterator[Any]) -> Iterator[Any]:
+    """An iterator whose parse errors surface as MalformedResponse (lazy pages)."""
+    try:
+        yield from iterator
+    except PARSE_ERRORS as exc:
+        raise MalformedResponse(code="malformed_response", details={"error": repr(exc)}) from exc

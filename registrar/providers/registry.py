@@ -1,42 +1,76 @@
 """Which adapter serves which provider account, and the configured client for it.
 
-Adapters are imported on first use, so a deployment that never talks to an upstream
-never imports its module. One client per account is built lazily and shared (httpx
-clients are thread-safe and pool connections); editing the account rebuilds it.
+`ADAPTERS` is the one list of upstream kinds: a new upstream is its own package under
+`registrar/providers/` plus one line here (docs/adding-a-provider.md). Adapters are
+imported on first use, so a deployment that never talks to an upstream never imports
+its module. One client per account is built lazily and shared (httpx clients are
+thread-safe and pool connections); editing the account rebuilds it.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from functools import cache
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import httpx
 from django.conf import settings
 
-from registrar.providers.base import ConfigurationError, Provider, ServiceUnavailable
+from registrar.providers.base import Capability, Provider
+from registrar.providers.errors import ConfigurationError, ServiceUnavailable
 
-if TYPE_CHECKING:
-    from registrar.models import ProviderAccount, Registration
+
+class ProviderAccount(Protocol):
+    """What the registry reads of a provider account (registrar.models.ProviderAccount):
+    the provider layer knows no model, only this shape."""
+
+    pk: Any
+    label: str
+    kind: str
+    base_url: str
+    account_ref: str
+    secret_env: str
+    timeout_seconds: float
+    enabled: bool
+    options: dict[str, Any]
+    updated_at: datetime | None
+
+
+class _Tld(Protocol):
+    name: str
+
+
+class Registration(Protocol):
+    """What the registry reads of a registration: where it lives."""
+
+    tld: _Tld
+
+    @property
+    def served_by(self) -> ProviderAccount | None: ...
 
 ADAPTERS: dict[str, str] = {
-    "domain_api": "registrar.providers.domain_api.DomainApiProvider",
-    # The sandbox speaks document 001's wire format; only the transport differs.
-    "sandbox": "registrar.providers.domain_api.DomainApiProvider",
-    "entri": "registrar.providers.entri.EntriProvider",
-    "domainee": "registrar.providers.domainee.DomaineeProvider",
-    "saleshandy": "registrar.providers.saleshandy.SaleshandyProvider",
-    "namecom": "registrar.providers.namecom.NamecomProvider",
+    "domain_api": "registrar.providers.domain_api.adapter.DomainApiProvider",
+    "sandbox": "registrar.providers.domain_api.sandbox.SandboxProvider",
+    "entri": "registrar.providers.entri.adapter.EntriProvider",
+    "domainee": "registrar.providers.domainee.adapter.DomaineeProvider",
+    "saleshandy": "registrar.providers.saleshandy.adapter.SaleshandyProvider",
+    "namecom": "registrar.providers.namecom.adapter.NamecomProvider",
 }
-
-TransportFactory = Callable[["ProviderAccount"], httpx.BaseTransport | None]
 
 _lock = threading.Lock()
 _clients: dict[tuple[int, str], Provider] = {}
 _transport_overrides: dict[str, httpx.BaseTransport] = {}
+
+
+@cache
+def _load(dotted: str) -> type[Provider]:
+    module_name, class_name = dotted.rsplit(".", 1)
+    return getattr(import_module(module_name), class_name)
 
 
 def adapter_class(kind: str) -> type[Provider]:
@@ -45,16 +79,31 @@ def adapter_class(kind: str) -> type[Provider]:
     except KeyError:
         raise ConfigurationError(f"No adapter for provider kind “{kind}”.",
                                  code="unknown_kind") from None
-    module_name, class_name = dotted.rsplit(".", 1)
     try:
-        return getattr(import_module(module_name), class_name)
+        return _load(dotted)
     except (ImportError, AttributeError) as exc:
         raise ConfigurationError(f"The adapter for “{kind}” cannot be loaded.",
                                  code="adapter_unavailable", details={"error": str(exc)}
                                  ) from exc
 
 
-def provider_capabilities(kind: str) -> frozenset:
+def kind_choices() -> list[tuple[str, str]]:
+    """(kind, display name) of every registered upstream: ProviderAccount.kind's choices,
+    read when a form or check needs them, so a new kind needs no migration."""
+    choices = []
+    for kind in ADAPTERS:
+        try:
+            choices.append((kind, adapter_class(kind).display_name or kind))
+        except ConfigurationError:
+            choices.append((kind, kind))
+    return choices
+
+
+def display_name(kind: str) -> str:
+    return dict(kind_choices()).get(kind, kind)
+
+
+def provider_capabilities(kind: str) -> frozenset[Capability]:
     """What an adapter kind can do, without building a client (no secret needed)."""
     try:
         return adapter_class(kind).capabilities
@@ -62,11 +111,18 @@ def provider_capabilities(kind: str) -> frozenset:
         return frozenset()
 
 
-def _secret(account: ProviderAccount) -> str:
-    if account.kind == "sandbox":
-        return os.environ.get(account.secret_env or "", "") or settings.SANDBOX_TOKEN
+def kinds_with(*capabilities: Capability) -> frozenset[str]:
+    """The kinds whose adapter declares every one of `capabilities`."""
+    return frozenset(kind for kind in ADAPTERS
+                     if set(capabilities) <= provider_capabilities(kind))
+
+
+def _secret(account: ProviderAccount, cls: type[Provider]) -> str:
     value = os.environ.get(account.secret_env, "") if account.secret_env else ""
-    if not value:
+    if value:
+        return value
+    value = cls.default_secret()
+    if not value and (cls.requires_secret or account.secret_env):
         raise ConfigurationError(
             f"Provider account “{account.label}” has no secret: set the environment "
             f"variable {account.secret_env or '(none named on the account)'}.",
@@ -75,35 +131,27 @@ def _secret(account: ProviderAccount) -> str:
     return value
 
 
-def _transport(account: ProviderAccount) -> httpx.BaseTransport | None:
+def _transport(account: ProviderAccount, cls: type[Provider]) -> httpx.BaseTransport | None:
     if account.label in _transport_overrides:
         return _transport_overrides[account.label]
-    if account.kind == "sandbox":
-        if not settings.SANDBOX_ENABLED:
-            raise ConfigurationError(
-                "The sandbox provider is disabled here (SANDBOX_ENABLED is off).",
-                code="sandbox_disabled",
-            )
-        from registrar.sandbox import get_app
-
-        return httpx.WSGITransport(app=get_app())
-    return None
+    return cls.default_transport()
 
 
 def build_provider(account: ProviderAccount) -> Provider:
     """A new client for `account` (callers normally want `provider_for_account`)."""
     cls = adapter_class(account.kind)
-    extra = {"options": dict(account.options or {})} if getattr(
-        cls, "takes_options", False) else {}
+    reason = cls.unavailable_reason()
+    if reason:
+        raise ConfigurationError(reason, code="provider_unavailable")
     return cls(
         base_url=account.base_url,
-        token=_secret(account),
+        token=_secret(account, cls),
         account_ref=account.account_ref,
         timeout=account.timeout_seconds,
         user_agent=settings.PROVIDER_USER_AGENT,
-        transport=_transport(account),
+        transport=_transport(account, cls),
         label=account.label,
-        **extra,
+        options=dict(account.options or {}),
     )
 
 
@@ -121,7 +169,7 @@ def provider_for_account(account: ProviderAccount) -> Provider:
 
 
 def provider_for_registration(registration: Registration) -> Provider:
-    account = registration.tld.provider_account
+    account = registration.served_by
     if account is None:
         raise ServiceUnavailable(
             f"No registrar is configured for .{registration.tld.name}.",

@@ -3,8 +3,8 @@ shown once on a page nothing caches, audited with the token masked, kept nowhere
 and the portal link a 402 fee gate (document 001, the sandbox) hands back on an
 operation's page, shown only to staff who may hand out billing links.
 
-Only the HTTP boundary is fake: an `httpx.MockTransport` behind `override_transport`
-for Entri, the sandbox for the Domain API.
+Only the HTTP boundary is fake: tests.fakes.entri.FakeEntri behind
+`override_transport` for Entri, the sandbox for the Domain API.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -36,8 +36,8 @@ from tests.factories import (
     TldFactory,
     UserFactory,
 )
-
-Answer = Callable[[httpx.Request], httpx.Response]
+from tests.fakes.entri import FakeEntri, jwt
+from tests.fakes.http import fail_with, respond
 
 ENTRI = "entri-main"
 ENTRI_URL = "https://api.goentri.com"
@@ -49,45 +49,17 @@ RETURN_URL = "https://www.acme.example/account/billing"
 LINK_PATH = "/enterprise/sell/v1/billing/link"
 
 
-class FakeEntri:
-    """Entri at the HTTP boundary: mints a JWT on POST /token and answers
-    GET /billing/link with `link_answer`."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-        self.link_answer: Answer = lambda request: httpx.Response(200,
-                                                                  json={"url": PORTAL_LINK})
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        if request.method == "POST" and request.url.path == "/token":
-            return httpx.Response(200, json={"auth_token": "eyJhbGciOi.payload.signature"})
-        if request.method == "GET" and request.url.path == LINK_PATH:
-            return self.link_answer(request)
-        return httpx.Response(404, json={"message": "Not found"})
-
-    @property
-    def link_requests(self) -> list[httpx.Request]:
-        return [r for r in self.requests if r.url.path == LINK_PATH]
-
-
 @pytest.fixture
 def entri(db, monkeypatch) -> Iterator[FakeEntri]:
     monkeypatch.setenv("ENTRI_TEST_SECRET", SECRET)
     ProviderAccount.objects.create(label=ENTRI, kind="entri", base_url=ENTRI_URL,
                                    account_ref=APP_ID, secret_env="ENTRI_TEST_SECRET")
     cache.clear()  # Entri's JWT is shared through the cache
-    fake = FakeEntri()
-    with override_entri(fake):
+    fake = FakeEntri(application_id=APP_ID, secret=SECRET)
+    fake.billing_url = PORTAL_LINK
+    with fake.serving(ENTRI):
         yield fake
     cache.clear()
-
-
-def override_entri(fake: FakeEntri):
-    from registrar.providers.registry import override_transport
-
-    return override_transport(ENTRI, httpx.MockTransport(fake))
 
 
 @pytest.fixture
@@ -166,8 +138,11 @@ def test_the_link_is_shown_once_never_cached_and_audited_masked(client, entri, c
         response = client.post(link_url(customer), form_data())
 
     # What was asked: document 000's query for this customer.
-    [sent] = entri.link_requests
+    [sent] = entri.sent("GET", LINK_PATH)
     assert dict(sent.url.params) == {"email": "billing@acme.example", "returnUrl": RETURN_URL}
+    assert sent.headers["Authorization"] == f"Bearer {jwt(1)}"
+    assert sent.headers["applicationId"] == APP_ID
+    assert entri.billing_links == [PORTAL_LINK]
     # Shown on this response, with the copy button and the expiry note.
     text = page_text(response)
     assert response.status_code == 200
@@ -235,27 +210,16 @@ def test_the_service_refuses_a_plain_http_return_url(entri, customer, support_us
 # --- upstream failures --------------------------------------------------------------------
 
 
-def _raise(error: type[httpx.TransportError]) -> Answer:
-    def answer(request: httpx.Request) -> httpx.Response:
-        raise error("no answer", request=request)
-
-    return answer
-
-
 @pytest.mark.parametrize(("answer", "expected"), [
-    (lambda request: httpx.Response(401, json={"message": "Invalid token"}),
-     "did not accept our credentials"),
-    (lambda request: httpx.Response(500, json={"message": "Internal error"}),
-     "failed to answer"),
-    (_raise(httpx.ConnectTimeout), "could not be reached"),
-    (lambda request: httpx.Response(200, json={"url": "http://billing.example/p/abc"}),
-     "could not read"),
-    (lambda request: httpx.Response(200, json={"url": "javascript:alert(1)"}),
-     "could not read"),
+    (respond(401, {"message": "Invalid token"}), "did not accept our credentials"),
+    (respond(500, {"message": "Internal error"}), "failed to answer"),
+    (fail_with(httpx.ConnectTimeout, "no answer"), "could not be reached"),
+    (respond(200, {"url": "http://billing.example/p/abc"}), "could not read"),
+    (respond(200, {"url": "javascript:alert(1)"}), "could not read"),
 ], ids=["401", "500", "timeout", "http-link", "javascript-link"])
 def test_an_upstream_failure_is_a_clear_message_and_an_audited_failure(
         client, entri, customer, support_user, answer, expected):
-    entri.link_answer = answer
+    entri.script("GET", LINK_PATH, answer)
     client.force_login(support_user)
 
     response = client.post(link_url(customer), form_data())

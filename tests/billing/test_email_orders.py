@@ -1,38 +1,40 @@
-"""Email-infrastructure orders (Saleshandy, document 003) placed by Support for a customer
-account: the admin page, the exact body sent, every rule refused before sending with its
-message on the page, upstream failures without an Order (and never a 500), the follow-up
-polling that moves the Order on, and who may do it.
+"""Email-infrastructure orders (billing.email_orders) placed by Support for a customer
+account at Saleshandy (document 003): the admin page, the exact body sent, every rule
+refused before sending with its message on the page, upstream failures without an Order
+(and never a 500), the follow-up polling that moves the Order on until the domains it
+delivered are registrations here, and who may do it.
 
-Only the HTTP boundary is fake: `FakeSaleshandy` behind `override_transport`.
+Only the HTTP boundary is fake: `FakeSaleshandy` (tests.fakes.saleshandy) behind the
+account's transport; the broker is replaced by a list of what was enqueued.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from django.conf import settings as django_settings
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from backoffice.models import StaffAction
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
-from billing import services, tasks
+from billing import email_orders, tasks
 from billing.models import Account, Order, OrderItem, OrderKind, OrderStatus
-from registrar.models import ProviderAccount
-from registrar.operations import InvalidInput, OperationRefused
-from registrar.providers.base import UpstreamFailure
-from registrar.providers.registry import override_transport
+from registrar.models import ProviderAccount, Registration, RegistrationStatus
+from registrar.operations import InvalidInput
+from registrar.providers.errors import UpstreamFailure
 from tests.factories import AccountFactory, ProviderAccountFactory
-from tests.registrar.providers.test_saleshandy import DOC_BODY
+from tests.fakes.http import fail_with, respond
+from tests.fakes.saleshandy import BASE_URL, DOC_BODY, FakeSaleshandy, error
 
 LABEL = "saleshandy-main"
 API_KEY = "sh_test_key_0123456789"
-BASE_URL = "https://open-api.saleshandy.com"
-CHECKOUT = "https://buy.paddle.com/checkout/chk_01HZX9Q2W3E4R5T6Y7U8I9O0PA?_ptxn=txn_01hzx9q2w3"
 
 # Document 003's example order, as staff type it.
 FORM = {
@@ -51,46 +53,8 @@ FORM = {
     "domains": "tryoutreachteam.com: john",
 }
 # ... and the body document 003's curl example sends: DOC_BODY, shared with the adapter tests.
-
-Answer = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeSaleshandy:
-    """Saleshandy's Open API at the HTTP boundary: takes the order (or fails as told) and
-    lists the domains with the statuses a test sets, one listing per GET."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-        self.order_answer: Answer = lambda request: httpx.Response(
-            201, json={"message": "Domain purchased successfully",
-                       "payload": {"orderId": "ord_77", "checkoutUrl": CHECKOUT}},
-            headers={"X-Request-Id": "req-place"})
-        # Each GET /v1/domain takes the next listing; the last one repeats.
-        self.listings: list[Any] = [[]]
-
-    def list_statuses(self, *listings: dict[str, str]) -> None:
-        """Each argument one listing: {domain name: status}."""
-        self.listings = [
-            [{"id": 9100 + number, "name": name, "status": status, "orderId": "ord_77",
-              "mailboxes": [{"id": 1, "email": f"john@{name}"}]}
-             for number, (name, status) in enumerate(statuses.items())]
-            for statuses in listings]
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        if request.method == "POST" and request.url.path == "/v1/domain":
-            return self.order_answer(request)
-        if request.method == "GET" and request.url.path == "/v1/domain":
-            domains = self.listings.pop(0) if len(self.listings) > 1 else self.listings[0]
-            if isinstance(domains, httpx.Response):
-                return domains
-            return httpx.Response(200, json={"message": "Domains fetched successfully",
-                                             "payload": {"domains": domains}})
-        return httpx.Response(404, json={"message": "Not found"})
-
-    def sent(self, method: str) -> list[httpx.Request]:
-        return [request for request in self.requests if request.method == method]
+FREE = respond(201, {"message": "Domain purchased successfully",
+                     "payload": {"orderId": "ord_78"}})
 
 
 @pytest.fixture
@@ -98,8 +62,7 @@ def saleshandy(db, monkeypatch) -> Iterator[FakeSaleshandy]:
     monkeypatch.setenv("SALESHANDY_TEST_KEY", API_KEY)
     ProviderAccountFactory(label=LABEL, kind="saleshandy", base_url=BASE_URL, account_ref="",
                            secret_env="SALESHANDY_TEST_KEY")
-    fake = FakeSaleshandy()
-    with override_transport(LABEL, httpx.MockTransport(fake)):
+    with FakeSaleshandy(api_key=API_KEY).serving(LABEL) as fake:
         yield fake
 
 
@@ -153,7 +116,7 @@ def place(actor, account: Account, domains: list[dict[str, Any]] | None = None,
                                 "mailboxes": [{"first_name": "John", "last_name": "Smith",
                                                "email": "john"}]}],
         "actor": actor, **changes}
-    return services.email_order_place(**arguments)
+    return email_orders.email_order_place(**arguments)
 
 
 # --- Placing an order through the admin --------------------------------------------------
@@ -172,18 +135,21 @@ def test_placing_through_the_admin_sends_the_documented_body_and_mirrors_the_ord
     assert sent.headers["x-api-key"] == API_KEY
     assert sent.headers["Content-Type"] == "application/json"
     assert json.loads(sent.content) == DOC_BODY
+    (taken,) = saleshandy.orders.values()
+    checkout = taken.checkout_url
 
     order = Order.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:billing_order_change", args=[order.pk])
     assert order.kind == OrderKind.EMAIL_INFRASTRUCTURE
     assert order.status == OrderStatus.PAYMENT_INITIATED  # a checkoutUrl: not paid yet
-    assert (order.upstream_id, order.domain) == ("ord_77", "tryoutreachteam.com")
+    assert (order.upstream_id, order.domain) == (taken.order_id, "tryoutreachteam.com")
     assert (order.account, order.provider_account) == (customer, provider_account())
     assert order.customer_reference == "ACC-ACME-1"
     # Saleshandy's answer has no price: USD with zero amounts.
     assert order.currency == "USD"
     assert (order.subtotal_minor, order.fees_minor, order.total_minor) == (0, 0, 0)
+    assert order.registration is None
     (item,) = order.items.all()
     assert (item.domain, item.quantity) == ("tryoutreachteam.com", 1)
     assert item.description == "Mailbox john@tryoutreachteam.com (Google, quarterly)"
@@ -191,29 +157,39 @@ def test_placing_through_the_admin_sends_the_documented_body_and_mirrors_the_ord
     assert (item.details["first_name"], item.details["last_name"]) == ("John", "Smith")
 
     (row,) = StaffAction.objects.all()
-    assert row.action == "order.place_email_infrastructure"
+    assert row.action == "order.place_email_infrastructure" == email_orders.EMAIL_ORDER_ACTION
     assert row.outcome == StaffAction.Outcome.SUCCEEDED
+    assert row.actor == support_user
     assert (row.target_type, row.target_id) == ("billing.order", str(order.pk))
-    assert "checkoutUrl" in row.message and CHECKOUT not in row.message
-    assert row.upstream_request_id == "req-place"
+    assert "Saleshandy returned a checkout link" in row.message
+    assert checkout not in row.message
+    assert row.upstream_request_id == "sh-req-1"  # the id of the POST's answer
+    assert row.parameters["account"] == "ACC-ACME-1"
+    assert row.parameters["provider_account"] == LABEL
+    assert row.parameters["upstream_order_id"] == taken.order_id
+    assert row.parameters["domains"] == [{
+        "name": "tryoutreachteam.com", "redirect_url": "acmecorp.com",
+        "mailboxes": ["Mailbox john@tryoutreachteam.com (Google, quarterly)"]}]
     # The link's token is masked in the audit; the host stays readable.
     assert row.parameters["checkout_url"].startswith("https://buy.paddle.com/checkout/")
-    assert "chk_01HZX9Q2W3E4R5T6Y7U8I9O0PA" not in json.dumps(row.parameters)
-    assert "txn_01hzx9q2w3" not in json.dumps(row.parameters)
+    link = urlsplit(checkout)
+    secrets = [link.path.rsplit("/", 1)[-1], *parse_qs(link.query)["_ptxn"]]
+    assert all(secret not in json.dumps(row.parameters) for secret in secrets)
 
     # After the commit, the follow-up is enqueued with the order's id.
-    assert enqueued == [((order.pk,), {}, tasks.EMAIL_ORDER_FOLLOW_BASE_DELAY)]
+    assert enqueued == [((order.pk,), {}, django_settings.EMAIL_ORDER_FOLLOW_BASE_DELAY)]
 
     # Staff see the checkout link (escaped into the href) on the order page.
     page = client.get(response["Location"])
     assert page.status_code == 200
     text = page_text(page)
-    assert f'href="{CHECKOUT}"' in text and 'class="checkout-link"' in text
+    assert f'href="{checkout}"' in text and 'class="checkout-link"' in text
 
 
 def test_several_domains_with_named_and_derived_senders_on_a_free_order(
         client, admin_user_role, saleshandy, customer):
-    saleshandy.order_answer = lambda request: httpx.Response(201, json={"orderId": "ord_78"})
+    # Saleshandy answers a free order with its orderId only (document 003).
+    saleshandy.script("POST", "/v1/domain", FREE)
     client.force_login(admin_user_role)
     domains = ("tryoutreachteam.com: john, jane.doe, sam=Sam Lee\n"
                "\n# the second brand\n"
@@ -239,30 +215,53 @@ def test_several_domains_with_named_and_derived_senders_on_a_free_order(
              "email": "mary-ann_smith@getoutreachteam.io", "profilePicId": 0}]},
     ]
     order = Order.objects.get()
+    assert order.upstream_id == "ord_78"
     assert order.status == OrderStatus.REGISTRATION_IN_PROGRESS  # free: provisioning at once
     assert order.domain == ""  # two domains: the items carry them
     assert [item.domain for item in order.items.all()] == [
         "tryoutreachteam.com"] * 3 + ["getoutreachteam.io"]
     text = page_text(response)
     assert "No payment needed" in text and "checkout-link" not in text
-    assert "checkoutUrl" not in StaffAction.objects.get().message
+    row = StaffAction.objects.get()
+    assert "checkout link" not in row.message
+    assert row.parameters["checkout_url"] == ""
 
 
-def test_the_page_offers_only_enabled_saleshandy_accounts(client, support_user, saleshandy,
-                                                          customer):
+def test_the_page_offers_only_enabled_email_accounts_and_their_choices(
+        client, support_user, saleshandy, customer):
     ProviderAccountFactory(label="saleshandy-old", kind="saleshandy", enabled=False)
     ProviderAccountFactory(label="sandbox")
     client.force_login(support_user)
 
     response = client.get(order_url(customer))
 
-    choices = response.context["form"].fields["provider_account"].queryset
-    assert [account.label for account in choices] == [LABEL]
-    assert response.context["form"].initial["provider_account"] == provider_account().pk
+    form = response.context["form"]
+    assert [account.label for account in form.fields["provider_account"].queryset] == [LABEL]
+    assert form.initial["provider_account"] == provider_account().pk
+    # The choices are Saleshandy's own, its default billing cycle first.
+    assert [value for value, _ in form.fields["email_service_provider"].choices] == [
+        "Google", "Microsoft", "Azure"]
+    assert [value for value, _ in form.fields["plan_type"].choices] == [
+        "quarterly", "annualFlexi", "annualFixed"]
+    assert form.fields["plan_type"].initial == "quarterly"
+    assert 'id="no-email-account"' not in response.content.decode()
     disabled = ProviderAccount.objects.get(label="saleshandy-old")
     refused = client.post(order_url(customer), form_data(provider_account=str(disabled.pk)))
     assert "Select a valid choice" in page_text(refused)
     assert saleshandy.requests == [] and not Order.objects.exists()
+
+
+def test_without_an_email_account_the_page_says_so(client, support_user, customer):
+    ProviderAccountFactory(label="saleshandy-old", kind="saleshandy", enabled=False)
+    ProviderAccountFactory(label="sandbox")
+    client.force_login(support_user)
+
+    response = client.get(order_url(customer))
+
+    assert response.status_code == 200
+    assert 'id="no-email-account"' in response.content.decode()
+    assert "No enabled provider account sells email infrastructure." in page_text(response)
+    assert not response.context["form"].fields["provider_account"].queryset.exists()
 
 
 # --- Every rule, refused before anything is sent -------------------------------------------
@@ -352,66 +351,81 @@ def test_the_service_refuses_bad_input_itself_before_sending(support_user, sales
     assert not StaffAction.objects.exists()
 
 
-def test_a_provider_account_of_another_kind_is_refused(support_user, saleshandy, customer):
-    other = ProviderAccountFactory(label="sandbox")
+@pytest.mark.parametrize("other", [{"label": "sandbox"},
+                                   {"label": "saleshandy-old", "kind": "saleshandy",
+                                    "enabled": False}],
+                         ids=["no-email-orders", "disabled"])
+def test_an_account_that_does_not_sell_email_infrastructure_is_refused(
+        support_user, saleshandy, customer, other):
+    account = ProviderAccountFactory(**other)
     with pytest.raises(InvalidInput) as caught:
-        services.email_order_place(
-            account=customer, provider_account=other, owner={}, email_service_provider="Google",
-            plan_type="quarterly", domains=[], actor=support_user)
-    assert "provider_account" in caught.value.field_errors
-    assert saleshandy.requests == []
+        email_orders.email_order_place(
+            account=customer, provider_account=account, owner={},
+            email_service_provider="Google", plan_type="quarterly", domains=[],
+            actor=support_user)
+    assert caught.value.field_errors == {"provider_account": [
+        f"“{account.label}” does not sell email infrastructure."]}
+    assert saleshandy.requests == [] and not StaffAction.objects.exists()
 
 
 # --- Upstream failures: a clear message, no Order, never a 500 -----------------------------
 
 FAILURES = [
-    (lambda r: httpx.Response(502, json={"message": "Bad gateway"}),
-     "Saleshandy failed to answer (HTTP 502)"),
-    (lambda r: httpx.Response(500, text="Internal Server Error"),
+    (error(502, "Bad gateway"), {}, 502, "Saleshandy failed to answer (HTTP 502)"),
+    (respond(500, text="Internal Server Error"), {}, 500,
      "Saleshandy failed to answer (HTTP 500)"),
-    (lambda r: httpx.Response(503, json={"message": "Down for maintenance"}),
-     "Saleshandy failed to answer (HTTP 503)"),
-    (lambda r: httpx.Response(400, json={"statusCode": 400, "error": "Bad Request",
-                                         "message": ["zipcode is invalid for country"]}),
-     "Saleshandy refused the order (HTTP 400)"),
-    (lambda r: httpx.Response(401, json={"message": "Invalid API key"}),
-     "Saleshandy refused the order (HTTP 401)"),
-    (lambda r: httpx.Response(429, json={"message": "Too many requests"}),
-     "Saleshandy refused the order (HTTP 429)"),
-    (lambda r: httpx.Response(201, text="<html>ok</html>"),
+    (error(503, "Down for maintenance"), {}, 503, "Saleshandy failed to answer (HTTP 503)"),
+    # Document 003: the zipcode must be valid for the country, which only Saleshandy checks.
+    (None, {"post_code": "SW1A 1AA"}, 400, "Saleshandy refused the order (HTTP 400)"),
+    (error(401, "Invalid API key"), {}, 401, "Saleshandy refused the order (HTTP 401)"),
+    (error(429, "Too many requests"), {}, 429, "Saleshandy refused the order (HTTP 429)"),
+    (respond(201, text="<html>ok</html>", content_type="text/html"), {}, 201,
      "Saleshandy did not confirm the order, but it may have been placed"),
 ]
 
 
-@pytest.mark.parametrize(("answer", "message"), FAILURES,
+@pytest.mark.parametrize(("answer", "changes", "status", "message"), FAILURES,
                          ids=["502", "500", "503", "400", "401", "429", "unreadable-201"])
 def test_an_upstream_failure_is_a_clear_message_and_no_order(
-        client, support_user, saleshandy, customer, answer, message):
-    saleshandy.order_answer = answer
+        client, support_user, saleshandy, customer, answer, changes, status, message):
+    if answer is not None:
+        saleshandy.script("POST", "/v1/domain", answer)
     client.force_login(support_user)
 
-    response = client.post(order_url(customer), form_data())
+    response = client.post(order_url(customer), form_data(**changes))
 
     assert response.status_code == 200
     text = page_text(response)
     assert message in text
     assert "zipcode is invalid" not in text  # the upstream's own words go to the log only
     assert len(saleshandy.sent("POST")) == 1  # never repeated: no idempotency key
-    assert not Order.objects.exists()
+    assert saleshandy.orders == {} and not Order.objects.exists()
     (row,) = StaffAction.objects.all()
     assert row.action == "order.place_email_infrastructure"
     assert row.outcome == StaffAction.Outcome.FAILED
     assert (row.target_type, row.target_id) == ("billing.account", str(customer.pk))
+    assert row.upstream_status == status
+    assert message in row.message
     # What was typed is still there to correct or resend.
     assert response.context["form"]["domains"].value() == FORM["domains"]
 
 
+def test_a_key_saleshandy_no_longer_accepts_is_a_refusal_on_the_page(
+        client, support_user, saleshandy, customer):
+    saleshandy.api_key = "sh_test_key_rotated"
+    client.force_login(support_user)
+
+    response = client.post(order_url(customer), form_data())
+
+    assert "Saleshandy refused the order (HTTP 401)" in page_text(response)
+    assert "(upstream code: http_401)" in page_text(response)
+    assert saleshandy.api_keys == [API_KEY]
+    assert not Order.objects.exists()
+
+
 def test_a_timeout_says_the_order_may_have_been_placed(client, support_user, saleshandy,
                                                       customer):
-    def timeout(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("no answer", request=request)
-
-    saleshandy.order_answer = timeout
+    saleshandy.script("POST", "/v1/domain", fail_with(httpx.ReadTimeout, "no answer"))
     client.force_login(support_user)
     response = client.post(order_url(customer), form_data())
     assert response.status_code == 200
@@ -420,19 +434,39 @@ def test_a_timeout_says_the_order_may_have_been_placed(client, support_user, sal
     assert len(saleshandy.requests) == 1 and not Order.objects.exists()
 
 
-def test_a_missing_secret_is_refused_on_the_page(client, support_user, saleshandy, customer,
-                                                 monkeypatch):
+def test_a_refused_connection_says_saleshandy_could_not_be_reached(
+        client, support_user, saleshandy, customer):
+    saleshandy.script("POST", "/v1/domain", fail_with(httpx.ConnectError, "refused"))
+    client.force_login(support_user)
+
+    response = client.post(order_url(customer), form_data())
+
+    assert response.status_code == 200
+    assert "Saleshandy could not be reached" in page_text(response)
+    # The connection was never made, so nothing was sent: trying again cannot buy twice.
+    assert len(saleshandy.sent("POST")) == 3
+    assert not Order.objects.exists()
+    (row,) = StaffAction.objects.all()
+    assert (row.outcome, row.upstream_code) == (StaffAction.Outcome.FAILED, "connect_error")
+
+
+def test_a_missing_secret_is_refused_above_the_form(client, support_user, saleshandy, customer,
+                                                    monkeypatch):
     monkeypatch.delenv("SALESHANDY_TEST_KEY")
     client.force_login(support_user)
     response = client.post(order_url(customer), form_data())
     assert response.status_code == 200
     assert "has no secret" in page_text(response)
+    # A refusal without field errors goes above the form, word for word.
+    assert response.context["form"].non_field_errors() == [
+        f"Provider account “{LABEL}” has no secret: set the environment variable "
+        "SALESHANDY_TEST_KEY."]
     assert saleshandy.requests == [] and not Order.objects.exists()
 
 
 def test_a_failed_placement_enqueues_nothing(support_user, saleshandy, customer, enqueued,
                                             django_capture_on_commit_callbacks):
-    saleshandy.order_answer = lambda r: httpx.Response(502, json={})
+    saleshandy.script("POST", "/v1/domain", respond(502, {}))
     with django_capture_on_commit_callbacks(execute=True):
         outcome = place(support_user, customer)
     assert not outcome.ok and outcome.error is not None
@@ -442,74 +476,100 @@ def test_a_failed_placement_enqueues_nothing(support_user, saleshandy, customer,
 # --- Following the order until provisioning ends -------------------------------------------
 
 
-def placed_order(actor, account: Account, saleshandy: FakeSaleshandy, *, paid: bool) -> Order:
-    if not paid:
-        saleshandy.order_answer = lambda r: httpx.Response(201, json={"orderId": "ord_77"})
-    outcome = place(actor, account)
+def placed_order(actor, account: Account, saleshandy: FakeSaleshandy, *, paid: bool,
+                 domains: list[dict[str, Any]] | None = None) -> Order:
+    """An order placed through the service; `paid`: the customer then paid at the
+    checkout (Saleshandy starts provisioning; nothing here knows yet)."""
+    outcome = place(actor, account, domains)
     assert outcome.ok, outcome.message
+    order = outcome.data["order"]
+    assert order.status == OrderStatus.PAYMENT_INITIATED
+    if paid:
+        saleshandy.pay(order.upstream_id)
     saleshandy.requests.clear()
-    return outcome.data["order"]
+    return order
 
 
 def test_refresh_moves_the_order_from_in_progress_to_registered(support_user, saleshandy,
                                                                 customer):
-    order = placed_order(support_user, customer, saleshandy, paid=False)
-    assert order.status == OrderStatus.REGISTRATION_IN_PROGRESS
-    saleshandy.list_statuses({"tryoutreachteam.com": "inProgress"},
-                             {"tryoutreachteam.com": "active"})
+    order = placed_order(support_user, customer, saleshandy, paid=True)
 
-    still = services.email_order_refresh(order=order)
+    still = email_orders.email_order_refresh(order=order)
+
     assert still.status == OrderStatus.REGISTRATION_IN_PROGRESS
     item = still.items.get()
-    assert (item.details["domain_id"], item.details["domain_status"]) == ("9100", "inProgress")
+    domain = saleshandy.domain("tryoutreachteam.com")
+    assert (item.details["domain_id"], item.details["domain_status"]) == (
+        str(domain.id), "inProgress")
+    assert not email_orders.email_order_finished(still)
 
-    done = services.email_order_refresh(order=still)
+    saleshandy.progress(order.upstream_id, to="active")
+    done = email_orders.email_order_refresh(order=still)
 
     assert done.status == OrderStatus.REGISTERED
     assert Order.objects.get().status == OrderStatus.REGISTERED
     assert done.items.get().details["domain_status"] == "active"
+    assert email_orders.email_order_finished(done)
     for request in saleshandy.requests:
         assert (request.method, request.url.path) == ("GET", "/v1/domain")
         assert dict(request.url.params) == {"search": "tryoutreachteam.com"}
         assert request.headers["x-api-key"] == API_KEY
     assert len(saleshandy.requests) == 2
-    row = StaffAction.objects.get(action="order.refresh_email_infrastructure")
-    assert row.actor is None and row.actor_label == f"poll:{LABEL}"
-    assert row.parameters["status"] == ["registration_in_progress", "registered"]
+    rows = list(StaffAction.objects.filter(
+        action=email_orders.EMAIL_ORDER_REFRESH_ACTION).order_by("pk"))
+    assert len(rows) == 2  # one per refresh that changed something
+    assert all(row.actor is None and row.actor_label == f"poll:{LABEL}" for row in rows)
+    assert [row.parameters["changes"]["status"] for row in rows] == [
+        {"old": "payment_initiated", "new": "registration_in_progress"},
+        {"old": "registration_in_progress", "new": "registered"}]
+    assert all(row.parameters["upstream_id"] == order.upstream_id for row in rows)
+    assert "Payment initiated → Registration in progress" in rows[0].message
 
     # A finished order is not asked about again.
-    services.email_order_refresh(order=done)
+    email_orders.email_order_refresh(order=done)
     assert len(saleshandy.requests) == 2
 
 
 def test_an_unpaid_order_waits_until_its_domains_are_listed(support_user, saleshandy,
                                                            customer):
-    order = placed_order(support_user, customer, saleshandy, paid=True)
-    saleshandy.list_statuses({}, {"tryoutreachteam.com": "inProgress"},
-                             {"tryoutreachteam.com": "active"})
+    order = placed_order(support_user, customer, saleshandy, paid=False)
 
-    assert services.email_order_refresh(order=order).status == OrderStatus.PAYMENT_INITIATED
-    order = services.email_order_refresh(order=order)
+    assert email_orders.email_order_refresh(order=order).status == OrderStatus.PAYMENT_INITIATED
+    assert len(saleshandy.requests) == 1  # asked, nothing listed yet
+    assert not StaffAction.objects.filter(
+        action=email_orders.EMAIL_ORDER_REFRESH_ACTION).exists()
+
+    saleshandy.pay(order.upstream_id)
+    order = email_orders.email_order_refresh(order=order)
     assert order.status == OrderStatus.REGISTRATION_IN_PROGRESS  # paid, being provisioned
-    assert services.email_order_refresh(order=order).status == OrderStatus.REGISTERED
+    saleshandy.progress(order.upstream_id, to="active")
+    assert email_orders.email_order_refresh(order=order).status == OrderStatus.REGISTERED
 
 
 def test_a_failed_domain_fails_the_order_with_the_reason_kept(support_user, saleshandy,
                                                               customer):
-    order = placed_order(support_user, customer, saleshandy, paid=False)
-    saleshandy.list_statuses({"tryoutreachteam.com": "failed"})
-    order = services.email_order_refresh(order=order)
+    order = placed_order(support_user, customer, saleshandy, paid=True)
+    saleshandy.progress(order.upstream_id, to="failed")
+    order = email_orders.email_order_refresh(order=order)
     assert order.status == OrderStatus.FAILED
     assert order.status_reason == "Saleshandy domain status: tryoutreachteam.com failed"
+    assert order.registration is None and not Registration.objects.exists()
+
+
+def test_refresh_refuses_an_order_that_is_not_an_email_order(support_user, saleshandy,
+                                                             customer):
+    order = placed_order(support_user, customer, saleshandy, paid=True)
+    Order.objects.filter(pk=order.pk).update(kind=OrderKind.REGISTRATION)
+    with pytest.raises(ValueError, match="not an email-infrastructure order"):
+        email_orders.email_order_refresh(order=Order.objects.get(pk=order.pk))
+    assert saleshandy.requests == []
 
 
 def test_the_task_polls_until_provisioning_ends(support_user, saleshandy, customer, settings,
                                                 enqueued):
     settings.EMAIL_ORDER_POLL_INTERVAL = 0.0
-    order = placed_order(support_user, customer, saleshandy, paid=False)
-    saleshandy.list_statuses({"tryoutreachteam.com": "inProgress"},
-                             {"tryoutreachteam.com": "inProgress"},
-                             {"tryoutreachteam.com": "active"})
+    order = placed_order(support_user, customer, saleshandy, paid=True)
+    saleshandy.progress(order.upstream_id, to="active", after=2)
 
     assert tasks.follow_email_order(order.pk) == OrderStatus.REGISTERED
 
@@ -518,18 +578,51 @@ def test_the_task_polls_until_provisioning_ends(support_user, saleshandy, custom
     assert enqueued == []  # nothing left to follow
 
 
+def test_an_order_followed_to_completion_leaves_its_domains_as_registrations(
+        support_user, saleshandy, customer, settings, enqueued):
+    settings.EMAIL_ORDER_POLL_INTERVAL = 0.0
+    names = ["tryoutreachteam.com", "getoutreachteam.io"]
+    order = placed_order(support_user, customer, saleshandy, paid=True, domains=[
+        {"name": name, "mailboxes": [{"first_name": "John", "last_name": "Smith",
+                                      "email": "john"}]} for name in names])
+    saleshandy.progress(order.upstream_id, to="active", after=1)
+
+    assert tasks.follow_email_order(order.pk) == OrderStatus.REGISTERED
+
+    registrations = {registration.name: registration
+                     for registration in Registration.objects.order_by("name")}
+    assert sorted(registrations) == sorted(names)
+    for registration in registrations.values():
+        assert registration.provider_account == provider_account()
+        assert registration.status == RegistrationStatus.ACTIVE
+        assert registration.account == customer  # the order's customer
+        assert registration.upstream_id is None  # Saleshandy's are keyed by name
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REGISTERED
+    assert order.registration == registrations["tryoutreachteam.com"]  # the first delivered
+    created = StaffAction.objects.filter(action="registration.sync_created")
+    assert sorted(row.target_id for row in created) == sorted(
+        str(registration.pk) for registration in registrations.values())
+    assert {row.actor_label for row in created} == {f"order:{order.pk}"}
+    assert enqueued == []
+
+    # Following it again changes nothing: no second registration, no request.
+    assert tasks.follow_email_order(order.pk) == OrderStatus.REGISTERED
+    assert Registration.objects.count() == 2
+    assert len(saleshandy.requests) == 2
+
+
 def test_the_task_comes_back_later_while_in_progress_and_stops_at_the_bound(
         support_user, saleshandy, customer, settings, enqueued):
     settings.EMAIL_ORDER_POLL_INTERVAL = 0.0
     settings.EMAIL_ORDER_POLLS_PER_RUN = 2
     settings.EMAIL_ORDER_FOLLOW_LIMIT = 3
-    order = placed_order(support_user, customer, saleshandy, paid=False)
-    saleshandy.list_statuses({"tryoutreachteam.com": "inProgress"})
+    order = placed_order(support_user, customer, saleshandy, paid=True)
 
     assert tasks.follow_email_order(order.pk) == OrderStatus.REGISTRATION_IN_PROGRESS
     assert len(saleshandy.requests) == 2
     assert enqueued == [((order.pk,), {"follow_round": 2}, tasks.follow_delay(1))]
-    assert tasks.follow_delay(1) < tasks.follow_delay(2) <= tasks.EMAIL_ORDER_FOLLOW_MAX_DELAY
+    assert tasks.follow_delay(1) < tasks.follow_delay(2) <= settings.EMAIL_ORDER_FOLLOW_MAX_DELAY
 
     assert tasks.follow_email_order(order.pk, follow_round=3) == "given_up"
     assert len(enqueued) == 1
@@ -537,7 +630,7 @@ def test_the_task_comes_back_later_while_in_progress_and_stops_at_the_bound(
 
 def test_the_task_retries_only_retryable_errors_with_backoff(support_user, saleshandy,
                                                              customer, monkeypatch):
-    order = placed_order(support_user, customer, saleshandy, paid=False)
+    order = placed_order(support_user, customer, saleshandy, paid=True)
     retries: list[tuple[Exception, float]] = []
 
     class Retrying(Exception):
@@ -548,21 +641,33 @@ def test_the_task_retries_only_retryable_errors_with_backoff(support_user, sales
         return Retrying()
 
     monkeypatch.setattr(tasks.follow_email_order, "retry", retry)
-    saleshandy.listings = [httpx.Response(503, json={"message": "Down"})]
+    saleshandy.script("GET", "/v1/domain", error(503, "Down"))
     with pytest.raises(Retrying):
         tasks.follow_email_order(order.pk)
-    ((error, countdown),) = retries
-    assert isinstance(error, UpstreamFailure) and error.retryable
+    ((error_seen, countdown),) = retries
+    assert isinstance(error_seen, UpstreamFailure) and error_seen.retryable
     assert countdown == tasks.retry_delay(0)
 
-    saleshandy.listings = [httpx.Response(401, json={"message": "Invalid API key"})]
+    saleshandy.script("GET", "/v1/domain", error(401, "Invalid API key"))
     assert tasks.follow_email_order(order.pk) == "failed"
     assert len(retries) == 1
-    assert Order.objects.get().status == OrderStatus.REGISTRATION_IN_PROGRESS
+    assert Order.objects.get().status == OrderStatus.PAYMENT_INITIATED  # untouched
 
 
 def test_the_task_ignores_a_missing_order(db):
     assert tasks.follow_email_order(987654) == "gone"
+
+
+def test_the_sweep_follows_every_open_email_order(support_user, saleshandy, customer,
+                                                  enqueued):
+    waiting = placed_order(support_user, customer, saleshandy, paid=False)
+    ended = placed_order(support_user, customer, saleshandy, paid=True)
+    saleshandy.progress(ended.upstream_id, to="active")
+    assert email_orders.email_order_refresh(order=ended).status == OrderStatus.REGISTERED
+
+    assert tasks.follow_open_email_orders() == 1
+
+    assert enqueued == [((waiting.pk,), {}, 0)]
 
 
 # --- Who may order -----------------------------------------------------------------------
@@ -606,16 +711,3 @@ def test_an_unknown_account_is_a_404(client, support_user, saleshandy):
     assert client.get(reverse("admin:billing_account_email_order", args=[99999])
                       ).status_code == 404
     assert client.get("/admin/billing/account/not-a-number/email-order/").status_code == 404
-
-
-def test_a_refusal_without_field_errors_goes_above_the_form(client, support_user, saleshandy,
-                                                            customer, monkeypatch):
-    def refuse(**kwargs: Any):
-        raise OperationRefused("Saleshandy is switched off for maintenance.")
-
-    monkeypatch.setattr(services, "email_order_place", refuse)
-    client.force_login(support_user)
-    response = client.post(order_url(customer), form_data())
-    assert response.status_code == 200
-    assert response.context["form"].non_field_errors() == [
-        "Saleshandy is switched off for maintenance."]

@@ -2,7 +2,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from billing.models import LedgerEntry, Order
-from billing.money import format_minor, to_decimal
+from registrar.money import format_minor, to_decimal
 from tests.factories import LedgerEntryFactory, OrderFactory
 
 

@@ -4,19 +4,20 @@ Through the services (billing.ordering) and through the account's admin pages: t
 exact purchase each name.com pricing scenario sends (document 004), the re-check right
 before placing, replays that send nothing twice, a price that moved, a charge that was
 refunded, expired quotes, transfers and their authorization code (never kept), input
-refused before anything is sent, who may do it, and the idempotency key and ceiling
-each upstream receives.
+refused before anything is sent, who may do it, the idempotency key and ceiling each
+upstream receives, and the registration a completed order leaves for Support to operate.
 
-Only the HTTP boundary is fake: an `httpx.MockTransport` behind `override_transport`
-for name.com and Domainee, the sandbox (document 001's wire format) for the Domain API.
+Only the HTTP boundary is fake: `tests.fakes.namecom.FakeNamecom` and
+`tests.fakes.domainee.FakeDomainee` behind `override_transport`, the sandbox (document
+001's wire format) for the Domain API.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -31,10 +32,9 @@ from django.utils import timezone
 from backoffice.models import StaffAction
 from billing import ordering
 from billing.models import Account, LedgerEntry, Order, OrderKind, OrderStatus
-from registrar.models import ProviderAccount
+from registrar.models import ProviderAccount, Registration, RegistrationStatus
 from registrar.operations import InvalidInput, OperationRefused
-from registrar.providers.base import Money
-from registrar.providers.registry import override_transport
+from registrar.providers.base import Money, RegistrationRef
 from tests.factories import (
     AccountFactory,
     ContactFactory,
@@ -42,10 +42,9 @@ from tests.factories import (
     RegistrationFactory,
     TldFactory,
 )
-from tests.registrar.providers.test_domain_api_requests import fail_with, respond
-from tests.registrar.providers.test_namecom import domain_record, result
-
-Answer = Callable[[httpx.Request], httpx.Response]
+from tests.fakes.domainee import FakeDomainee
+from tests.fakes.http import body_of, fail_with, respond
+from tests.fakes.namecom import CHECK, CREATE, TRANSFER, FakeNamecom, pricing_path, renew_path
 
 NAMECOM = "namecom-main"
 NAMECOM_URL = "https://api.dev.name.com"
@@ -56,53 +55,11 @@ DOMAINEE_URL = "https://api.domainee.dev"
 DOMAINEE_KEY = "dme_live_0123456789abcdef"
 AUTH_CODE = "EPP-Zx81!q-secret"
 
-CHECK = "/core/v1/domains:checkAvailability"
-CREATE = "/core/v1/domains"
-TRANSFER = "/core/v1/transfers"
 PURCHASES = "/v1/domain-purchases"
 
 
-def pricing_path(domain: str) -> str:
-    return f"/core/v1/domains/{domain}:getPricing"
-
-
-def renew_path(domain: str) -> str:
-    return f"/core/v1/domains/{domain}:renew"
-
-
-class FakeUpstream:
-    """An upstream at the HTTP boundary: scripted answers per (method, path), taken in
-    order (the last one repeats); every request is remembered, in order."""
-
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], list[Answer]] = {}
-        self.requests: list[httpx.Request] = []
-
-    def on(self, method: str, path: str, *answers: Answer) -> None:
-        self.routes[(method, path)] = list(answers)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        answers = self.routes.get((request.method, request.url.path))
-        if not answers:
-            return httpx.Response(404, json={"message": "Not Found"})
-        answer = answers.pop(0) if len(answers) > 1 else answers[0]
-        return answer(request)
-
-    def sent(self, method: str | None = None, path: str | None = None) -> list[httpx.Request]:
-        return [r for r in self.requests
-                if (method is None or r.method == method)
-                and (path is None or r.url.path == path)]
-
-    @property
-    def calls(self) -> list[tuple[str, str]]:
-        return [(r.method, r.url.path) for r in self.requests]
-
-
-def body_of(request: httpx.Request) -> Any:
-    # Prices read back as Decimals: equal to the exact cents, not just close.
-    return json.loads(request.content, parse_float=Decimal)
+def calls(fake) -> list[tuple[str, str]]:
+    return [(r.method, r.url.path) for r in fake.requests]
 
 
 # --- Fixtures -----------------------------------------------------------------------------
@@ -115,22 +72,20 @@ def customer(db) -> Account:
 
 
 @pytest.fixture
-def namecom(db, monkeypatch) -> Iterator[FakeUpstream]:
+def namecom(db, monkeypatch) -> Iterator[FakeNamecom]:
     monkeypatch.setenv("NAMECOM_TEST_TOKEN", NAMECOM_TOKEN)
     ProviderAccountFactory(label=NAMECOM, kind="namecom", base_url=NAMECOM_URL,
                            account_ref=NAMECOM_USER, secret_env="NAMECOM_TEST_TOKEN")
-    fake = FakeUpstream()
-    with override_transport(NAMECOM, httpx.MockTransport(fake)):
+    with FakeNamecom(username=NAMECOM_USER, token=NAMECOM_TOKEN).serving(NAMECOM) as fake:
         yield fake
 
 
 @pytest.fixture
-def domainee(db, monkeypatch) -> Iterator[FakeUpstream]:
+def domainee(db, monkeypatch) -> Iterator[FakeDomainee]:
     monkeypatch.setenv("DOMAINEE_TEST_KEY", DOMAINEE_KEY)
     ProviderAccountFactory(label=DOMAINEE, kind="domainee", base_url=DOMAINEE_URL,
                            account_ref="", secret_env="DOMAINEE_TEST_KEY")
-    fake = FakeUpstream()
-    with override_transport(DOMAINEE, httpx.MockTransport(fake)):
+    with FakeDomainee(token=DOMAINEE_KEY).serving(DOMAINEE) as fake:
         yield fake
 
 
@@ -192,44 +147,15 @@ def database_dump() -> str:
     return out.getvalue()
 
 
-# --- name.com answers ---------------------------------------------------------------------
-
-
-def checked(domain: str, **kwargs: Any) -> Answer:
-    return respond(200, {"results": [result(domain, **kwargs)]})
-
-
-def priced(*, premium: bool, purchase: float | None = None, renewal: float | None = None,
-           transfer: float | None = None) -> Answer:
-    body: dict[str, Any] = {"premium": premium}
-    for key, value in (("purchasePrice", purchase), ("renewalPrice", renewal),
-                       ("transferPrice", transfer)):
-        if value is not None:
-            body[key] = value
-    return respond(200, body)
-
-
-def created(domain: str, order_id: int, total_paid: float) -> Answer:
-    return respond(200, {"domain": domain_record(domain), "order": order_id,
-                         "totalPaid": total_paid})
-
-
-def transferred(domain: str, order_id: int, total_paid: float) -> Answer:
-    return respond(200, {"transfer": {"domainName": domain, "status": "pending_transfer"},
-                         "order": order_id, "totalPaid": total_paid})
-
-
 # --- name.com: one test per pricing scenario of document 004 ------------------------------
 
 
 def test_standard_registration_sends_years_and_no_price_after_a_fresh_check(
         support_user, customer, namecom):
-    domain = "acme-bakery.com"
-    namecom.on("POST", CHECK, checked(domain, premium=False, price=12.99, renewal=14.99))
-    namecom.on("POST", CREATE, created(domain, 4321, 12.99 * 2))
+    domain = "acme-bakery.com"  # a standard .com: 12.99 a year, 14.99 to renew
 
     order = quoted(support_user, customer, NAMECOM, "register", domain, years=2)
-    assert namecom.calls == [("POST", CHECK)]  # quoting buys nothing
+    assert calls(namecom) == [("POST", CHECK)]  # quoting buys nothing
     assert body_of(namecom.requests[0]) == {"domainNames": [domain],
                                             "purchaseType": "registration"}
     assert order.quote["purchase_price_minor"] is None
@@ -239,7 +165,7 @@ def test_standard_registration_sends_years_and_no_price_after_a_fresh_check(
 
     assert outcome.status == StaffAction.Outcome.SUCCEEDED, outcome.message
     # 004: re-run Check Availability right before Create Domain, with the same filter.
-    assert namecom.calls == [("POST", CHECK), ("POST", CHECK), ("POST", CREATE)]
+    assert calls(namecom) == [("POST", CHECK), ("POST", CHECK), ("POST", CREATE)]
     assert body_of(namecom.requests[1]) == {"domainNames": [domain],
                                             "purchaseType": "registration"}
     assert body_of(namecom.requests[2]) == {"domain": {"domainName": domain},
@@ -254,21 +180,18 @@ def test_standard_registration_sends_years_and_no_price_after_a_fresh_check(
 def test_registry_premium_sends_get_pricings_exact_price_for_the_same_years(
         support_user, customer, namecom):
     domain = "shoe.luxe"
-    namecom.on("POST", CHECK, checked(domain, premium=True, price=349.95))
-    namecom.on("GET", pricing_path(domain), priced(premium=True, purchase=1049.85,
-                                                   renewal=1049.85))
-    namecom.on("POST", CREATE, created(domain, 5001, 1049.85))
+    namecom.offer(domain, premium=True, price="349.95", renewal="349.95")
 
     order = quoted(support_user, customer, NAMECOM, "register", domain, years=3)
 
-    assert namecom.calls == [("POST", CHECK), ("GET", pricing_path(domain))]
+    assert calls(namecom) == [("POST", CHECK), ("GET", pricing_path(domain))]
     assert namecom.requests[1].url.params["years"] == "3"  # Get Pricing for the same term
     assert order.quoted_total_minor == 104985 and order.premium is True
 
     outcome = ordering.order_confirm(order=order, actor=support_user)
 
     assert outcome.ok, outcome.message
-    assert namecom.calls[-2:] == [("POST", CHECK), ("POST", CREATE)]
+    assert calls(namecom)[-2:] == [("POST", CHECK), ("POST", CREATE)]
     assert body_of(namecom.sent("POST", CREATE)[0]) == {
         "domain": {"domainName": domain}, "purchaseType": "registration",
         "purchasePrice": Decimal("1049.85"), "years": 3}
@@ -279,21 +202,20 @@ def test_registry_premium_sends_get_pricings_exact_price_for_the_same_years(
 def test_aftermarket_sends_the_flat_discovery_price_and_no_years(
         support_user, customer, namecom):
     domain = "bakery.co"
-    namecom.on("POST", CHECK, checked(domain, premium=True, purchase_type="aftermarket_s",
-                                      price=5000.0, renewal=25.99))
-    namecom.on("POST", CREATE, created(domain, 6002, 5000.0))
+    namecom.offer(domain, premium=True, purchase_type="aftermarket_s", price="5000.00",
+                  renewal="25.99")
 
     order = quoted(support_user, customer, NAMECOM, "register", domain, years=1,
                    allow_acquisition=True)
 
     # 004 Pattern C: no purchaseType filter, and no Get Pricing for an acquisition.
-    assert namecom.calls == [("POST", CHECK)]
+    assert calls(namecom) == [("POST", CHECK)]
     assert body_of(namecom.requests[0]) == {"domainNames": [domain]}
     assert order.purchase_type == "aftermarket_s" and order.quoted_total_minor == 500000
 
     ordering.order_confirm(order=order, actor=support_user)
 
-    assert namecom.calls == [("POST", CHECK), ("POST", CHECK), ("POST", CREATE)]
+    assert calls(namecom) == [("POST", CHECK), ("POST", CHECK), ("POST", CREATE)]
     assert body_of(namecom.requests[1]) == {"domainNames": [domain]}
     assert body_of(namecom.requests[2]) == {
         "domain": {"domainName": domain}, "purchaseType": "aftermarket_s",
@@ -305,9 +227,12 @@ def test_aftermarket_sends_the_flat_discovery_price_and_no_years(
 def test_aftermarket_is_refused_unless_acquisition_is_allowed(support_user, customer,
                                                               namecom):
     domain = "bakery.co"
-    namecom.on("POST", CHECK, checked(domain, purchasable=False))
+    namecom.offer(domain, premium=True, purchase_type="aftermarket_s", price="5000.00")
     with pytest.raises(OperationRefused) as refused:
         quote(support_user, customer, NAMECOM, "register", domain)
+    # 004 Pattern A: with the registration filter, acquisition inventory is not purchasable.
+    assert body_of(namecom.only) == {"domainNames": [domain], "purchaseType": "registration"}
+    assert refused.value.code == "not_purchasable"
     assert "domain" in refused.value.field_errors
     assert Order.objects.count() == 0
     assert namecom.sent("POST", CREATE) == []
@@ -315,9 +240,8 @@ def test_aftermarket_is_refused_unless_acquisition_is_allowed(support_user, cust
 
 def test_standard_renewal_sends_years_and_no_price(support_user, customer, namecom):
     domain = "acme-bakery.com"
-    namecom.on("GET", pricing_path(domain), priced(premium=False, purchase=12.99,
-                                                   renewal=29.98, transfer=9.99))
-    namecom.on("POST", renew_path(domain), created(domain, 7003, 29.98))
+    namecom.own(domain)
+    namecom.next_order = 7003
 
     order = quoted(support_user, customer, NAMECOM, "renew", domain, years=2)
     assert order.kind == OrderKind.RENEWAL and order.quoted_total_minor == 2998
@@ -326,8 +250,8 @@ def test_standard_renewal_sends_years_and_no_price(support_user, customer, namec
 
     assert outcome.ok, outcome.message
     # Get Pricing again right before renewing, for the same term.
-    assert namecom.calls == [("GET", pricing_path(domain)), ("GET", pricing_path(domain)),
-                             ("POST", renew_path(domain))]
+    assert calls(namecom) == [("GET", pricing_path(domain)), ("GET", pricing_path(domain)),
+                              ("POST", renew_path(domain))]
     assert [r.url.params["years"] for r in namecom.sent("GET")] == ["2", "2"]
     assert body_of(namecom.sent("POST")[0]) == {"years": 2}
     order.refresh_from_db()
@@ -338,9 +262,8 @@ def test_standard_renewal_sends_years_and_no_price(support_user, customer, namec
 def test_premium_renewal_sends_renewal_price_as_purchase_price_for_the_same_years(
         support_user, customer, namecom):
     domain = "shoe.luxe"
-    namecom.on("GET", pricing_path(domain), priced(premium=True, purchase=1049.85,
-                                                   renewal=699.90, transfer=349.95))
-    namecom.on("POST", renew_path(domain), created(domain, 7004, 699.90))
+    namecom.offer(domain, premium=True, price="349.95", renewal="349.95", transfer="349.95")
+    namecom.own(domain)
 
     order = quoted(support_user, customer, NAMECOM, "renew", domain, years=2)
     ordering.order_confirm(order=order, actor=support_user)
@@ -356,9 +279,7 @@ def test_premium_renewal_sends_renewal_price_as_purchase_price_for_the_same_year
 def test_standard_transfer_sends_the_auth_code_and_no_years_or_price(
         support_user, customer, namecom):
     domain = "acme-bakery.com"
-    namecom.on("GET", pricing_path(domain), priced(premium=False, purchase=12.99,
-                                                   renewal=14.99, transfer=9.99))
-    namecom.on("POST", TRANSFER, transferred(domain, 8005, 9.99))
+    namecom.register_elsewhere(domain)
 
     order = quoted(support_user, customer, NAMECOM, "transfer", domain, years=3)
     assert order.quote["years_sent"] is None
@@ -378,9 +299,8 @@ def test_standard_transfer_sends_the_auth_code_and_no_years_or_price(
 def test_premium_transfer_sends_transfer_price_as_purchase_price(
         support_user, customer, namecom):
     domain = "shoe.luxe"
-    namecom.on("GET", pricing_path(domain), priced(premium=True, purchase=1049.85,
-                                                   renewal=349.95, transfer=349.95))
-    namecom.on("POST", TRANSFER, transferred(domain, 8006, 349.95))
+    namecom.offer(domain, premium=True, price="349.95", renewal="349.95", transfer="349.95")
+    namecom.register_elsewhere(domain)
 
     order = quoted(support_user, customer, NAMECOM, "transfer", domain)
     ordering.order_confirm(order=order, actor=support_user, auth_code=AUTH_CODE)
@@ -397,9 +317,7 @@ def test_premium_transfer_sends_transfer_price_as_purchase_price(
 def test_the_admin_quotes_shows_the_price_and_term_then_places_on_confirm(
         client, support_user, customer, namecom):
     domain = "shoe.luxe"
-    namecom.on("POST", CHECK, checked(domain, premium=True, price=349.95))
-    namecom.on("GET", pricing_path(domain), priced(premium=True, purchase=699.90))
-    namecom.on("POST", CREATE, created(domain, 5009, 699.90))
+    namecom.offer(domain, premium=True, price="349.95")
     client.force_login(support_user)
 
     form = client.get(order_url(customer))
@@ -431,13 +349,7 @@ def test_the_admin_quotes_shows_the_price_and_term_then_places_on_confirm(
 # --- replays ------------------------------------------------------------------------------
 
 
-def _standard_registration(namecom: FakeUpstream, domain: str = "acme-bakery.com") -> None:
-    namecom.on("POST", CHECK, checked(domain, premium=False, price=12.99))
-    namecom.on("POST", CREATE, created(domain, 4321, 12.99))
-
-
 def test_confirming_twice_places_one_order(support_user, customer, namecom):
-    _standard_registration(namecom)
     order = quoted(support_user, customer, NAMECOM, "register", "acme-bakery.com")
 
     first = ordering.order_confirm(order=order, actor=support_user)
@@ -453,7 +365,6 @@ def test_confirming_twice_places_one_order(support_user, customer, namecom):
 
 def test_posting_the_confirm_page_twice_places_one_order(client, support_user, customer,
                                                          namecom):
-    _standard_registration(namecom)
     order = quoted(support_user, customer, NAMECOM, "register", "acme-bakery.com")
     client.force_login(support_user)
 
@@ -489,15 +400,13 @@ def _assert_refused_unchanged(order: Order, reason: str) -> None:
 def test_a_price_that_moved_before_create_is_refused_without_buying(
         client, support_user, customer, namecom):
     domain = "acme-bakery.com"
-    namecom.on("POST", CHECK, checked(domain, premium=False, price=12.99),
-               checked(domain, premium=False, price=15.99))
-    namecom.on("POST", CREATE, created(domain, 4321, 15.99))
     order = quoted(support_user, customer, NAMECOM, "register", domain)
+    namecom.reprice(domain, price="15.99")
     client.force_login(support_user)
 
     response = client.post(confirm_url(customer, order), {}, follow=True)
 
-    assert namecom.calls == [("POST", CHECK), ("POST", CHECK)]  # no create sent
+    assert calls(namecom) == [("POST", CHECK), ("POST", CHECK)]  # no create sent
     assert "moved" in page_text(response) and "Nothing was bought" in page_text(response)
     _assert_refused_unchanged(order, "moved from 12.99 USD to 15.99 USD")
 
@@ -505,10 +414,10 @@ def test_a_price_that_moved_before_create_is_refused_without_buying(
 def test_a_renewal_price_that_moved_is_refused_without_renewing(support_user, customer,
                                                                 namecom):
     domain = "shoe.luxe"
-    namecom.on("GET", pricing_path(domain), priced(premium=True, renewal=349.95),
-               priced(premium=True, renewal=399.95))
-    namecom.on("POST", renew_path(domain), created(domain, 1, 399.95))
+    namecom.offer(domain, premium=True, renewal="349.95")
+    namecom.own(domain)
     order = quoted(support_user, customer, NAMECOM, "renew", domain)
+    namecom.reprice(domain, renewal="399.95")
 
     outcome = ordering.order_confirm(order=order, actor=support_user)
 
@@ -519,8 +428,7 @@ def test_a_renewal_price_that_moved_is_refused_without_renewing(support_user, cu
 
 def test_domainee_price_changed_is_refused_and_nothing_is_charged(
         support_user, customer, domainee, registrant):
-    domainee.on("POST", PURCHASES, respond(409, {"error": {
-        "code": "price_changed", "message": "live price 8900 > 2000"}}))
+    domainee.wholesale_cents["com"] = 8800  # live price 88.00 + 1.00 fee > the 20.00 ceiling
     order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
                    owner=registrant, ceiling=Money(2000, "USD"))
 
@@ -529,6 +437,7 @@ def test_domainee_price_changed_is_refused_and_nothing_is_charged(
     assert outcome.status == StaffAction.Outcome.FAILED
     assert "nothing was charged" in outcome.message.lower()
     assert len(domainee.requests) == 1
+    assert domainee.purchases == []
     _assert_refused_unchanged(order, "price moved above the quote")
     assert audit_rows()[0].upstream_code == "price_changed"
 
@@ -536,24 +445,8 @@ def test_domainee_price_changed_is_refused_and_nothing_is_charged(
 # --- Domainee: the ceiling, the key, a charge refunded ------------------------------------
 
 
-def _domainee_record(**overrides: Any) -> dict[str, Any]:
-    """Document 002's 201 example, for our order."""
-    return {
-        "id": "f8a0c1b9-1234-4bcd-9ef0-123456789abc", "workspaceId": "ws_8812",
-        "hostname": "janesbakery.com", "years": 1, "wholesaleCents": 1418, "feeCents": 100,
-        "totalCents": 1518, "currency": "USD", "registrar": "namecheap",
-        "registrarDomainId": "182739", "status": "completed",
-        "registrant": {"firstName": "Jane", "lastName": "Smith",
-                       "email": "jane@bakery.example", "country": "US"},
-        "whoisPrivacyEnabled": True, "autoRenew": False,
-        "expiresAt": "2027-05-17T15:42:11.000Z", "customerReference": "ACC-ACME-1",
-        "createdAt": "2026-05-17T15:42:09.000Z", "updatedAt": "2026-05-17T15:42:11.000Z",
-        **overrides}
-
-
 def test_domainee_gets_the_quoted_ceiling_and_the_local_order_key(
         client, support_user, customer, domainee, registrant):
-    domainee.on("POST", PURCHASES, respond(201, {"purchase": _domainee_record()}))
     client.force_login(support_user)
 
     response = client.post(order_url(customer), {
@@ -577,6 +470,7 @@ def test_domainee_gets_the_quoted_ceiling_and_the_local_order_key(
     assert body["registrant"]["firstName"] == "Jane"
     order.refresh_from_db()
     assert order.idempotency_key == f"backoffice-order-{order.pk}"
+    assert order.upstream_id == domainee.purchases[0]["id"]
     assert (order.status, order.total_minor, order.fees_minor) == (
         OrderStatus.REGISTERED, 1518, 100)
     assert [entry.amount_minor for entry in payments(order)] == [1518]
@@ -585,9 +479,9 @@ def test_domainee_gets_the_quoted_ceiling_and_the_local_order_key(
 def test_domainee_registration_failed_after_the_charge_ends_refunded(
         client, support_user, customer, domainee, registrant):
     reason = "Registrar refused: registrant email domain is blacklisted"
-    # Document 002: 502 registration_failed, the message carrying the registrar's reason.
-    domainee.on("POST", PURCHASES, respond(502, {"error": {
-        "code": "registration_failed", "message": reason}}))
+    # Document 002: 502 registration_failed, the message carrying the registrar's reason
+    # (and no purchase row: the amount charged is not stated).
+    domainee.outcome("registration_failed", reason=reason, with_row=False)
     order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
                    owner=registrant, ceiling=Money(2000, "USD"))
     client.force_login(support_user)
@@ -599,6 +493,7 @@ def test_domainee_registration_failed_after_the_charge_ends_refunded(
     assert order.status == OrderStatus.REFUNDED
     assert order.status_reason == reason
     assert order.total_minor > 0
+    assert order.total_minor == 2000  # not stated: recorded at the ceiling, the most it was
     assert order.refunded_minor == order.total_minor
     assert [e.amount_minor for e in payments(order)] == [order.total_minor]
     assert [e.amount_minor for e in refunds(order)] == [order.total_minor]
@@ -613,18 +508,18 @@ def test_the_webhook_for_a_refund_answered_without_its_record_updates_the_placed
         client, support_user, customer, domainee, registrant, monkeypatch):
     # The 502 carried no purchase row, so the order has no upstream id yet; the
     # domain_purchase.failed event that follows names it and states the amounts.
-    domainee.on("POST", PURCHASES, respond(502, {"error": {
-        "code": "registration_failed", "message": "Registrar refused"}}))
+    domainee.outcome("registration_failed", reason="Registrar refused", with_row=False)
     order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
                    owner=registrant, ceiling=Money(2000, "USD"))
     ordering.order_confirm(order=order, actor=support_user)
     monkeypatch.setenv("DOMAINEE_MAIN_WEBHOOK_SECRET", "whsec-test")
 
-    record = _domainee_record(status="refunded")
+    # The domain_purchase.failed delivery Domainee fired for that purchase.
+    [event] = domainee.events
+    record = event["data"]["purchase"]
+    assert (event["type"], record["status"]) == ("domain_purchase.failed", "refunded")
     response = client.post(reverse("webhook", args=["domainee", DOMAINEE]),
-                           data=json.dumps({"id": "evt_9", "type": "domain_purchase.failed",
-                                            "data": {"purchase": record}}),
-                           content_type="application/json",
+                           data=json.dumps(event), content_type="application/json",
                            HTTP_X_WEBHOOK_SECRET="whsec-test")
 
     assert response.status_code == 200
@@ -638,9 +533,8 @@ def test_the_webhook_for_a_refund_answered_without_its_record_updates_the_placed
 
 def test_domainee_registration_failed_with_the_refunded_row_keeps_its_amounts(
         support_user, customer, domainee, registrant):
-    domainee.on("POST", PURCHASES, respond(502, {
-        "error": {"code": "registration_failed", "message": "TLD requires local presence"},
-        "purchase": _domainee_record(status="refunded")}))
+    domainee.outcome("registration_failed", reason="TLD requires local presence",
+                     with_row=True)
     order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
                    owner=registrant, ceiling=Money(2000, "USD"))
 
@@ -648,17 +542,24 @@ def test_domainee_registration_failed_with_the_refunded_row_keeps_its_amounts(
 
     assert "refunded" in outcome.message
     order.refresh_from_db()
+    assert order.upstream_id == domainee.purchases[0]["id"]
+    assert order.status_reason == "TLD requires local presence"
     assert (order.status, order.total_minor, order.refunded_minor) == (
         OrderStatus.REFUNDED, 1518, 1518)
     assert [e.amount_minor for e in payments(order)] == [1518]
     assert [e.amount_minor for e in refunds(order)] == [1518]
 
 
+@pytest.mark.parametrize("bought_first", [False, True],
+                         ids=["gateway-failed-before", "answer-lost-after-buying"])
 def test_a_retried_domainee_placement_carries_the_same_key_and_charges_once(
-        support_user, customer, domainee, registrant):
-    domainee.on("POST", PURCHASES, respond(503, {"error": {"code": "unavailable_now",
-                                                            "message": "try later"}}),
-                respond(201, {"purchase": _domainee_record()}))
+        support_user, customer, domainee, registrant, bought_first):
+    failure = respond(503, {"error": {"code": "unavailable_now", "message": "try later"}})
+    if bought_first:
+        # Domainee bought it, the answer never came back: the retry gets the first answer.
+        domainee.lose_answer(failure)
+    else:
+        domainee.fail_before(failure)
     order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
                    owner=registrant, ceiling=Money(2000, "USD"))
 
@@ -669,8 +570,10 @@ def test_a_retried_domainee_placement_carries_the_same_key_and_charges_once(
     assert len(sent) == 2
     assert {r.headers["Idempotency-Key"] for r in sent} == {f"backoffice-order-{order.pk}"}
     assert {body_of(r)["maxTotalCents"] for r in sent} == {2000}
+    assert len(domainee.purchases) == 1
     order.refresh_from_db()
     assert order.status == OrderStatus.REGISTERED
+    assert order.upstream_id == domainee.purchases[0]["id"]
     assert len(payments(order)) == 1
 
 
@@ -680,8 +583,7 @@ def test_a_retried_domainee_placement_carries_the_same_key_and_charges_once(
 def test_no_answer_to_a_purchase_leaves_the_order_for_a_person_to_check(
         client, support_user, customer, namecom):
     domain = "acme-bakery.com"
-    namecom.on("POST", CHECK, checked(domain, premium=False, price=12.99))
-    namecom.on("POST", CREATE, fail_with(httpx.ReadTimeout))
+    namecom.script("POST", CREATE, fail_with(httpx.ReadTimeout))
     order = quoted(support_user, customer, NAMECOM, "register", domain)
     client.force_login(support_user)
 
@@ -702,10 +604,11 @@ def test_no_answer_to_a_purchase_leaves_the_order_for_a_person_to_check(
 def test_a_refused_purchase_fails_the_order_without_a_charge(support_user, customer,
                                                             namecom):
     domain = "shoe.luxe"
-    namecom.on("POST", CHECK, checked(domain, premium=True, price=349.95))
-    namecom.on("GET", pricing_path(domain), priced(premium=True, purchase=349.95))
-    namecom.on("POST", CREATE, respond(400, {"message": "Invalid Price"}))
+    namecom.offer(domain, premium=True, price="349.95")
     order = quoted(support_user, customer, NAMECOM, "register", domain)
+    # Get Pricing's registry price moved on its own: the re-check of discovery passes,
+    # and name.com refuses the purchasePrice that was quoted, to the cent.
+    namecom.reprice(domain, registry="359.95")
 
     outcome = ordering.order_confirm(order=order, actor=support_user)
 
@@ -715,11 +618,13 @@ def test_a_refused_purchase_fails_the_order_without_a_charge(support_user, custo
     assert order.status == OrderStatus.FAILED and order.status_reason == outcome.message
     assert LedgerEntry.objects.count() == 0
     assert StaffAction.objects.get().upstream_code == "invalid_price"
+    assert body_of(namecom.sent("POST", CREATE)[0])["purchasePrice"] == Decimal("349.95")
+    assert namecom.orders == [] and Registration.objects.count() == 0
 
 
 def test_an_upstream_failure_while_quoting_is_shown_and_keeps_no_order(
         client, support_user, customer, namecom):
-    namecom.on("POST", CHECK, respond(500, {"message": "Internal Server Error"}))
+    namecom.script("POST", CHECK, respond(500, {"message": "Internal Server Error"}))
     client.force_login(support_user)
 
     response = client.post(order_url(customer), {
@@ -737,7 +642,6 @@ def test_an_upstream_failure_while_quoting_is_shown_and_keeps_no_order(
 
 
 def test_an_expired_quote_is_refused_and_nothing_is_sent(support_user, customer, namecom):
-    _standard_registration(namecom)
     order = quoted(support_user, customer, NAMECOM, "register", "acme-bakery.com")
     Order.objects.filter(pk=order.pk).update(
         quote_expires_at=timezone.now() - timedelta(seconds=1))
@@ -756,7 +660,6 @@ def test_an_expired_quote_is_refused_and_nothing_is_sent(support_user, customer,
 
 def test_an_expired_quote_on_the_page_sends_staff_back_to_quote_again(
         client, support_user, customer, namecom):
-    _standard_registration(namecom)
     order = quoted(support_user, customer, NAMECOM, "register", "acme-bakery.com")
     Order.objects.filter(pk=order.pk).update(
         quote_expires_at=timezone.now() - timedelta(minutes=1))
@@ -775,8 +678,7 @@ def test_an_expired_quote_on_the_page_sends_staff_back_to_quote_again(
 def test_a_transfer_without_its_auth_code_is_refused_with_nothing_sent(
         client, support_user, customer, namecom):
     domain = "acme-bakery.com"
-    namecom.on("GET", pricing_path(domain), priced(premium=False, transfer=9.99))
-    namecom.on("POST", TRANSFER, transferred(domain, 1, 9.99))
+    namecom.register_elsewhere(domain)
     order = quoted(support_user, customer, NAMECOM, "transfer", domain)
     namecom.requests.clear()
 
@@ -799,8 +701,7 @@ def test_a_transfer_without_its_auth_code_is_refused_with_nothing_sent(
 
 def test_the_auth_code_is_sent_once_and_never_kept(client, support_user, customer, namecom):
     domain = "acme-bakery.com"
-    namecom.on("GET", pricing_path(domain), priced(premium=False, transfer=9.99))
-    namecom.on("POST", TRANSFER, transferred(domain, 8005, 9.99))
+    namecom.register_elsewhere(domain)
     order = quoted(support_user, customer, NAMECOM, "transfer", domain)
     client.force_login(support_user)
 
@@ -870,12 +771,64 @@ def test_the_service_refuses_bad_input_itself(support_user, customer, namecom, d
     assert Order.objects.count() == 0
 
 
+def test_an_account_that_takes_no_domain_orders_is_refused_with_nothing_sent(
+        support_user, customer, namecom):
+    ProviderAccountFactory(label="saleshandy-main", kind="saleshandy",
+                           base_url="https://api.saleshandy.example", account_ref="")
+    disabled = account(NAMECOM)
+    disabled.enabled = False
+    disabled.save()
+    for label in ("saleshandy-main", NAMECOM):
+        with pytest.raises(InvalidInput) as refused:
+            quote(support_user, customer, label, "register", "acme-bakery.com")
+        assert refused.value.field_errors["provider_account"] == [
+            f"“{label}” cannot take domain orders."]
+    assert namecom.requests == [] and Order.objects.count() == 0
+
+
+def test_an_account_without_its_secret_is_refused_before_anything_is_sent(
+        support_user, customer, namecom, monkeypatch):
+    monkeypatch.delenv("NAMECOM_TEST_TOKEN")
+
+    with pytest.raises(OperationRefused) as refused:
+        quote(support_user, customer, NAMECOM, "register", "acme-bakery.com")
+
+    assert refused.value.code == "missing_credentials"
+    assert "NAMECOM_TEST_TOKEN" in str(refused.value)
+    assert namecom.requests == [] and Order.objects.count() == 0
+
+
+def test_the_domain_api_needs_a_registrant_already_at_the_registrar(support_user, customer,
+                                                                    sandbox):
+    TldFactory(name="com")
+    local_only = ContactFactory(account=customer, upstream_id=None)
+
+    with pytest.raises(InvalidInput) as refused:
+        quote(support_user, customer, "sandbox", "register", "acme-bakery.com",
+              owner=local_only)
+
+    assert "not at the registrar yet" in refused.value.field_errors["owner"][0]
+    assert sandbox.transport.requests == [] and Order.objects.count() == 0
+
+
+def test_a_registrant_gone_since_the_quote_cancels_the_order_unsent(
+        support_user, customer, domainee, registrant):
+    order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
+                   owner=registrant, ceiling=Money(2000, "USD"))
+    registrant.delete()
+
+    outcome = ordering.order_confirm(order=order, actor=support_user)
+
+    assert outcome.status == StaffAction.Outcome.FAILED
+    assert domainee.requests == []
+    _assert_refused_unchanged(order, "registrant contact chosen at quote time is gone")
+
+
 # --- permissions --------------------------------------------------------------------------
 
 
 def test_only_staff_who_place_orders_reach_the_order_pages(
         client, support_user, finance_user, plain_staff_user, customer, namecom):
-    _standard_registration(namecom)
     order = quoted(support_user, customer, NAMECOM, "register", "acme-bakery.com")
     namecom.requests.clear()
     for user in (finance_user, plain_staff_user):
@@ -899,7 +852,6 @@ def test_only_staff_who_place_orders_reach_the_order_pages(
 
 def test_the_services_check_the_permission_first(finance_user, support_user, customer,
                                                  namecom):
-    _standard_registration(namecom)
     with pytest.raises(PermissionDenied):
         quote(finance_user, customer, NAMECOM, "register", "acme-bakery.com")
     order = quoted(support_user, customer, NAMECOM, "register", "acme-bakery.com")
@@ -910,7 +862,6 @@ def test_the_services_check_the_permission_first(finance_user, support_user, cus
 
 
 def test_an_order_of_another_account_is_a_404(client, support_user, customer, namecom):
-    _standard_registration(namecom)
     order = quoted(support_user, customer, NAMECOM, "register", "acme-bakery.com")
     other = AccountFactory()
     client.force_login(support_user)
@@ -1103,8 +1054,6 @@ def test_quotes_left_unconfirmed_are_cancelled_by_the_hourly_sweep(support_user,
                                                                    namecom):
     from billing.tasks import expire_quotes
 
-    namecom.on("POST", CHECK, checked("fresh.com", premium=False, price=12.99),
-               checked("fresh.com", premium=False, price=12.99))
     stale = quoted(support_user, customer, NAMECOM, "register", "fresh.com")
     fresh = quoted(support_user, customer, NAMECOM, "register", "fresh.com")
     Order.objects.filter(pk=stale.pk).update(
@@ -1116,3 +1065,151 @@ def test_quotes_left_unconfirmed_are_cancelled_by_the_hourly_sweep(support_user,
     fresh.refresh_from_db()
     assert (stale.status, fresh.status) == (OrderStatus.CANCELLED, OrderStatus.QUOTED)
     assert stale.status_reason == "The quote expired before it was confirmed."
+
+
+# --- what a completed order leaves: a registration Support can operate at once -----------
+
+
+def _delivered(order: Order, label: str, customer: Account) -> Registration:
+    """The registration the order delivered, linked both ways and living at `label`."""
+    order.refresh_from_db()
+    registration = Registration.objects.get(name=order.domain)
+    assert order.registration == registration
+    assert registration.provider_account == account(label)
+    assert registration.served_by == account(label)
+    assert registration.account == customer
+    assert registration.status == RegistrationStatus.ACTIVE
+    created = StaffAction.objects.get(action="registration.sync_created")
+    assert (created.actor_label, created.target_id) == (f"order:{order.pk}",
+                                                        str(registration.pk))
+    return registration
+
+
+def test_a_name_com_registration_leaves_the_registration_in_the_mirror(
+        client, support_user, customer, namecom):
+    domain = "acme-bakery.com"
+    order = quoted(support_user, customer, NAMECOM, "register", domain, years=2)
+
+    outcome = ordering.order_confirm(order=order, actor=support_user)
+
+    registration = _delivered(order, NAMECOM, customer)
+    # name.com keys its domains by name: no upstream id of ours.
+    assert registration.upstream_id is None
+    assert registration.ref == RegistrationRef(name=domain)
+    # What Create Domain answered with.
+    assert namecom.domains[domain]["expireDate"] == "2028-07-01T00:00:00Z"
+    assert registration.expires_at == datetime(2028, 7, 1, tzinfo=UTC)
+    assert (registration.locked, registration.auto_renew, registration.privacy_protect) == (
+        True, False, False)
+    assert registration.nameservers == ["ns1.name.com", "ns2.name.com"]
+    assert registration.tld.name == "com"
+    assert outcome.message == (f"Order {order.pk} placed at name.com: registration of {domain}, "
+                               f"25.98 USD paid. {domain} is now in the mirror.")
+    # Support finds it where registrations are, with its order's customer.
+    client.force_login(support_user)
+    page = client.get(reverse("admin:registrar_registration_change", args=[registration.pk]))
+    assert page.status_code == 200 and domain in page_text(page)
+
+
+def test_a_name_com_renewal_brings_the_registration_up_to_date(support_user, customer,
+                                                               namecom):
+    domain = "acme-bakery.com"
+    namecom.own(domain, expire=datetime(2027, 3, 1, tzinfo=UTC))
+    mirrored = RegistrationFactory(name=domain, upstream_id=None, account=customer,
+                                   provider_account=account(NAMECOM),
+                                   expires_at=datetime(2027, 3, 1, tzinfo=UTC))
+    order = quoted(support_user, customer, NAMECOM, "renew", domain, years=2)
+
+    ordering.order_confirm(order=order, actor=support_user)
+
+    order.refresh_from_db()
+    mirrored.refresh_from_db()
+    assert order.registration == mirrored
+    assert Registration.objects.count() == 1
+    assert mirrored.expires_at == datetime(2029, 3, 1, tzinfo=UTC)
+
+
+def test_a_name_com_transfer_delivers_no_registration_until_it_completes(
+        support_user, customer, namecom):
+    namecom.register_elsewhere("acme-bakery.com")
+    order = quoted(support_user, customer, NAMECOM, "transfer", "acme-bakery.com")
+
+    ordering.order_confirm(order=order, actor=support_user, auth_code=AUTH_CODE)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.TRANSFER_STARTED
+    assert order.registration is None and Registration.objects.count() == 0
+
+
+def test_a_domainee_purchase_leaves_the_registration_in_the_mirror(
+        support_user, customer, domainee, registrant):
+    order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
+                   owner=registrant, ceiling=Money(2000, "USD"))
+
+    outcome = ordering.order_confirm(order=order, actor=support_user)
+
+    assert outcome.ok, outcome.message
+    registration = _delivered(order, DOMAINEE, customer)
+    # The purchase record's own values: expiry, privacy (on by default), auto-renew off.
+    [purchase] = domainee.purchases
+    assert purchase["expiresAt"] == "2027-05-17T15:42:11.000Z"
+    assert registration.expires_at == datetime(2027, 5, 17, 15, 42, 11, tzinfo=UTC)
+    assert registration.upstream_created_at == datetime(2026, 5, 17, 15, 42, 9, tzinfo=UTC)
+    assert (registration.privacy_protect, registration.auto_renew) == (True, False)
+    # Its TLD is sold through the sandbox; this registration lives at Domainee.
+    assert registration.tld.provider_account == account("sandbox")
+    assert registration.upstream_id is None
+    assert "janesbakery.com is now in the mirror" in outcome.message
+
+
+def test_a_refunded_domainee_purchase_delivers_no_registration(support_user, customer,
+                                                               domainee, registrant):
+    domainee.outcome("registration_failed", reason="Registrar refused", with_row=True)
+    order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
+                   owner=registrant, ceiling=Money(2000, "USD"))
+
+    ordering.order_confirm(order=order, actor=support_user)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUNDED
+    assert order.registration is None and Registration.objects.count() == 0
+
+
+def test_a_completed_domain_api_order_can_be_operated_at_once(
+        support_user, customer, domain_api, published, django_capture_on_commit_callbacks):
+    from billing import tasks
+    from registrar.services import registration_set_lock
+
+    order = quoted(support_user, customer, "sandbox", "register", "acme-bakery-shop.com",
+                   owner=domain_api.owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        ordering.order_confirm(order=order, actor=support_user)
+    runs = 0
+    while published and runs < 10:  # the follow-ups, as the worker runs them
+        args, kwargs, _ = published.pop(0)
+        tasks.follow_domain_order.apply(args=args, kwargs=kwargs)
+        runs += 1
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REGISTERED
+    upstream = domain_api.state()["orders"][order.upstream_id]
+    guid = upstream["registration_id"]
+    registration = _delivered(order, "sandbox", customer)
+    assert registration.upstream_id == guid
+    assert registration.ref == RegistrationRef(name="acme-bakery-shop.com", upstream_id=guid)
+    assert registration.owner_contact == domain_api.owner
+    assert registration.expires_at is not None
+    sent_before = len(domain_api.transport.requests)
+
+    # No sync in between: the registration the order left is operated as it is.
+    outcome = registration_set_lock(registration=registration, locked=True,
+                                    actor=support_user)
+
+    assert outcome.ok, outcome.message
+    [lock] = domain_api.transport.requests[sent_before:]
+    assert (lock.method, lock.url.path) == (
+        "PATCH", f"/api/domain_registrations/{guid}/lock")
+    assert json.loads(lock.content) == {"locked": True}
+    assert domain_api.registration(guid)["locked"] is True
+    registration.refresh_from_db()
+    assert registration.locked is True

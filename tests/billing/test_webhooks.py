@@ -51,12 +51,17 @@ def test_a_completed_purchase_is_mirrored_once(client, domainee):
         OrderStatus.REGISTERED, 1518, 100, 1418)
     assert order.account.customer_reference == "ACC-WEB-1"
     assert order.ledger_entries.get().kind == LedgerEntry.Kind.PAYMENT
-    assert StaffAction.objects.get().action == "order.webhook"
+    # The domain it bought is a registration at once, for the same customer.
+    registration = order.registration
+    assert (registration.name, registration.provider_account, registration.account) == (
+        PURCHASE["hostname"], domainee, order.account)
+    assert sorted(StaffAction.objects.values_list("action", flat=True)) == [
+        "order.webhook", "registration.sync_created"]
     # A redelivery changes nothing.
     again = post(client, event())
     assert again.json() == {"status": "duplicate"}
     assert (Order.objects.count(), LedgerEntry.objects.count(), WebhookEvent.objects.count(),
-            StaffAction.objects.count()) == (1, 1, 1, 1)
+            StaffAction.objects.count()) == (1, 1, 1, 2)
 
 
 def test_a_refused_registration_ends_refunded_with_the_reason(client, domainee):

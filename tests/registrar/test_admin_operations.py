@@ -11,7 +11,7 @@ from django.urls import reverse
 from backoffice.models import StaffAction
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
 from registrar.models import Registration
-from registrar.providers.domain_api import DomainApiProvider
+from registrar.providers.domain_api.adapter import DomainApiProvider
 from registrar.services import OPERATIONS
 from tests.factories import ContactFactory, RegistrationFactory, TldFactory
 from tests.registrar.test_services import ERROR_CASES

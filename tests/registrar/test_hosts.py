@@ -18,7 +18,7 @@ from registrar import services
 from registrar.models import Host, HostAddress, Registration
 from registrar.operations import InvalidInput, OperationUnsupported, RegistrationBusy
 from registrar.providers.base import Capability
-from registrar.providers.domain_api import DomainApiProvider
+from registrar.providers.domain_api.adapter import DomainApiProvider
 from registrar.providers.http import RetryPolicy
 from tests.factories import (
     HostAddressFactory,

@@ -6,41 +6,17 @@ from __future__ import annotations
 import json
 import re
 
-import httpx
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from backoffice.models import StaffAction
 from registrar.models import Registration
-from registrar.providers.registry import override_transport
 from tests.factories import ProviderAccountFactory, RegistrationFactory, TldFactory
+from tests.fakes.entri import PREFIX, FakeEntri, jwt
 
 RECORDS = [{"host": "@", "type": "A", "value": "192.0.2.10", "ttl": 3600}]
-
-
-class FakeEntri:
-    """Entri Sell at the HTTP boundary: mints a token, serves and replaces DNS records."""
-
-    def __init__(self):
-        self.requests: list[httpx.Request] = []
-        self.records = list(RECORDS)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        path = request.url.path
-        if path == "/token":
-            return httpx.Response(200, json={"auth_token": "jwt-test"})
-        if path.endswith("/dns-records") and request.method == "GET":
-            return httpx.Response(200, json=self.records)
-        if path.endswith("/dns-records") and request.method == "PUT":
-            self.records = json.loads(request.content)["dns_records"]
-            return httpx.Response(200, json={"message": "DNS records updated successfully"})
-        if path.endswith("/auto-renew"):
-            return httpx.Response(200, json={"message": "Domain auto-renewal updated"})
-        return httpx.Response(404, json={"message": "not found"})
-
-    def sent(self, method: str, suffix: str) -> list[httpx.Request]:
-        return [r for r in self.requests if r.method == method and r.url.path.endswith(suffix)]
+ZONE_PATH = f"{PREFIX}/domains/store.shop/dns-records"
 
 
 @pytest.fixture
@@ -51,9 +27,12 @@ def entri(db, sandbox, monkeypatch):
                                      secret_env="ENTRI_TEST_SECRET")
     registration = RegistrationFactory(name="store.shop", upstream_id=None,
                                        tld=TldFactory(name="shop", provider_account=account))
-    fake = FakeEntri()
-    with override_transport("entri-main", httpx.MockTransport(fake)):
+    fake = FakeEntri(application_id="app-1", secret="entri-secret")
+    fake.add_domain("store.shop", dns_records=RECORDS)
+    cache.clear()  # Entri's JWT is shared through the cache
+    with fake.serving("entri-main"):
         yield registration, fake
+    cache.clear()
 
 
 def shown(client, registration: Registration) -> set[str]:
@@ -85,11 +64,13 @@ def test_dns_records_are_shown_live_and_replaced(client, support_user, entri):
     response = client.post(url, {"records": "@ A 192.0.2.20 3600\nwww CNAME store.shop. 300\n"
                                             "@ MX 10 mail.store.shop 3600"}, follow=True)
     assert "were replaced (3 record(s))" in response.content.decode()
-    (put,) = fake.sent("PUT", "/dns-records")
+    (put,) = fake.sent("PUT", ZONE_PATH)
     sent = json.loads(put.content)["dns_records"]
     assert {r["type"] for r in sent} == {"A", "CNAME", "MX"}
-    assert put.headers["Authorization"] == "Bearer jwt-test"
+    assert put.headers["Authorization"] == f"Bearer {jwt(1)}"
     assert put.headers["applicationId"] == "app-1"
+    # Entri now serves the zone as sent.
+    assert fake.domain("store.shop")["dnsRecords"] == sent
     assert StaffAction.objects.get().action == "registration.dns_records"
 
 
@@ -103,7 +84,8 @@ def test_bad_dns_records_are_refused_before_sending(client, support_user, entri,
                   args=[registration.pk, "dns_records"])
     response = client.post(url, {"records": line})
     assert response.status_code == 200 and b"errorlist" in response.content
-    assert fake.sent("PUT", "/dns-records") == []
+    assert fake.sent("PUT", ZONE_PATH) == []
+    assert fake.domain("store.shop")["dnsRecords"] == RECORDS
 
 
 def test_auto_renew_on_entri_addresses_the_domain_by_name(client, support_user, entri):
@@ -113,7 +95,8 @@ def test_auto_renew_on_entri_addresses_the_domain_by_name(client, support_user, 
     outcome = registration_set_auto_renew(registration=registration, auto_renew=False,
                                           actor=support_user)
     assert outcome.status == "succeeded", outcome.message
-    (put,) = fake.sent("PUT", "/domains/store.shop/auto-renew")
+    (put,) = fake.sent("PUT", f"{PREFIX}/domains/store.shop/auto-renew")
     assert json.loads(put.content) == {"autoRenew": False, "period": 12}
+    assert fake.domain("store.shop")["autoRenewed"] is False
     registration.refresh_from_db()
     assert registration.auto_renew is False

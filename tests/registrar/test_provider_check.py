@@ -10,7 +10,8 @@ import httpx
 import pytest
 from django.core.management import CommandError, call_command
 
-from registrar.providers.base import TransportError
+from registrar.providers.base import RegistrationRef
+from registrar.providers.errors import TransportError
 from registrar.providers.registry import build_provider
 from tests.factories import ProviderAccountFactory, TldFactory
 from tests.registrar.test_sandbox import _await_url
@@ -94,7 +95,8 @@ def test_the_adapter_times_out_cleanly_over_real_http(account):
     provider = build_provider(account)
     try:
         with pytest.raises(TransportError) as caught:
-            provider.force_sync("00000000-0000-4000-8000-000000000001")
+            provider.force_sync(RegistrationRef(
+                name="slow.example", upstream_id="00000000-0000-4000-8000-000000000001"))
         assert caught.value.code == "timeout"
     finally:
         provider.close()

@@ -15,7 +15,7 @@ from backoffice.roles import SUPPORT
 from registrar import services
 from registrar.models import Process, ProcessStatus, Registration
 from registrar.operations import InvalidInput, OperationUnsupported, RegistrationBusy
-from registrar.providers.domain_api import DnssecKeyData
+from registrar.providers.base import DnssecKeyData
 from registrar.tasks import poll_process
 from tests.factories import ContactFactory, RegistrationFactory, TldFactory, UserFactory
 
@@ -428,7 +428,7 @@ def test_a_broker_outage_does_not_undo_or_break_a_202(world, agent, monkeypatch,
                                                  locked=True, actor=agent)
     assert outcome.status == "pending"
     assert Process.objects.filter(registration=world.registration).exists()
-    assert "the sweep will" in caplog.text
+    assert "its periodic sweep will pick it up" in caplog.text
 
 
 def test_another_customers_contact_is_refused_before_anything_leaves(world, agent):

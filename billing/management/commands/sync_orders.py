@@ -1,15 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.order_sync import MIRRORED_KINDS, mirror_orders
-from registrar.models import ProviderAccount
+from billing.order_sync import mirror_orders, order_accounts
 
 
 class Command(BaseCommand):
     help = (
-        "Mirror the upstream orders into the order list: Entri orders, Domainee purchases, "
-        "Saleshandy orders (from its domain listing), and the Domain Registration API's "
-        "open orders, read again one by one. Idempotent: a second run changes nothing. "
-        "Exits non-zero when an account's run failed."
+        "Mirror the upstream orders into the order list: each upstream's order list where "
+        "it has one, otherwise its open orders read again one by one. Idempotent: a second "
+        "run changes nothing. Exits non-zero when an account's run failed."
     )
 
     def add_arguments(self, parser):
@@ -17,19 +15,18 @@ class Command(BaseCommand):
                             help="Only this provider account (default: every enabled one "
                                  "that has orders).")
         parser.add_argument("--dry-run", action="store_true",
-                            help="Read and compare, then write nothing. (The Domain API "
+                            help="Read and compare, then write nothing. (The built-in "
                                  "sandbox still moves an order on when it is read.)")
 
     def handle(self, *args, account=None, dry_run=False, verbosity=1, **options):
-        accounts = ProviderAccount.objects.filter(enabled=True, kind__in=MIRRORED_KINDS)
+        accounts = order_accounts()
         if account:
             accounts = accounts.filter(label=account)
         accounts = list(accounts.order_by("label"))
         if not accounts:
-            kinds = ", ".join(sorted(MIRRORED_KINDS))
             raise CommandError(f"No enabled provider account "
                                f"{'“' + account + '” ' if account else ''}with orders to "
-                               f"mirror (kinds mirrored: {kinds}).")
+                               "mirror (only upstreams that list or read orders are).")
         failed = []
         totals = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
         for provider_account in accounts:

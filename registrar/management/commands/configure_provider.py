@@ -13,23 +13,20 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import URLValidator
 from django.db import transaction
 
 from registrar.domain_names import normalise_tld, to_unicode
-from registrar.models import ProviderAccount, ProviderKind, Tld, env_var_validator
-from registrar.providers.base import ProviderError
-from registrar.providers.registry import adapter_class
+from registrar.models import ProviderAccount, Tld, env_var_validator
+from registrar.providers.errors import ProviderError
+from registrar.providers.registry import ADAPTERS, adapter_class
 
 _http_url = URLValidator(schemes=["http", "https"])
 
 # The account fields this command sets, in the order changes are reported.
 _FIELDS = ("kind", "base_url", "account_ref", "secret_env", "timeout_seconds", "enabled")
-# Kinds whose requests carry the account reference as X-Auth-Account (document 001).
-_NEEDS_ACCOUNT_REF = (ProviderKind.DOMAIN_API, ProviderKind.SANDBOX)
 
 
 @dataclass
@@ -58,8 +55,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("label", help="The account's label (a slug), e.g. domain-api-main.")
         parser.add_argument("--kind", required=True, metavar="KIND",
-                            help="The upstream API: "
-                                 + ", ".join(ProviderKind.values) + ".")
+                            help="The upstream API: " + ", ".join(ADAPTERS) + ".")
         parser.add_argument("--base-url", required=True, metavar="URL",
                             help="The API's base URL (http or https).")
         parser.add_argument("--account", dest="account_ref", metavar="REF",
@@ -98,13 +94,15 @@ class Command(BaseCommand):
     def _validated(self, options: dict[str, Any]) -> dict[str, Any]:
         """The account fields the options ask for, validated; only those given."""
         kind = options["kind"]
-        if kind not in ProviderKind.values:
+        if kind not in ADAPTERS:
             raise CommandError(f"Unknown provider kind “{kind}”. Choose one of: "
-                               f"{', '.join(ProviderKind.values)}.")
-        if kind == ProviderKind.SANDBOX and not settings.SANDBOX_ENABLED:
-            raise CommandError("Refusing --kind sandbox: the sandbox is disabled here "
-                               "(SANDBOX_ENABLED is off). It is for development and tests "
-                               "only.")
+                               f"{', '.join(ADAPTERS)}.")
+        try:
+            unavailable = adapter_class(kind).unavailable_reason()
+        except ProviderError as error:
+            raise CommandError(error.message) from None
+        if unavailable:
+            raise CommandError(f"Refusing --kind {kind}: {unavailable}")
         base_url = options["base_url"].strip()
         try:
             _http_url(base_url)
@@ -220,23 +218,24 @@ class Command(BaseCommand):
         account reference, a kind no adapter serves yet. Only the variable's name is ever
         shown, never its value."""
         warn = self.style.WARNING
-        if account.secret_env and not os.environ.get(account.secret_env):
-            fallback = (" (the sandbox falls back to SANDBOX_TOKEN)"
-                        if account.kind == ProviderKind.SANDBOX else "")
-            self.stderr.write(f"Warning: the environment variable {account.secret_env} is not "
-                              f"set here{fallback}. Set it wherever the back-office and its "
-                              "worker run.", style_func=warn)
-        elif not account.secret_env and account.kind != ProviderKind.SANDBOX:
-            self.stderr.write("Warning: no secret variable is named (--secret-env): calls to "
-                              "this account will fail until one is.", style_func=warn)
-        if not account.account_ref and account.kind in _NEEDS_ACCOUNT_REF:
-            self.stderr.write("Warning: no --account: the registrar answers 400 to requests "
-                              "without an X-Auth-Account.", style_func=warn)
         try:
-            adapter_class(account.kind)
+            adapter = adapter_class(account.kind)
         except ProviderError:
             self.stderr.write(f"Warning: no adapter serves the kind “{account.kind}” yet; "
                               "operations on its TLDs will be refused.", style_func=warn)
+            return
+        if account.secret_env and not os.environ.get(account.secret_env):
+            fallback = (" (it falls back to its built-in development token)"
+                        if adapter.default_secret() else "")
+            self.stderr.write(f"Warning: the environment variable {account.secret_env} is not "
+                              f"set here{fallback}. Set it wherever the back-office and its "
+                              "worker run.", style_func=warn)
+        elif not account.secret_env and adapter.requires_secret:
+            self.stderr.write("Warning: no secret variable is named (--secret-env): calls to "
+                              "this account will fail until one is.", style_func=warn)
+        if not account.account_ref and adapter.requires_account_ref:
+            self.stderr.write("Warning: no --account: this upstream refuses requests without "
+                              "the account reference.", style_func=warn)
 
     def _summary(self, plan: _Plan, *, dry_run: bool) -> str:
         """The one line that ends every run."""

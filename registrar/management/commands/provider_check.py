@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from registrar.models import ProviderAccount
-from registrar.providers.base import ProviderError
+from registrar.providers.errors import ProviderError
 from registrar.providers.registry import build_provider
 
 

@@ -21,14 +21,14 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
-from billing.money import format_minor
 from contacts.models import Contact
 from registrar import services
 from registrar.domain_names import to_ascii, to_unicode
 from registrar.forms import CONTACT_FIELD_NAMES
 from registrar.models import Registration
+from registrar.money import format_minor
 from registrar.operations import InvalidInput, OperationRefused, Outcome, Outcomes
-from registrar.providers.domain_api import DnssecKeyData
+from registrar.providers.base import DnssecKeyData
 
 logger = logging.getLogger(__name__)
 

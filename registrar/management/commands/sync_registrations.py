@@ -3,11 +3,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from registrar.models import ProviderAccount
-from registrar.providers.base import ProviderError
+from registrar.providers.base import Capability
+from registrar.providers.errors import ProviderError
 from registrar.sync import SyncReport, display_value, sync_provider
-
-# The kinds whose registrations this job reconciles (document 001's wire format).
-SYNCABLE_KINDS = ("domain_api", "sandbox")
 
 
 class Command(BaseCommand):
@@ -33,14 +31,15 @@ class Command(BaseCommand):
                force=False, verbosity=1, **options):
         if not 1 <= concurrency <= 128:
             raise CommandError("--concurrency must be between 1 and 128.")
-        accounts = ProviderAccount.objects.filter(enabled=True, kind__in=SYNCABLE_KINDS)
+        accounts = ProviderAccount.objects.filter(enabled=True).with_capability(
+            Capability.REGISTRATION_SYNC)
         if provider:
             accounts = accounts.filter(label=provider)
         accounts = list(accounts.order_by("label"))
         if not accounts:
             raise CommandError(f"No enabled provider account "
-                               f"{'“' + provider + '” ' if provider else ''}to sync "
-                               f"(kinds synced: {', '.join(SYNCABLE_KINDS)}).")
+                               f"{'“' + provider + '” ' if provider else ''}to sync (only "
+                               "upstreams that list their registrations are synced).")
         failed = []
         for account in accounts:
             try:

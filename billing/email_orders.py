@@ -1,0 +1,227 @@
+"""Email-infrastructure orders: domains with mailboxes, placed for a customer account.
+
+Support places the order; the upstream (an EMAIL_ORDERS provider) provisions the
+mailboxes and the customer pays the upstream at its checkout. The order is checked in
+full by the upstream's own rules before anything is sent, placed once (such upstreams
+take no idempotency key, so it is never repeated automatically), mirrored as one Order
+with an item per mailbox, and then followed (billing.tasks.follow_email_order) until
+provisioning ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+
+from backoffice import audit
+from billing.models import Account, Order, OrderKind
+from billing.order_sync import apply_record, final_statuses, known_order, upsert_record
+from registrar.jobs import enqueue_after_commit
+from registrar.models import ProviderAccount
+from registrar.operations import (
+    InvalidInput,
+    OperationRefused,
+    Outcome,
+    Outcomes,
+    record_failure,
+    require_permission,
+)
+from registrar.providers.base import Capability, EmailOrderPlaced, OrderLine, Provider
+from registrar.providers.errors import (
+    ConfigurationError,
+    MalformedResponse,
+    ProviderError,
+    ServiceUnavailable,
+)
+from registrar.providers.registry import adapter_class, provider_for_account
+
+logger = logging.getLogger(__name__)
+
+PLACE_ORDER_PERMISSION = "billing.place_order"
+EMAIL_ORDER_ACTION = "order.place_email_infrastructure"
+EMAIL_ORDER_REFRESH_ACTION = "order.refresh_email_infrastructure"
+#: Follows one email order until provisioning ends (billing.tasks.follow_email_order).
+FOLLOW_TASK = "billing.follow_email_order"
+
+
+def email_order_finished(order: Order) -> bool:
+    """Nothing left to follow: provisioning ended one way or the other."""
+    return order.status in final_statuses(adapter_class(order.provider_account.kind))
+
+
+def _client(provider_account: ProviderAccount) -> Provider:
+    """The configured client, or a refusal staff can act on (disabled, no secret)."""
+    try:
+        return provider_for_account(provider_account)
+    except (ConfigurationError, ServiceUnavailable) as error:
+        raise OperationRefused(error.message, code=error.code) from error
+
+
+def _parameters(account: Account, provider_account: ProviderAccount,
+                order: Mapping[str, Any], lines: Sequence[OrderLine] = ()) -> dict[str, Any]:
+    """What the audit row keeps of an order: who for, where, and what (secrets and URL
+    tokens are masked by backoffice.audit)."""
+    domains: dict[str, list[str]] = {}
+    for line in lines:
+        domains.setdefault(line.domain, []).append(line.description)
+    return {
+        "account": account.customer_reference,
+        "provider_account": provider_account.label,
+        "email_service_provider": order["email_service_provider"],
+        "plan_type": order["plan_type"],
+        "owner": dict(order["owner"]),
+        "domains": [{"name": str(domain.get("name") or ""),
+                     "redirect_url": str(domain.get("redirect_url") or ""),
+                     "mailboxes": domains.get(str(domain.get("name") or ""), [])}
+                    for domain in order["domains"]],
+    }
+
+
+def _error(provider_account: ProviderAccount, error: ProviderError) -> ProviderError:
+    """The error with a message that says what it means for *this* order. The order is
+    never sent twice automatically, so when the upstream may have placed it (a timeout,
+    an unreadable 2xx) staff must check before placing it again."""
+    upstream = provider_account.get_kind_display()
+    uncertain = error.code == "timeout" or (
+        isinstance(error, MalformedResponse) and error.status is not None
+        and 200 <= error.status < 300)
+    if uncertain:
+        message = (f"{upstream} did not confirm the order, but it may have been placed. "
+                   f"Nothing was recorded here: check the account's domains at {upstream} "
+                   "before placing the order again.")
+    elif error.status is not None and error.status >= 500:
+        message = (f"{upstream} failed to answer (HTTP {error.status}). The order was not "
+                   "recorded here; try again later. It is never sent twice automatically, "
+                   f"so if this repeats, check {upstream}'s domain list before placing the "
+                   "order again.")
+    elif error.status is not None:
+        # The upstream's own message is logged by the adapter, never shown (it cannot be
+        # vetted for staff).
+        message = (f"{upstream} refused the order (HTTP {error.status}): {error.message} "
+                   "Nothing was placed.")
+    else:
+        message = f"{upstream} could not be reached: {error.message}"
+    return type(error)(message, code=error.code or "email_order_error", status=error.status,
+                       retryable=error.retryable, request_id=error.request_id,
+                       violations=error.violations, details=error.details)
+
+
+def email_order_place(
+    *,
+    account: Account,
+    provider_account: ProviderAccount,
+    owner: Mapping[str, Any],
+    email_service_provider: str,
+    plan_type: str,
+    domains: Sequence[Mapping[str, Any]],
+    actor,
+) -> Outcome:
+    """Place an email-infrastructure order for `account`.
+
+    `owner` uses our contact names (first_name, last_name, organization, street_address,
+    city, state, country, post_code, phone); `domains` is
+    [{"name", "redirect_url"?, "mailboxes": [{"first_name", "last_name", "email"}]}].
+
+    Raises PermissionDenied, InvalidInput (field_errors keyed as the upstream's rules key
+    them; nothing sent) or OperationRefused (the provider account cannot be used). An
+    upstream failure is an audited failed Outcome with no Order. On success: the Order
+    and its items, one audit row, `data["order"]`, `data["checkout_url"]` ("" for a free
+    order) and, after commit, the follow-up task.
+    """
+    require_permission(actor, PLACE_ORDER_PERMISSION)
+    if not provider_account.enabled or not provider_account.supports(Capability.EMAIL_ORDERS):
+        raise InvalidInput(
+            "Choose an enabled account that sells email infrastructure.",
+            field_errors={"provider_account": [
+                f"“{provider_account.label}” does not sell email infrastructure."]})
+    order_input: dict[str, Any] = {
+        "owner": dict(owner), "email_service_provider": email_service_provider,
+        "plan_type": plan_type, "domains": list(domains)}
+    try:
+        adapter_class(provider_account.kind).clean_email_order(**order_input)
+    except ValidationError as exc:
+        raise InvalidInput("The order was not sent: correct the problems marked.",
+                           field_errors=exc.message_dict) from exc
+    provider = _client(provider_account)
+    try:
+        placed = provider.place_email_order(**order_input)
+    except ProviderError as error:
+        return record_failure(actor=actor, action=EMAIL_ORDER_ACTION, target=account,
+                              parameters=_parameters(account, provider_account, order_input),
+                              error=_error(provider_account, error))
+    return _record(account, provider_account, order_input, placed, actor)
+
+
+def _record(account: Account, provider_account: ProviderAccount, order_input: dict[str, Any],
+            placed: EmailOrderPlaced, actor) -> Outcome:
+    record = placed.record
+    lines = record.lines or ()
+    parameters = _parameters(account, provider_account, order_input, lines)
+    upstream = provider_account.get_kind_display()
+    names = ", ".join(str(domain.get("name")) for domain in order_input["domains"])
+    reference = (f"order {record.upstream_id}" if record.upstream_id
+                 else f"order ({upstream} gave no order id)")
+    if placed.checkout_url:
+        message = (f"Email infrastructure {reference} placed at {upstream} for "
+                   f"{account.name}: {len(lines)} mailbox(es) on {names}. Payment needed: "
+                   f"{upstream} returned a checkout link for the customer to pay; the "
+                   "mailboxes are provisioned once it is paid.")
+    else:
+        message = (f"Email infrastructure {reference} placed at {upstream} for "
+                   f"{account.name}: {len(lines)} mailbox(es) on {names}. No payment needed; "
+                   f"{upstream} is provisioning it and the status here follows.")
+    try:
+        with transaction.atomic():
+            order = Order(provider_account=provider_account, account=account,
+                          kind=OrderKind.EMAIL_INFRASTRUCTURE, currency=record.currency or "",
+                          customer_reference=account.customer_reference)
+            apply_record(order, record)
+            row = audit.record(
+                actor=actor, action=EMAIL_ORDER_ACTION, target=order,
+                parameters={**parameters, "upstream_order_id": record.upstream_id or "",
+                            # "url" in the key: backoffice.audit masks the link's token.
+                            "checkout_url": placed.checkout_url},
+                outcome=Outcomes.SUCCEEDED, upstream_request_id=placed.request_id,
+                message=message,
+            )
+            enqueue_after_commit(FOLLOW_TASK, order.pk,
+                                 countdown=settings.EMAIL_ORDER_FOLLOW_BASE_DELAY)
+    except DatabaseError:
+        # Placed upstream but not mirrored: the one case staff must hear about loudly.
+        logger.exception("%s order %s for %s was placed but could not be recorded", upstream,
+                         record.upstream_id or "(no id)", account.customer_reference)
+        raise
+    return Outcome(status=Outcomes.SUCCEEDED, message=message, audit_row=row,
+                   data={"order": order, "checkout_url": placed.checkout_url,
+                         "upstream_order_id": record.upstream_id or ""})
+
+
+def email_order_refresh(*, order: Order, max_polls: int = 1, interval: float = 0.0,
+                        sleep: Callable[[float], None] | None = None) -> Order:
+    """One polling step for an email-infrastructure order: ask its upstream where
+    provisioning stands (at most `max_polls` times, `interval` seconds apart) and bring
+    the Order and its items up to date. Returns the order as now stored.
+
+    A finished order is returned untouched without a request. Raises ProviderError
+    (the caller decides whether to retry) and ValueError for an order that is not an
+    email-infrastructure order of an upstream that sells them.
+    """
+    account = order.provider_account
+    if (order.kind != OrderKind.EMAIL_INFRASTRUCTURE or account is None
+            or not account.supports(Capability.EMAIL_ORDERS)):
+        raise ValueError(f"Order {order.pk} is not an email-infrastructure order.")
+    if email_order_finished(order):
+        return order
+    record = _client(account).refresh_email_order(known_order(order), max_polls=max_polls,
+                                                  interval=interval, sleep=sleep)
+    if record is None:
+        return order  # nothing listed yet: still waiting (for payment, or to start)
+    upsert_record(account, record, actor_label=f"poll:{account.label}",
+                  action=EMAIL_ORDER_REFRESH_ACTION,
+                  ended=final_statuses(adapter_class(account.kind)))
+    return Order.objects.get(pk=order.pk)

@@ -1,0 +1,44 @@
+"""The one writer of the payment ledger: money that moved, recorded once.
+
+Every path that learns of a charge or a refund (placing an order, its follow-up, the
+order mirror, a webhook) records it here, under a reference made from the upstream's
+id for the order ("<id>:charge", "<id>:refund") or, before the upstream gave one, the
+local idempotency key. An order has at most one of each, whichever reference came
+first, so a redelivery, a re-run or a second source never counts money twice.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from billing.models import LedgerEntry, Order
+
+CHARGE = "charge"
+REFUND = "refund"
+
+
+def reference(order: Order, what: str) -> str:
+    return f"{order.upstream_id or order.idempotency_key or f'order-{order.pk}'}:{what}"
+
+
+def record_once(order: Order, kind: str, amount: int, what: str, *, note: str = "") -> bool:
+    """Record `amount` of `kind` (payment or refund) for `order` unless already recorded.
+    Returns whether an entry was added now."""
+    recorded = order.ledger_entries.filter(kind=kind).filter(
+        Q(external_reference=reference(order, what))
+        | Q(external_reference__endswith=f":{what}"))
+    if not amount or recorded.exists():
+        return False
+    LedgerEntry.objects.create(order=order, kind=kind, state=LedgerEntry.State.SUCCEEDED,
+                               amount_minor=amount, currency=order.currency,
+                               external_reference=reference(order, what), note=note)
+    return True
+
+
+def record_charge(order: Order, *, note: str = "") -> bool:
+    return record_once(order, LedgerEntry.Kind.PAYMENT, order.total_minor, CHARGE, note=note)
+
+
+def record_refund(order: Order, *, note: str = "") -> bool:
+    return record_once(order, LedgerEntry.Kind.REFUND, order.refunded_minor, REFUND,
+                       note=note or order.status_reason)

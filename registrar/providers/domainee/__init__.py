@@ -1,0 +1,1 @@
+"""Domainee domain purchases (document 002)."""

@@ -1,0 +1,57 @@
+"""Domain orders at Domainee: no price endpoint, so the quote is the ceiling staff agree
+to; the purchase is sent with that ceiling as maxTotalCents (409 price_changed, nothing
+charged, above it) and the local order's Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from registrar.providers.base import (
+    DomainPlacement,
+    DomainQuote,
+    DomainQuoteRequest,
+    Money,
+    OrderAction,
+    PlacedOrder,
+)
+from registrar.providers.domainee.wire import purchase_record
+from registrar.providers.errors import CallerError, QuoteRefused
+
+if TYPE_CHECKING:
+    from registrar.providers.domainee.adapter import DomaineeProvider
+
+
+def quote(request: DomainQuoteRequest) -> DomainQuote:
+    if request.action != OrderAction.REGISTER:
+        raise QuoteRefused("Domainee only buys new registrations.", rule="unsupported_action")
+    if request.ceiling is None or request.ceiling.amount_minor <= 0:
+        raise CallerError("Domainee quotes no price: a ceiling is required.")
+    ceiling = request.ceiling
+    return DomainQuote(
+        currency=ceiling.currency, total_minor=ceiling.amount_minor,
+        ceiling_minor=ceiling.amount_minor,
+        notes=("Domainee has no price endpoint: it charges its live price, and refuses "
+               "without charging if that is above this ceiling.",),
+        data={"operation": request.action.value, "price_is_ceiling": True})
+
+
+def _registrant(placement: DomainPlacement) -> dict[str, str]:
+    if placement.owner is None:
+        raise QuoteRefused("The registrant contact chosen at quote time is gone; quote "
+                           "again.", rule="owner_gone")
+    names = ("first_name", "last_name", "organization", "email", "phone", "street_address",
+             "city", "state", "post_code", "country")
+    fields = placement.owner.fields
+    return {name: str(fields[name]) for name in names if fields.get(name)}
+
+
+def place(provider: DomaineeProvider, placement: DomainPlacement) -> PlacedOrder:
+    result = provider.purchase(
+        hostname=placement.domain, years=placement.years, registrant=_registrant(placement),
+        max_total=Money(placement.quote["ceiling_minor"], placement.currency),
+        customer_reference=placement.customer_reference,
+        idempotency_key=placement.idempotency_key)
+    # Document 002's 502 registration_failed carries no purchase row: the amount charged
+    # (and refunded) is not stated, so it can only be the ceiling at most.
+    return PlacedOrder(record=purchase_record(result), request_id=result.request_id,
+                       estimated=result.purchase is None)

@@ -1,0 +1,1 @@
+"""Entri Sell Enterprise (document 000): domains, DNS records, orders, billing links."""

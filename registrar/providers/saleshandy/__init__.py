@@ -1,0 +1,1 @@
+"""Saleshandy email-infrastructure orders (document 003)."""
