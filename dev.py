@@ -4,7 +4,7 @@
     python3 dev.py run     virtualenv, install, migrate, demo data, serve on 127.0.0.1:8000
                            with a Celery worker and beat (one command, stopped together)
     python3 dev.py test    virtualenv, install, run the test suite (extra args go to pytest)
-    python3 dev.py lint    ruff + missing-migration check
+    python3 dev.py lint    ruff + import-linter contracts + missing-migration check
     python3 dev.py bench   run the benchmarks in bench/ (they print figures)
 
 The virtualenv lives in .venv and is re-installed only when pyproject.toml changes.
@@ -83,6 +83,8 @@ def lint(args: list[str]) -> int:
     ensure_venv()
     env = {**os.environ, "DEBUG": "1"}
     status = subprocess.call([BIN / "ruff", "check", str(ROOT)])
+    # The architecture's contracts (pyproject.toml [tool.importlinter]).
+    status |= subprocess.call([BIN / "lint-imports"], cwd=ROOT)
     status |= subprocess.call(
         [PYTHON, str(ROOT / "manage.py"), "makemigrations", "--check", "--dry-run"], env=env
     )
