@@ -191,3 +191,25 @@ def test_sync_registrations_brake_exits_non_zero(account, settings):
 def test_unknown_provider_is_a_clear_error(account):
     with pytest.raises(CommandError, match="No enabled provider account"):
         call_command("sync_registrations", "--provider", "nope")
+
+
+def test_sync_registrations_covers_every_upstream_that_lists_its_domains(db, monkeypatch):
+    """Saleshandy's domain listing is mirrored like any registrar's: keyed by name, at
+    its own account, and an email-only upstream does not become the TLD's registrar."""
+    from tests.fakes.saleshandy import API_KEY, FakeSaleshandy
+
+    monkeypatch.setenv("SALESHANDY_SYNC_KEY", API_KEY)
+    account = ProviderAccountFactory(label="sh-sync", kind="saleshandy",
+                                     base_url="https://open-api.saleshandy.com",
+                                     secret_env="SALESHANDY_SYNC_KEY")
+    fake = FakeSaleshandy()
+    fake.add_domain("outreach-one.com", "active")
+    fake.add_domain("outreach-two.com", "inProgress")
+    with fake.serving("sh-sync"):
+        call_command("sync_registrations", "--provider", "sh-sync", verbosity=0)
+        rows = StaffAction.objects.count()
+        call_command("sync_registrations", "--provider", "sh-sync", verbosity=0)
+    mirrored = {r.name: r.status for r in Registration.objects.filter(provider_account=account)}
+    assert mirrored == {"outreach-one.com": "active", "outreach-two.com": "pending"}
+    assert Registration.objects.get(name="outreach-one.com").tld.provider_account is None
+    assert StaffAction.objects.count() == rows  # the second run wrote nothing
