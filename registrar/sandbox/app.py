@@ -7,7 +7,8 @@ Every request goes through, in order:
 2. the bearer token (401 `unauthorized`), on every path;
 3. outside /_sandbox/: `X-Auth-Account` (400 `missing_account_header`), then the
    account `feature-off` (503 `feature_disabled`);
-4. queued faults (not on /_sandbox/, so a test can always inspect and reset);
+4. queued faults (not on /_sandbox/, so a test can always inspect and reset); a
+   fault marked `after` lets the request run to the end first and replaces its answer;
 5. the route (404 `not_found`, 405 `method_not_allowed`);
 6. the "-slow" magic name (mutations), a sleep;
 7. the handler, inside one state transaction.
@@ -48,6 +49,15 @@ MAX_BODY_BYTES = 1 << 20
 
 Handler = Callable[[Request, Json], Response]
 StartResponse = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class _Fault:
+    """A queued fault's answer; `after`: sent in place of the real one, once the
+    request has been handled."""
+
+    response: Response
+    after: bool
 
 
 @dataclass(frozen=True)
@@ -175,8 +185,14 @@ class SandboxApp:
                 return error(503, "feature_disabled",
                              "Domain registration is switched off for this account.")
             fault = self._take_fault(state, req)
+            if fault is not None and not fault.after:
+                return fault.response
             if fault is not None:
-                return fault
+                self._route(state, environ, req)  # applied; the answer is then lost
+                return fault.response
+        return self._route(state, environ, req)
+
+    def _route(self, state: SandboxState, environ: dict[str, Any], req: Request) -> Response:
         try:
             req.body = _body(environ, req.method)
         except ApiError as exc:
@@ -199,7 +215,7 @@ class SandboxApp:
                    for known in (self.token, *MAGIC_TOKENS))
 
     @staticmethod
-    def _take_fault(state: SandboxState, req: Request) -> Response | None:
+    def _take_fault(state: SandboxState, req: Request) -> _Fault | None:
         """A queued fault for this request, after its delay; None to carry on (none
         matched, or the fault only delays)."""
         with state.read() as data:
@@ -212,13 +228,15 @@ class SandboxApp:
         if fault["delay"]:
             time.sleep(fault["delay"])
         if fault["body"] is not None:
-            return Response(fault["status"], fault["body"].encode("utf-8"),
-                            content_type=fault["content_type"], raw=True)
+            return _Fault(Response(fault["status"], fault["body"].encode("utf-8"),
+                                   content_type=fault["content_type"], raw=True),
+                          after=fault.get("after", False))
         if fault["status"] is None:
             return None
         status = fault["status"]
         code = fault["code"] or ("upstream_error" if status >= 500 else "sandbox_fault")
-        return error(status, code, fault["message"] or f"Sandbox fault: HTTP {status}.")
+        return _Fault(error(status, code, fault["message"] or f"Sandbox fault: HTTP {status}."),
+                      after=fault.get("after", False))
 
     def _match(self, req: Request) -> Route | Response:
         allowed = []

@@ -216,13 +216,16 @@ class SandboxState:
 
 def normalise_fault(raw: Mapping[str, Any]) -> Json:
     """A fault from `{"method", "path", "status", "code", "message", "body",
-    "content_type", "delay", "times"}`.
+    "content_type", "delay", "times", "after"}`.
 
     `method` is a verb or "*" (default); `path` a regex searched in the request path
     (default: every /api path). With `status` (and optional `code`) the answer is a
     JSON error; with `body` it is that raw text (`content_type`, default text/plain;
     status default 200). With neither, the request is only delayed by `delay`
-    seconds and then handled normally. `times` (default 1) requests match.
+    seconds and then handled normally. `times` (default 1) requests match. With
+    `after` true the request is first handled normally (a mutation is applied) and
+    its answer then replaced by the fault: the upstream that applied a change and
+    lost the answer.
     """
     method = str(raw.get("method") or "*").upper()
     path = raw.get("path") or ".*"
@@ -246,6 +249,11 @@ def normalise_fault(raw: Mapping[str, Any]) -> Json:
         raise invalid("delay must be >= 0 and times >= 1.")
     if body is not None and status is None:
         status = 200
+    after = raw.get("after", False)
+    if not isinstance(after, bool):
+        raise invalid("after must be true or false.")
+    if after and status is None:
+        raise invalid("after needs a status or a body: the answer that replaces the real one.")
     return {
         "method": method,
         "path": path,
@@ -257,6 +265,7 @@ def normalise_fault(raw: Mapping[str, Any]) -> Json:
                             ("text/plain" if body is not None else "application/json")),
         "delay": delay,
         "times": times,
+        "after": after,
     }
 
 

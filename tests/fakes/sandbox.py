@@ -47,10 +47,11 @@ class SandboxControl:
 
     def fault(self, path: str, *, method: str = "*", status: int | None = None,
               code: str = "", body: str | None = None, content_type: str | None = None,
-              delay: float = 0, times: int = 1) -> None:
-        """Queue a fault; with no status and no body it only delays the real answer."""
+              delay: float = 0, times: int = 1, after: bool = False) -> None:
+        """Queue a fault; with no status and no body it only delays the real answer;
+        `after`: the request is handled first and its answer replaced."""
         payload = {"method": method, "path": path, "code": code, "delay": delay,
-                   "times": times}
+                   "times": times, "after": after}
         if status is not None:
             payload["status"] = status
         if body is not None:

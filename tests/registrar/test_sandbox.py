@@ -657,6 +657,30 @@ def test_faults_status_raw_body_delay_and_times(client, state):
     assert client.post("/_sandbox/faults", json={"path": "("}).status_code == 422
 
 
+def test_a_fault_after_applying_makes_the_change_and_loses_the_answer(client, state):
+    base = f"/api/domain_registrations/{COM}"
+    assert client.post("/_sandbox/faults", json={
+        "method": "PATCH", "path": "/lock$", "status": 500, "after": True}).status_code == 201
+    assert _code(client.patch(f"{base}/lock", json={"locked": True})) == (500, "upstream_error")
+    assert _reg_of(client, COM)["locked"] is True  # applied all the same
+
+    state.add_fault(method="PATCH", path="/lock$", status=502, body="<html>Bad gateway</html>",
+                    content_type="text/html", after=True)
+    html = client.patch(f"{base}/lock", json={"locked": False})
+    assert html.status_code == 502 and html.text == "<html>Bad gateway</html>"
+    assert _reg_of(client, COM)["locked"] is False
+
+    # Without `after` the same fault answers instead of the handler: nothing applied.
+    state.add_fault(method="PATCH", path="/lock$", status=500)
+    assert client.patch(f"{base}/lock", json={"locked": True}).status_code == 500
+    assert _reg_of(client, COM)["locked"] is False
+
+    for bad, field in (({"after": "yes", "status": 500}, "after must be true or false"),
+                       ({"after": True}, "after needs a status or a body")):
+        refused = client.post("/_sandbox/faults", json={"path": "lock", **bad})
+        assert refused.status_code == 422 and field in refused.text
+
+
 # --- Orders -------------------------------------------------------------------------------
 
 
