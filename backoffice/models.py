@@ -27,6 +27,8 @@ class StaffAction(models.Model):
         PENDING = "pending", "Pending (async process)"
         PAYMENT_REQUIRED = "payment_required", "Payment required"
         FAILED = "failed", "Failed"
+        # The request left and no usable answer came back: it may have been applied.
+        UNKNOWN = "unknown", "Outcome unknown (may have been applied)"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     # PROTECT: a user who acted can be deactivated, never deleted with their trail.

@@ -172,6 +172,12 @@ CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'ca
 # no broker server. Production: CELERY_BROKER_URL=redis://...
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+# Tasks are acknowledged when they end (acks_late), so one whose worker died is given to
+# another. With Redis, an unacknowledged task comes back after the visibility timeout:
+# sized to the longest acks-late task (a poll, an order follow-up: minutes), not to
+# Redis's default hour. The long jobs (the nightly syncs) are acknowledged when they
+# start instead: they are idempotent and run again the next night.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=900)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(VAR_DIR / "celery" / "queue"),
@@ -180,7 +186,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {}
+    else {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
     for folder in ("queue", "processed"):
@@ -189,13 +195,20 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # Follow registrar processes even if a poll was lost (worker restart, broker outage).
-    "poll-open-processes": {"task": "registrar.poll_open_processes", "schedule": 60.0},
+    "poll-open-processes": {"task": "registrar.poll_open_processes",
+                            "schedule": env.float("PROCESS_SWEEP_SECONDS", default=60.0)},
+    # Registrations whose last operation's answer was lost and that could not be read
+    # again yet: another attempt.
+    "settle-unsettled": {"task": "registrar.settle_unsettled", "schedule": crontab(minute="*/10")},
     # Give processes marked stuck one more look, in case they finished since.
     "sweep-stuck-processes": {"task": "registrar.sweep_stuck_processes",
                               "schedule": crontab(minute=17)},
     # Email-infrastructure orders still provisioning whose follow-up was lost.
     "follow-open-email-orders": {"task": "billing.follow_open_email_orders",
                                  "schedule": crontab(minute=37)},
+    # Orders placed with no usable answer: ask their upstream again.
+    "settle-unsettled-orders": {"task": "billing.settle_unsettled_orders",
+                                "schedule": crontab(minute="*/10")},
     # Domain-order quotes nobody confirmed in time end cancelled.
     "expire-quotes": {"task": "billing.expire_quotes", "schedule": crontab(minute=47)},
     # Domain API orders have no webhook: read the open ones again every few minutes.
@@ -211,6 +224,9 @@ CELERY_BEAT_SCHEDULE = {
                                                minute=37)},
 }
 CELERY_TASK_ACKS_LATE = True
+# A pool child killed mid-task (OOM, kill -9) gives its task back to the queue instead of
+# losing it; every acks-late task is safe to run again (idempotent, or guarded).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 
@@ -231,10 +247,16 @@ EMAIL_ORDER_FOLLOW_MAX_DELAY = env.float("EMAIL_ORDER_FOLLOW_MAX_DELAY", default
 EMAIL_ORDER_FOLLOW_LIMIT = env.int("EMAIL_ORDER_FOLLOW_LIMIT", default=60)
 PROCESS_POLL_MAX_DELAY = env.float("PROCESS_POLL_MAX_DELAY", default=300.0)
 PROCESS_POLL_LIMIT = env.int("PROCESS_POLL_LIMIT", default=40)
+# A process whose next poll is this late has lost its chain (a worker died holding it):
+# the minute sweep starts a new one. Longer than the longest gap between two polls.
+PROCESS_POLL_LOST_AFTER = env.float("PROCESS_POLL_LOST_AFTER", default=600.0)
 
 # The reconcile job refuses to write when more than this share of an account's
 # registrations would change or go missing at once (--force overrides).
 SYNC_MAX_CHANGE_SHARE = env.float("SYNC_MAX_CHANGE_SHARE", default=0.25)
+# How long a staff operation waits for a registration row that the sync is writing (it
+# holds rows one short batch at a time) before saying "busy".
+ROW_LOCK_WAIT_SECONDS = env.float("ROW_LOCK_WAIT_SECONDS", default=5.0)
 SYNC_CONCURRENCY = env.int("SYNC_CONCURRENCY", default=32)
 
 # The finance area's needs-attention report lists a charged order as undelivered once
@@ -243,6 +265,9 @@ FINANCE_UNDELIVERED_AFTER_MINUTES = env.int("FINANCE_UNDELIVERED_AFTER_MINUTES",
 
 # A price quoted to staff for a domain order may be confirmed for this long; after it
 # the order must be quoted again (upstream prices move).
+# An order placed with no usable answer that its upstream still does not show after this
+# long was not placed: it ends without a charge.
+ORDER_SETTLE_GRACE_MINUTES = env.int("ORDER_SETTLE_GRACE_MINUTES", default=30)
 ORDER_QUOTE_TTL_MINUTES = env.int("ORDER_QUOTE_TTL_MINUTES", default=15)
 # Where a customer lands after the billing portal (sent as Entri's returnUrl).
 BILLING_PORTAL_RETURN_URL = env.str("BILLING_PORTAL_RETURN_URL",

@@ -88,6 +88,12 @@ class AccountAdmin(admin.ModelAdmin):
                     self._show_placed(request, outcome)
                     return HttpResponseRedirect(reverse("admin:billing_order_change",
                                                         args=[outcome.data["order"].pk]))
+                if outcome.status == Outcomes.UNKNOWN and outcome.data.get("order"):
+                    # It may have been placed: the order is kept and followed. Staff go to
+                    # it, away from a form whose resubmission would be a second order.
+                    messages.warning(request, outcome.message)
+                    return HttpResponseRedirect(reverse("admin:billing_order_change",
+                                                        args=[outcome.data["order"].pk]))
                 detail = (f" (upstream code: {outcome.error.code})"
                           if outcome.error and outcome.error.code else "")
                 form.add_error(None, f"{outcome.message}{detail}")
@@ -177,6 +183,8 @@ class AccountAdmin(admin.ModelAdmin):
                     messages.success(request, outcome.message)
                 elif outcome.status == Outcomes.PENDING:
                     messages.info(request, outcome.message)
+                elif outcome.status == Outcomes.UNKNOWN:
+                    messages.warning(request, outcome.message)
                 else:
                     messages.error(request, outcome.message)
                 return HttpResponseRedirect(order_url)

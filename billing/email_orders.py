@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
 from backoffice import audit
 from billing.models import Account, Order, OrderKind
@@ -34,7 +35,6 @@ from registrar.operations import (
 from registrar.providers.base import Capability, EmailOrderPlaced, OrderLine, Provider
 from registrar.providers.errors import (
     ConfigurationError,
-    MalformedResponse,
     ProviderError,
     ServiceUnavailable,
 )
@@ -47,6 +47,8 @@ EMAIL_ORDER_ACTION = "order.place_email_infrastructure"
 EMAIL_ORDER_REFRESH_ACTION = "order.refresh_email_infrastructure"
 #: Follows one email order until provisioning ends (billing.tasks.follow_email_order).
 FOLLOW_TASK = "billing.follow_email_order"
+#: Finds out what became of an order whose answer was lost (billing.tasks.settle_order).
+SETTLE_TASK = "billing.settle_order"
 
 
 def email_order_finished(order: Order) -> bool:
@@ -84,21 +86,17 @@ def _parameters(account: Account, provider_account: ProviderAccount,
 
 def _error(provider_account: ProviderAccount, error: ProviderError) -> ProviderError:
     """The error with a message that says what it means for *this* order. The order is
-    never sent twice automatically, so when the upstream may have placed it (a timeout,
-    an unreadable 2xx) staff must check before placing it again."""
+    never sent twice automatically: when the upstream may have placed it (no usable
+    answer came back), the order is kept and looked up, not placed again."""
     upstream = provider_account.get_kind_display()
-    uncertain = error.code == "timeout" or (
-        isinstance(error, MalformedResponse) and error.status is not None
-        and 200 <= error.status < 300)
-    if uncertain:
-        message = (f"{upstream} did not confirm the order, but it may have been placed. "
-                   f"Nothing was recorded here: check the account's domains at {upstream} "
-                   "before placing the order again.")
+    if error.outcome_unknown:
+        # Sent, with no usable answer: the order is kept here, open (see `_unknown`).
+        message = (f"No usable answer came back from {upstream} "
+                   f"({error.unknown_reason}) after the order was sent: it may have "
+                   "been placed.")
     elif error.status is not None and error.status >= 500:
-        message = (f"{upstream} failed to answer (HTTP {error.status}). The order was not "
-                   "recorded here; try again later. It is never sent twice automatically, "
-                   f"so if this repeats, check {upstream}'s domain list before placing the "
-                   "order again.")
+        message = (f"{upstream} failed to answer (HTTP {error.status}) and says nothing was "
+                   "placed; try again later.")
     elif error.status is not None:
         # The upstream's own message is logged by the adapter, never shown (it cannot be
         # vetted for staff).
@@ -151,10 +149,40 @@ def email_order_place(
     try:
         placed = provider.place_email_order(**order_input)
     except ProviderError as error:
+        if error.outcome_unknown:
+            return _unknown(account, provider_account, order_input, error, actor)
         return record_failure(actor=actor, action=EMAIL_ORDER_ACTION, target=account,
                               parameters=_parameters(account, provider_account, order_input),
                               error=_error(provider_account, error))
     return _record(account, provider_account, order_input, placed, actor)
+
+
+def _unknown(account: Account, provider_account: ProviderAccount, order_input: dict[str, Any],
+             error: ProviderError, actor) -> Outcome:
+    """Sent, and no usable answer: the order may exist upstream. It is kept here, open
+    and unsettled, with its mailboxes, so that it is neither lost nor placed again; the
+    upstream's listing is read at once and then by billing.settle_order."""
+    adapter = adapter_class(provider_account.kind)
+    record = adapter.email_order_record(adapter.clean_email_order(**order_input))
+    upstream = provider_account.get_kind_display()
+    message = (f"{_error(provider_account, error).message} The order is kept here, open, "
+               f"while the back-office reads {upstream}'s listing to find out.")
+    with transaction.atomic():
+        order = Order(provider_account=provider_account, account=account,
+                      kind=OrderKind.EMAIL_INFRASTRUCTURE, currency=record.currency or "",
+                      customer_reference=account.customer_reference)
+        apply_record(order, record)
+        Order.objects.filter(pk=order.pk).update(unsettled_since=timezone.now(),
+                                                 status_reason=message)
+        row = audit.record(
+            actor=actor, action=EMAIL_ORDER_ACTION, target=order,
+            parameters=_parameters(account, provider_account, order_input, record.lines or ()),
+            outcome=Outcomes.UNKNOWN, upstream_status=error.status, upstream_code=error.code,
+            upstream_request_id=error.request_id, message=message)
+        enqueue_after_commit(SETTLE_TASK, order.pk, countdown=60.0)
+    order.refresh_from_db()
+    return Outcome(status=Outcomes.UNKNOWN, message=message, error=error, audit_row=row,
+                   data={"order": order, "checkout_url": ""})
 
 
 def _record(account: Account, provider_account: ProviderAccount, order_input: dict[str, Any],

@@ -147,6 +147,9 @@ class Order(models.Model):
         related_name="+", help_text="The staff member who placed it (empty when mirrored).")
     idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
     customer_reference = models.CharField(max_length=64, blank=True, db_index=True)
+    # Placed, and no usable answer came back: whether the upstream took (and charged) it
+    # is not known yet. Settled by reading the upstream again (billing.settle_order).
+    unsettled_since = models.DateTimeField(null=True, blank=True)
     placed_at = models.DateTimeField(default=timezone.now, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -157,6 +160,8 @@ class Order(models.Model):
             models.Index(fields=["status"]),
             models.Index(fields=["kind"]),
             models.Index(fields=["currency", "placed_at"]),
+            models.Index(fields=["unsettled_since"],
+                         condition=Q(unsettled_since__isnull=False), name="order_unsettled"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -286,7 +291,9 @@ class WebhookEvent(models.Model):
     payload = models.JSONField()
     order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True,
                               related_name="webhook_events")
-    outcome = models.CharField(max_length=32, help_text="applied, ignored (unknown type)")
+    outcome = models.CharField(
+        max_length=32,
+        help_text="applied, ignored (nothing to apply), out_of_order (stale: not applied)")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

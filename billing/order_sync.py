@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import DataError, IntegrityError, transaction
+from django.db.models import Q
 
 from backoffice import audit
 from backoffice.models import StaffAction
@@ -44,6 +45,7 @@ from billing.models import (
     OrderKind,
     OrderStatus,
 )
+from billing.order_states import StaleRecord, may_move
 from registrar.models import ProviderAccount, Registration, Tld
 from registrar.providers.base import (
     DELIVERED_STATES,
@@ -242,12 +244,18 @@ def _paid(order: Order, record: OrderRecord) -> bool:
     return record.paid if record.paid is not None else order.status in CHARGED_STATUSES
 
 
-def _money_moved(order: Order, record: OrderRecord, *, note: str = "") -> FieldChanges:
-    """The payment of a charged order and the refund of a refunded one, once each."""
+def _money_moved(order: Order, record: OrderRecord, *, note: str = "",
+                 estimated: bool = False) -> FieldChanges:
+    """The payment of a charged order and the refund of a refunded one, once each: at
+    the amounts the record states, or, where it states none (`estimated`, or no total),
+    as a pending estimate that a later statement settles."""
     changes: FieldChanges = {}
-    if _paid(order, record) and ledger.record_charge(order, note=note):
+    charge_stated = record.total_minor is not None and not estimated
+    refund_stated = record.refunded_minor is not None and not estimated
+    if _paid(order, record) and ledger.record_charge(order, note=note,
+                                                     estimated=not charge_stated):
         changes["ledger_payment"] = (None, f"{order.total_minor} {order.currency}")
-    if order.refunded_minor and ledger.record_refund(order):
+    if order.refunded_minor and ledger.record_refund(order, estimated=not refund_stated):
         changes["ledger_refund"] = (None, f"{order.refunded_minor} {order.currency}")
     return changes
 
@@ -278,7 +286,7 @@ def _delivered(order: Order, record: OrderRecord, changes_so_far: FieldChanges) 
 
 
 def apply_record(order: Order, record: OrderRecord, *, warnings: list[str] | None = None,
-                 ledger_note: str = "") -> FieldChanges:
+                 ledger_note: str = "", estimated: bool = False) -> FieldChanges:
     """Bring `order` (locked by the caller) in line with `record` and save it, in one
     transaction; the changes, field by field (old, new), with `items`, `ledger_payment`,
     `ledger_refund` and `registration` when those were written. Raises
@@ -290,7 +298,7 @@ def apply_record(order: Order, record: OrderRecord, *, warnings: list[str] | Non
     try:
         with transaction.atomic():
             return _apply(order, record, warnings if warnings is not None else [],
-                          ledger_note)
+                          ledger_note, estimated)
     except BaseException:
         # The transaction rolled the row back; the caller's object goes back too.
         for name, value in before.items():
@@ -299,12 +307,15 @@ def apply_record(order: Order, record: OrderRecord, *, warnings: list[str] | Non
 
 
 def _apply(order: Order, record: OrderRecord, warnings: list[str],
-           ledger_note: str) -> FieldChanges:
+           ledger_note: str, estimated: bool) -> FieldChanges:
     changes: FieldChanges = {}
     label = record.upstream_id or order.upstream_id or f"local {order.pk}"
+    new_status = status_for(record.state, order.kind)
+    if not order._state.adding and not may_move(order.status, new_status):
+        raise StaleRecord(order.status, new_status)
     if record.upstream_id and not order.upstream_id:
         _assign(order, "upstream_id", record.upstream_id, changes)
-    _assign(order, "status", status_for(record.state, order.kind), changes)
+    _assign(order, "status", new_status, changes)
     if record.status_reason:
         _assign(order, "status_reason", record.status_reason, changes)
     if record.domain and not order.domain:
@@ -366,7 +377,7 @@ def _apply(order: Order, record: OrderRecord, warnings: list[str],
         items = _sync_items(order, [_item_values(line) for line in record.lines])
         if items is not None:
             changes["items"] = items
-    changes.update(_money_moved(order, record, note=ledger_note))
+    changes.update(_money_moved(order, record, note=ledger_note, estimated=estimated))
     changes.update(_delivered(order, record, changes))
     return changes
 
@@ -378,17 +389,20 @@ def adopt_placed_order(account: ProviderAccount, upstream_id: str, domain: str
                        ) -> Order | None:
     """The order placed from here that an upstream record with an unknown id is about:
     same provider account and domain, no upstream id yet, and placed by staff (it carries
-    our idempotency key). It takes the upstream id, so the record updates it instead of
-    mirroring a second order for the same purchase."""
+    our idempotency key, or its placement's answer was lost and it is unsettled). It
+    takes the upstream id, and is settled, so the record updates it instead of mirroring
+    a second order for the same purchase."""
     if not domain:
         return None
     order = (Order.objects.select_for_update()
-             .filter(provider_account=account, upstream_id__isnull=True,
-                     domain__iexact=domain, idempotency_key__isnull=False)
+             .filter(Q(idempotency_key__isnull=False) | Q(unsettled_since__isnull=False),
+                     provider_account=account, upstream_id__isnull=True,
+                     domain__iexact=domain)
              .exclude(status=OrderStatus.QUOTED).order_by("-placed_at", "-pk").first())
     if order is not None:
         order.upstream_id = upstream_id
-        order.save(update_fields=["upstream_id", "updated_at"])
+        order.unsettled_since = None
+        order.save(update_fields=["upstream_id", "unsettled_since", "updated_at"])
     return order
 
 
@@ -421,6 +435,8 @@ class Upserted:
     order: Order | None
     created: bool = False
     changes: FieldChanges = field(default_factory=dict)
+    # The record would have moved the order backwards: nothing was applied.
+    stale: StaleRecord | None = None
 
 
 def upsert_record(account: ProviderAccount, record: OrderRecord, *, actor_label: str,
@@ -447,7 +463,14 @@ def upsert_record(account: ProviderAccount, record: OrderRecord, *, actor_label:
         if order.status in ended:
             return Upserted(order)
         old_status = order.status
-        changes = apply_record(order, record, warnings=warnings)
+        try:
+            changes = apply_record(order, record, warnings=warnings)
+        except StaleRecord as stale:
+            if warnings is not None:
+                warnings.append(f"order {order.upstream_id or order.pk}: a record saying "
+                                f"{stale.new} was not applied ({stale}): it is older than "
+                                "what is known here")
+            return Upserted(order, stale=stale)
         if changes and audited:
             status = (f"{OrderStatus(old_status).label} → {order.get_status_display()}"
                       if "status" in changes else order.get_status_display())

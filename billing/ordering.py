@@ -57,6 +57,7 @@ from registrar.providers.base import (
     DomainQuoteRequest,
     Money,
     OrderAction,
+    OrderRecord,
     OrderState,
     PlacedOrder,
     Provider,
@@ -68,7 +69,7 @@ from registrar.providers.errors import (
     ProviderError,
     QuoteRefused,
     ServiceUnavailable,
-    TransportError,
+    Unsupported,
 )
 from registrar.providers.registry import adapter_class, provider_for_account
 
@@ -80,6 +81,8 @@ QUOTE_ACTION = "order.quote_domain"
 PLACE_ACTION = "order.place_domain"
 #: Follows one placed order to its end (billing.tasks.follow_domain_order).
 FOLLOW_TASK = "billing.follow_domain_order"
+#: Finds out what became of an order whose answer was lost (billing.tasks.settle_order).
+SETTLE_TASK = "billing.settle_order"
 MIN_YEARS, MAX_YEARS = 1, 10
 
 
@@ -140,7 +143,13 @@ def order_quote(request: OrderRequest, *, actor) -> Outcome:
     try:
         quote = provider.quote_domain_order(DomainQuoteRequest(
             action=action, domain=domain, years=request.years,
-            allow_acquisition=request.allow_acquisition, ceiling=request.ceiling))
+            allow_acquisition=request.allow_acquisition, ceiling=request.ceiling,
+            owner=contact_record(request.owner) if request.owner is not None else None))
+    except ValidationError as invalid:
+        # The upstream's own input rules (a registrant's phone it would refuse, say):
+        # refused now, before anything is placed.
+        raise InvalidInput("Nothing was quoted: correct the problems marked.",
+                           field_errors=_owner_errors(invalid)) from invalid
     except QuoteRefused as refusal:
         raise OperationRefused(refusal.message, code=refusal.rule or refusal.code,
                                field_errors={"domain": [refusal.message]}) from refusal
@@ -272,17 +281,37 @@ def order_confirm(*, order: Order, actor, auth_code: str | None = None) -> Outco
     parameters = _parameters(order)
     try:
         placed = provider.place_domain_order(_placement(order, (auth_code or "").strip()))
+    except ValidationError as invalid:
+        # Refused by the adapter's own input rules before anything was sent (the
+        # registrant was edited since the quote, say): nothing was charged.
+        return _refused_before_sending(order, actor, parameters, invalid)
     except PriceMoved as moved:
         return _not_charged(order, actor, parameters, moved, OrderStatus.CANCELLED)
     except QuoteRefused as refused:
         return _not_charged(order, actor, parameters, refused, OrderStatus.CANCELLED)
     except ProviderError as error:
-        if isinstance(error, TransportError) or (error.status is None and error.retryable):
-            return _unknown(order, actor, parameters, error)
+        if error.outcome_unknown:
+            return _unknown(order, provider, actor, parameters, error)
         status = (OrderStatus.CANCELLED if error.code == "price_changed"
                   else OrderStatus.FAILED)
         return _not_charged(order, actor, parameters, error, status)
     return _record_placement(order, placed, provider, actor, parameters)
+
+
+def _refused_before_sending(order: Order, actor, parameters: dict[str, Any],
+                            invalid: ValidationError) -> Outcome:
+    problems = "; ".join(_owner_errors(invalid)["owner"])
+    message = (f"Nothing was sent, so nothing was charged: {problems}. Correct the "
+               "registrant contact, then quote the order again.")
+    with transaction.atomic():
+        order.status = OrderStatus.CANCELLED
+        order.status_reason = message
+        order.save(update_fields=["status", "status_reason", "updated_at"])
+        row = audit.record(actor=actor, action=PLACE_ACTION, target=order,
+                           parameters=parameters, outcome=Outcomes.FAILED,
+                           upstream_code="invalid_input", message=message)
+    return Outcome(status=Outcomes.FAILED, message=message, audit_row=row,
+                   data={"order": order})
 
 
 def _parameters(order: Order) -> dict[str, Any]:
@@ -305,6 +334,11 @@ def _owner(order: Order) -> ContactRecord | None:
                            and adapter_class(order.provider_account.kind).order_owner_upstream):
         raise QuoteRefused("The registrant contact chosen at quote time is gone; quote "
                            "again.", rule="owner_gone")
+    return contact_record(contact)
+
+
+def contact_record(contact: Contact) -> ContactRecord:
+    """A registrant contact as an upstream is given it."""
     names = ("first_name", "last_name", "organization", "email", "phone", "street_address",
              "city", "state", "post_code")
     fields: dict[str, Any] = {name: getattr(contact, name) for name in names
@@ -314,17 +348,29 @@ def _owner(order: Order) -> ContactRecord | None:
     return ContactRecord(fields=fields)
 
 
+def _owner_errors(invalid: ValidationError) -> dict[str, list[str]]:
+    """An upstream's contact-field problems, shown on the registrant field they came
+    from (the form has no phone field of its own), each naming its field."""
+    by_field = invalid.message_dict if hasattr(invalid, "error_dict") else {
+        "owner": invalid.messages}
+    messages = [message if name in {"owner", "__all__"}
+                else f"Registrant {name.replace('_', ' ')}: {message}"
+                for name, problems in by_field.items() for message in problems]
+    return {"owner": messages}
+
+
 def _placement(order: Order, auth_code: str) -> DomainPlacement:
     return DomainPlacement(
         action=OrderAction(order.quote["operation"]), domain=order.domain, years=order.years,
         quote=dict(order.quote), currency=order.currency,
         quoted_total_minor=order.quoted_total_minor, idempotency_key=order.idempotency_key,
         customer_reference=order.customer_reference or f"order-{order.pk}",
-        owner=_owner(order), auth_code=auth_code)
+        owner=_owner(order), auth_code=auth_code, placed_at=order.placed_at)
 
 
 def _record_placement(order: Order, placed: PlacedOrder, provider: Provider, actor,
-                      parameters: dict[str, Any]) -> Outcome:
+                      parameters: dict[str, Any], *, first_answer_lost: bool = False
+                      ) -> Outcome:
     """The upstream's answer, recorded in one transaction with its audit row (after the
     HTTP call, so the transaction never spans it)."""
     record = placed.record
@@ -339,7 +385,7 @@ def _record_placement(order: Order, placed: PlacedOrder, provider: Provider, act
     follow = (provider.supports(Capability.ORDER_FOLLOW)
               and order.status not in final_statuses(provider))
     with transaction.atomic():
-        apply_record(order, record, ledger_note=note)
+        apply_record(order, record, ledger_note=note, estimated=placed.estimated)
         order.refresh_from_db()
         follow = follow and order.status not in final_statuses(provider) and bool(
             order.upstream_id)
@@ -361,6 +407,9 @@ def _record_placement(order: Order, placed: PlacedOrder, provider: Provider, act
                          if order.registration_id else "")
             message = f"Order {order.pk} placed at {upstream}: {what}, {amount} paid.{delivered}"
             outcome = Outcomes.SUCCEEDED
+        if first_answer_lost:
+            message = ("No usable answer came back when it was sent; asked again (in a way "
+                       f"that cannot place it twice), the registrar shows it: {message}")
         row = audit.record(actor=actor, action=PLACE_ACTION, target=order,
                            parameters={**parameters, "upstream_order_id": order.upstream_id},
                            outcome=outcome,
@@ -381,13 +430,53 @@ def _not_charged(order: Order, actor, parameters, error: ProviderError, status: 
     return _failed(order, actor, parameters, error, _upstream_message(error), status=status)
 
 
-def _unknown(order: Order, actor, parameters, error: ProviderError) -> Outcome:
-    """No answer: the order may or may not exist upstream. It stays PAYMENT_INITIATED,
-    visibly, rather than being guessed either way."""
-    message = (f"No answer from {order.provider_account.label} ({error.message}). The order "
-               "may have been placed: check it there before ordering again. This order stays "
-               "“payment initiated” until it is resolved.")
-    return _failed(order, actor, parameters, error, message)
+def _unknown(order: Order, provider: Provider, actor, parameters,
+             error: ProviderError) -> Outcome:
+    """The order left and no usable answer came back: it may have been placed (and
+    charged). The upstream is asked at once what became of it, without placing it twice;
+    when it cannot tell yet, the order stays open and unsettled, visibly (finance lists
+    it), and billing.settle_order keeps asking."""
+    found, why = settle_now(order, provider)
+    unsupported = why == NO_WAY_TO_TELL
+    if found is not None:
+        placed = _record_placement(order, PlacedOrder(record=found), provider, actor,
+                                   parameters, first_answer_lost=True)
+        return placed
+    upstream = order.provider_account.get_kind_display()
+    if unsupported:
+        then = (f"{upstream} offers no way to ask what became of it: check the order at "
+                f"{upstream}; finance lists it under needs attention until then")
+    else:
+        then = f"the back-office keeps asking {upstream} what became of it ({why})"
+    message = (f"{error.message} This order stays open (“payment initiated”) and {then}. "
+               "Do not order it again meanwhile.")
+    fields = ["status_reason", "unsettled_since", "updated_at"]
+    order.status_reason = message
+    order.unsettled_since = timezone.now()
+    with transaction.atomic():
+        order.save(update_fields=fields)
+        row = audit.record(actor=actor, action=PLACE_ACTION, target=order,
+                           parameters=parameters, outcome=Outcomes.UNKNOWN,
+                           upstream_status=error.status, upstream_code=error.code,
+                           upstream_request_id=error.request_id, message=message)
+        if not unsupported:
+            enqueue_after_commit(SETTLE_TASK, order.pk, countdown=60.0)
+    return Outcome(status=Outcomes.UNKNOWN, message=message, error=error, audit_row=row,
+                   data={"order": order})
+
+
+NO_WAY_TO_TELL = "it offers no way to tell: check the order there"
+
+
+def settle_now(order: Order, provider: Provider) -> tuple[OrderRecord | None, str]:
+    """What became of a placement whose answer was lost: (the upstream's order, or
+    None, and why none when so)."""
+    try:
+        return provider.settle_placement(_placement(order, "")), "it shows no order yet"
+    except Unsupported:
+        return None, NO_WAY_TO_TELL
+    except ProviderError as error:
+        return None, f"asking again failed too: {error.message}"
 
 
 def _failed(order: Order, actor, parameters, error: ProviderError, message: str, *,

@@ -17,6 +17,8 @@ from registrar.providers.registry import adapter_class
 from registrar.sync import changes_for_audit
 
 WEBHOOK_ACTION = "order.webhook"
+#: A stored event that would have moved its order backwards.
+OUT_OF_ORDER = "out_of_order"
 
 
 class WebhookPayloadError(ValueError):
@@ -25,7 +27,8 @@ class WebhookPayloadError(ValueError):
 
 def webhook_receive(*, account: ProviderAccount, payload: Mapping[str, Any]) -> str:
     """Apply one pushed event: "applied", "ignored" (stored, but a type that updates
-    nothing, or about an order that is not here) or "duplicate" (seen before: nothing
+    nothing, or about an order that is not here), "out_of_order" (stored and flagged: it
+    would have moved its order backwards) or "duplicate" (seen before: nothing
     changes). Raises WebhookPayloadError (nothing
     stored) for an event its upstream's parser refuses."""
     if not account.supports(Capability.WEBHOOKS):
@@ -47,6 +50,13 @@ def webhook_receive(*, account: ProviderAccount, payload: Mapping[str, Any]) -> 
                 except RECORD_ERRORS as exc:
                     raise WebhookPayloadError(f"Unreadable order: {exc}") from exc
                 order, changes = applied_to.order, applied_to.changes
+                if applied_to.stale is not None:
+                    # Late or out of order: kept and flagged, never applied backwards.
+                    WebhookEvent.objects.create(
+                        provider_account=account, event_id=event.event_id,
+                        event_type=event.event_type, payload=dict(payload), order=order,
+                        outcome=OUT_OF_ORDER)
+                    return OUT_OF_ORDER
             # An event about an order not here (yet) is kept, and applies to nothing.
             applied = order is not None
             WebhookEvent.objects.create(provider_account=account, event_id=event.event_id,

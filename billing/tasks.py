@@ -126,8 +126,9 @@ def mirror_all_orders() -> int:
     return len(ids)
 
 
+# Acknowledged when it starts, like the registration sync (long, idempotent, nightly).
 @shared_task(name="billing.mirror_account_orders", bind=True, ignore_result=True,
-             max_retries=ORDER_MIRROR_MAX_RETRIES)
+             max_retries=ORDER_MIRROR_MAX_RETRIES, acks_late=False)
 def mirror_account_orders(self, account_id: int) -> str:
     """Mirror one account's orders; the report's summary. An aborted run is retried with
     backoff only when the upstream failure may pass (what was mirrored before it is kept,
@@ -203,6 +204,52 @@ def follow_domain_orders() -> int:
         if report.aborted or report.failed:
             logger.warning(report.summary())
     return read
+
+
+# Settling an order whose placement got no usable answer.
+ORDER_SETTLE_MAX_RETRIES = 8
+
+
+@shared_task(name="billing.settle_order", bind=True, ignore_result=True,
+             max_retries=ORDER_SETTLE_MAX_RETRIES)
+def settle_order(self, order_id: int, attempt: int = 1) -> str:
+    """Ask the upstream what became of an order whose answer was lost, again later while
+    it shows nothing yet (until the grace period says it was not placed). An upstream
+    that cannot be asked now is retried with backoff."""
+    from billing.settling import grace, order_settle
+    from registrar.providers.errors import ProviderError
+
+    order = Order.objects.select_related("provider_account", "registration").filter(
+        pk=order_id).first()
+    if order is None:
+        return "gone"
+    try:
+        result = order_settle(order=order)
+    except ProviderError as error:
+        if self.request.retries < ORDER_SETTLE_MAX_RETRIES:
+            raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
+        logger.warning("Order %s is still unsettled: %s", order_id, error.message)
+        return "unsettled"
+    if result == "waiting":
+        # Back at the grace period's end at the latest: then "not placed" is concluded.
+        delay = min(retry_delay(attempt), grace().total_seconds())
+        settle_order.apply_async((order_id,), {"attempt": attempt + 1}, countdown=delay)
+    elif result == "unsupported":
+        logger.warning("Order %s: its upstream gives no way to tell what became of it; a "
+                       "person must check it there.", order_id)
+    return result
+
+
+@shared_task(name="billing.settle_unsettled_orders", ignore_result=True)
+def settle_unsettled_orders() -> int:
+    """Sweep: another attempt for every unsettled order (its task gave up, or was lost)."""
+    from billing.settling import can_ask, unsettled_orders
+
+    ids = [order.pk for order in unsettled_orders().select_related("provider_account")
+           if can_ask(order)]
+    for order_id in ids:
+        settle_order.apply_async((order_id,), countdown=0)
+    return len(ids)
 
 
 @shared_task(name="billing.expire_quotes", ignore_result=True)

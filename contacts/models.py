@@ -47,6 +47,9 @@ class Contact(models.Model):
     )
     upstream_created_at = models.DateTimeField(null=True, blank=True)
     upstream_updated_at = models.DateTimeField(null=True, blank=True)
+    # An update whose outcome is unknown and whose re-read has not succeeded yet.
+    unsettled_operation = models.CharField(max_length=32, blank=True)
+    unsettled_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from backoffice import audit
 from contacts.models import Contact
 from contacts.validation import clean_contact_fields
-from registrar.jobs import enqueue_after_commit
 from registrar.models import Process, Registration, Tld
 from registrar.operations import (
     InvalidInput,
@@ -25,13 +24,19 @@ from registrar.operations import (
     OperationUnsupported,
     Outcome,
     Outcomes,
+    Settled,
     call_upstream,
     require_permission,
 )
 from registrar.providers.base import Capability, Provider
-from registrar.providers.errors import ConfigurationError, ServiceUnavailable
+from registrar.providers.errors import (
+    ConfigurationError,
+    NotFound,
+    ProviderError,
+    ServiceUnavailable,
+)
 from registrar.providers.registry import provider_for_account
-from registrar.services import POLL_TASK
+from registrar.services import schedule_poll
 from registrar.sync import upsert_contact
 
 ROLES = ("owner", "admin", "tech", "billing")
@@ -102,7 +107,8 @@ def contact_create(*, tld: Tld, fields: Mapping[str, Any], actor, account=None) 
     with transaction.atomic():
         record = call_upstream(
             lambda: provider.create_contact(contact=cleaned, **_tld_params(tld)),
-            actor=actor, action="contact.create", target=None, parameters=parameters)
+            actor=actor, action="contact.create", target=None, parameters=parameters,
+            settle=lambda error: _find_created(provider, cleaned, tld, account))
         if isinstance(record, Outcome):
             return record
         contact = upsert_contact(record, tld=tld, account=account)
@@ -126,10 +132,16 @@ def contact_update(*, contact: Contact, fields: Mapping[str, Any], actor,
     parameters = {"contact": cleaned, **({"tld": tld.name} if tld else {})}
     with transaction.atomic():
         contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        if contact.unsettled_operation == "update":
+            raise OperationRefused(
+                f"The last change to {contact} may have been applied (no usable answer came "
+                "back), and it has not been read again yet. Re-sync a registration that "
+                "uses it, or try again shortly.", code="unsettled")
         update = call_upstream(
             lambda: provider.update_contact(contact.upstream_id, contact=cleaned,
                                             **_tld_params(tld)),
-            actor=actor, action="contact.update", target=contact, parameters=parameters)
+            actor=actor, action="contact.update", target=contact, parameters=parameters,
+            settle=lambda error: _reread_contact(provider, contact, expected=cleaned))
         if isinstance(update, Outcome):
             return update
         if update.process is not None:
@@ -145,6 +157,70 @@ def contact_update(*, contact: Contact, fields: Mapping[str, Any], actor,
         return _split(contact, update, actor=actor, parameters=parameters)
 
 
+def _reread_contact(provider: Provider, contact: Contact, *,
+                    expected: Mapping[str, Any]) -> Settled:
+    """After an update whose outcome is not known: the contact read again and mirrored;
+    whether it shows the change."""
+    try:
+        record = provider.get_contact(contact.upstream_id)
+    except ProviderError as error:
+        contact.unsettled_operation = "update"
+        contact.unsettled_since = timezone.now()
+        contact.save(update_fields=["unsettled_operation", "unsettled_since", "updated_at"])
+        return Settled(settled=False, message=(
+            f"It could not be read again now ({error.message}) Until it has been, changes "
+            "to this contact are refused here."))
+    upsert_contact(record, tld=contact.tld, account=contact.account)
+    Contact.objects.filter(pk=contact.pk).update(unsettled_operation="", unsettled_since=None)
+    contact.refresh_from_db()
+    applied = all(str(getattr(contact, name)) == str(value) for name, value in expected.items()
+                  if hasattr(contact, name) and name != "extra_properties")
+    return Settled(settled=True, applied=applied, message=(
+        "Read again: the registrar "
+        + ("shows the change, so it was applied." if applied
+           else "does not show it, so it was not applied and may be sent again.")))
+
+
+def _find_created(provider: Provider, fields: Mapping[str, Any], tld: Tld,
+                  account) -> Settled:
+    """After a create whose outcome is not known: the registrar's contacts searched for
+    one with these details, mirrored when found (so it is not created twice)."""
+    try:
+        found = [record for record in provider.list_contacts(str(fields.get("last_name") or ""))
+                 if all(str(record.fields.get(name) or "") == str(value)
+                        for name, value in fields.items()
+                        if name in {"first_name", "last_name", "email", "organization"})]
+    except ProviderError as error:
+        return Settled(settled=False, message=(
+            f"The registrar's contacts could not be searched now ({error.message}). Look "
+            "for the contact there before creating it again."))
+    if not found:
+        return Settled(settled=True, applied=False, message=(
+            "Searched again: the registrar has no such contact, so it was not created and "
+            "may be created again."))
+    newest = max(found, key=lambda record: record.upstream_id)
+    contact = upsert_contact(newest, tld=tld, account=account)
+    return Settled(settled=True, applied=True, message=(
+        f"Searched again: the registrar has it ({contact.handle or contact.upstream_id}), so "
+        "it was created; it is in the mirror now."))
+
+
+def _reread_deleted(provider: Provider, contact: Contact) -> Settled:
+    try:
+        provider.get_contact(contact.upstream_id)
+    except NotFound:
+        return Settled(settled=True, applied=True, message=(
+            "Read again: the registrar no longer has it, so it was deleted; the mirror "
+            "follows."))
+    except ProviderError as error:
+        return Settled(settled=False, message=(
+            f"It could not be read again now ({error.message}). Check it at the registrar "
+            "before deleting it again."))
+    return Settled(settled=True, applied=False, message=(
+        "Read again: the registrar still has it, so it was not deleted and may be deleted "
+        "again."))
+
+
 def _pending_update(contact: Contact, update, *, actor, parameters) -> Outcome:
     info = update.process
     registration = Registration.objects.filter(
@@ -154,7 +230,7 @@ def _pending_update(contact: Contact, update, *, actor, parameters) -> Outcome:
             registration=registration, upstream_id=info.id,
             defaults={"action": info.action or "update_contact", "status": info.status,
                       "raw": info.raw})
-        enqueue_after_commit(POLL_TASK, process.pk, countdown=settings.PROCESS_POLL_BASE_DELAY)
+        schedule_poll(process)
     message = (f"The registrar is processing the change to {contact} (process {info.id}). "
                "The mirror is updated when it completes.")
     row = audit.record(actor=actor, action="contact.update", target=contact,
@@ -215,8 +291,11 @@ def contact_delete(*, contact: Contact, actor, tld: Tld | None = None) -> Outcom
     with transaction.atomic():
         result = call_upstream(
             lambda: provider.delete_contact(contact.upstream_id, **_tld_params(tld)),
-            actor=actor, action="contact.delete", target=contact, parameters=parameters)
+            actor=actor, action="contact.delete", target=contact, parameters=parameters,
+            settle=lambda error: _reread_deleted(provider, contact))
         if isinstance(result, Outcome):
+            if result.data.get("applied"):
+                contact.delete()  # the re-read shows it gone upstream: the mirror follows
             return result
         message = f"Contact {contact} was deleted at the registrar and here."
         row = audit.record(actor=actor, action="contact.delete", target=contact,

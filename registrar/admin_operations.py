@@ -155,6 +155,10 @@ def show_outcome(request: HttpRequest, outcome: Outcome) -> None:
         messages.success(request, outcome.message)
     elif outcome.status == Outcomes.PENDING:
         messages.info(request, outcome.message)
+    elif outcome.status == Outcomes.UNKNOWN:
+        # Not an error: the change may well have been made. The message says what the
+        # re-read showed, or that it is still being found out.
+        messages.warning(request, outcome.message)
     elif outcome.status == Outcomes.PAYMENT_REQUIRED:
         # Not the portal link itself: messages live in the session or a cookie, and a
         # billing link is a capability that must not be kept anywhere.

@@ -23,8 +23,14 @@ def enqueue_after_commit(task_name: str, *args: Any, countdown: float = 0.0,
                          kwargs: Mapping[str, Any] | None = None) -> None:
     def enqueue() -> None:
         try:
-            current_app.tasks[task_name].apply_async(args, dict(kwargs or {}),
-                                                     countdown=countdown)
+            task = current_app.tasks.get(task_name)
+            if task is not None:
+                task.apply_async(args, dict(kwargs or {}), countdown=countdown)
+            else:
+                # Not imported in this process (the web process imports no task
+                # modules): sent by name, which is all the worker needs.
+                current_app.send_task(task_name, args, dict(kwargs or {}),
+                                      countdown=countdown)
         except Exception:
             logger.exception("Could not enqueue %s%s; its periodic sweep will pick it up.",
                              task_name, args)

@@ -240,6 +240,11 @@ class Registration(models.Model):
     # Set by the reconcile job when the registrar stops returning the registration: we
     # never delete a mirror row, we flag it for a person to look at.
     missing_upstream_at = models.DateTimeField(null=True, blank=True)
+    # An operation whose outcome is unknown (the request left, no usable answer came
+    # back) and whose re-read has not succeeded yet: the same operation is refused
+    # until the registration has been read again.
+    unsettled_operation = models.CharField(max_length=32, blank=True)
+    unsettled_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -253,6 +258,7 @@ class Registration(models.Model):
         "pending_async", "rtr_process_id", "rtr_process_status", "transfer_out_pending",
         "push_transfer_pending", "subscription_id", "upstream_created_at",
         "upstream_updated_at", "last_synced_at", "missing_upstream_at",
+        "unsettled_operation", "unsettled_since",
     )
 
     class Meta:
@@ -268,6 +274,9 @@ class Registration(models.Model):
             models.Index(fields=["missing_upstream_at"],
                          condition=models.Q(missing_upstream_at__isnull=False),
                          name="registration_missing_upstream"),
+            models.Index(fields=["unsettled_since"],
+                         condition=models.Q(unsettled_since__isnull=False),
+                         name="registration_unsettled"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -428,6 +437,10 @@ class Process(models.Model):
     is_terminal = models.BooleanField(default=False, db_index=True)
     stuck = models.BooleanField(default=False, help_text="Gave up polling: needs staff attention.")
     poll_count = models.PositiveIntegerField(default=0)
+    # When the one chain of polls following this process polls next. Each poll carries
+    # the time it was scheduled for; one that finds another time here was superseded
+    # (the sweep restarted a lost chain) and ends without polling.
+    next_poll_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField("raw body", default=dict, blank=True)
     upstream_created_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -442,7 +455,12 @@ class Process(models.Model):
                 fields=["registration", "upstream_id"], name="process_unique_per_registration"
             ),
         ]
-        indexes = [models.Index(fields=["status"])]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["next_poll_at"],
+                         condition=models.Q(is_terminal=False, stuck=False),
+                         name="process_followed"),
+        ]
         permissions = [
             ("resend_process", "Can resend (resume) a suspended process"),
             ("cancel_process", "Can cancel a process"),

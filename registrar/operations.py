@@ -104,11 +104,60 @@ def record_payment_required(*, actor, action: str, target, parameters: Mapping[s
                    audit_row=row)
 
 
+@dataclass(frozen=True)
+class Settled:
+    """What reading an object again, after an outcome that is not known, showed.
+
+    `settled`: it was read, and the mirror now equals the upstream; `applied`: the
+    change is in effect (True), is not (False), or the read cannot tell (None)."""
+
+    settled: bool
+    message: str
+    applied: bool | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+Settle = Callable[[ProviderError], Settled]
+
+
+def record_unknown(*, actor, action: str, target, parameters: Mapping[str, Any],
+                   error: ProviderError, settled: Settled | None) -> Outcome:
+    """The request left and no usable answer came back: say that the upstream may have
+    applied it, and what reading the object again showed, in one audit row."""
+    reread = settled.message if settled is not None else (
+        "It cannot be read again from here: check it at the registrar before anyone "
+        "tries again.")
+    message = f"{error.message} {reread}"
+    reread_parameters = {"settled": bool(settled and settled.settled),
+                         "applied": settled.applied if settled else None}
+    if settled is not None and settled.changes:
+        from registrar.sync import changes_for_audit
+
+        reread_parameters["changes"] = changes_for_audit(settled.changes)
+    row = audit.record(
+        actor=actor, action=action, target=target,
+        parameters={**parameters, "reread": reread_parameters},
+        outcome=Outcomes.UNKNOWN, upstream_status=error.status, upstream_code=error.code,
+        upstream_request_id=error.request_id, message=message,
+    )
+    return Outcome(status=Outcomes.UNKNOWN, message=message, error=error, audit_row=row,
+                   changes=dict(settled.changes) if settled else {},
+                   data={"settled": bool(settled and settled.settled),
+                         "applied": settled.applied if settled else None})
+
+
 def call_upstream(call: Callable[[], Any], *, actor, action: str, target,
-                  parameters: Mapping[str, Any]) -> Any | Outcome:
-    """Run `call`; a ProviderError becomes an audited failed Outcome instead of escaping."""
+                  parameters: Mapping[str, Any], settle: Settle | None = None
+                  ) -> Any | Outcome:
+    """Run `call`; a ProviderError becomes an audited Outcome instead of escaping: a
+    failure when nothing was applied, or, when the outcome is not known, the object read
+    again at once with `settle` and an "unknown" outcome that says what it showed."""
     try:
         return call()
     except ProviderError as error:
+        if error.outcome_unknown:
+            return record_unknown(actor=actor, action=action, target=target,
+                                  parameters=parameters, error=error,
+                                  settled=settle(error) if settle is not None else None)
         return record_failure(actor=actor, action=action, target=target,
                               parameters=parameters, error=error)

@@ -50,6 +50,8 @@ def operation_buttons(registration: Registration, user) -> list[dict[str, Any]]:
 
 
 def registration_summary(registration: Registration | None, user) -> dict[str, Any]:
+    from registrar.services import unsettled_notice
+
     if registration is None:
         return {}
     return {
@@ -57,6 +59,7 @@ def registration_summary(registration: Registration | None, user) -> dict[str, A
         "hosts": list(registration.hosts.prefetch_related("addresses")),
         "dnssec_keys": list(registration.dnssec_keys.all()),
         "processes_in_flight": list(registration.processes.filter(is_terminal=False)),
+        "unsettled": unsettled_notice(registration),
         "hosts_url": (reverse("admin:registrar_registration_hosts", args=[registration.pk])
                       if user.has_perm("registrar.view_host") else None),
     }

@@ -3,9 +3,9 @@
 Each service, in one transaction:
 
 1. checks the actor's permission;
-2. locks the registration row (NOWAIT: a concurrent operation is told "busy" at once
-   rather than queued behind a slow registrar call) and refuses while a process is in
-   flight;
+2. locks the registration row (a concurrent operation is told "busy" at once rather
+   than queued behind a slow registrar call; see `_lock_row`) and refuses while a
+   process is in flight;
 3. refuses what the TLD's flags or the provider's capabilities rule out, and invalid
    input, before any HTTP;
 4. calls the provider;
@@ -26,16 +26,18 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from backoffice import audit
 from contacts.models import Contact
 from contacts.validation import clean_contact_fields
+from registrar import charges
 from registrar.domain_names import to_ascii, to_unicode
 from registrar.jobs import enqueue_after_commit
 from registrar.models import (
@@ -45,6 +47,7 @@ from registrar.models import (
     Process,
     ProcessStatus,
     Registration,
+    RegistrationStatus,
 )
 from registrar.operations import (
     InvalidInput,
@@ -53,15 +56,19 @@ from registrar.operations import (
     Outcome,
     Outcomes,
     RegistrationBusy,
+    Settled,
     call_upstream,
     record_failure,
     record_payment_required,
+    record_unknown,
     require_permission,
 )
 from registrar.providers.base import (
     Capability,
     DnssecKeyData,
     Done,
+    Money,
+    OrderType,
     PaymentRequired,
     Pending,
     Provider,
@@ -75,11 +82,13 @@ from registrar.providers.errors import (
     ServiceUnavailable,
 )
 from registrar.providers.registry import adapter_class, provider_for_registration
-from registrar.sync import apply_registration, changes_for_audit, display_value
+from registrar.sync import apply_registration, changes_for_audit, display_value, mirror_hosts
 
 logger = logging.getLogger(__name__)
 #: Follows one process (registrar.tasks.poll_process).
 POLL_TASK = "registrar.poll_process"
+#: Reads an unsettled registration again until it can be (registrar.tasks.settle).
+SETTLE_TASK = "registrar.settle_registration"
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,9 @@ OPERATIONS: dict[str, Operation] = {
     ]
 }
 
+#: Registrations that have left: nothing but a re-sync may be done to them.
+TERMINAL_STATUSES = frozenset({RegistrationStatus.TRANSFERRED_OUT, RegistrationStatus.CANCELLED})
+
 _FLAG_REASONS = {
     "supports_transfer_lock": "This TLD does not support a transfer lock.",
     "supports_privacy": "This TLD does not support WHOIS privacy.",
@@ -145,10 +157,16 @@ def unavailable_reason(registration: Registration, operation: str, user=None) ->
     op = OPERATIONS[operation]
     if user is not None and not user.has_perm(op.permission):
         return "You do not have permission for this."
+    if registration.status in TERMINAL_STATUSES and operation != "force_sync":
+        return (f"This registration is {registration.get_status_display().lower()}: it is "
+                "no longer ours to change, only to re-sync.")
     reason = _availability_reason(registration, op.capability, tld_flag=op.tld_flag,
                                   allowed_while_busy=op.allowed_while_busy)
     if reason:
         return reason
+    if registration.unsettled_operation == operation and operation != "force_sync":
+        # A re-sync is how it is settled, so that one is never refused.
+        return unsettled_notice(registration)
     if operation == "transfer_out" and not registration.transfer_out_pending:
         return "No outbound transfer is waiting for a decision."
     if operation == "push_transfer" and registration.push_transfer_pending:
@@ -188,16 +206,30 @@ def _availability_reason(registration: Registration, capability: Capability, *,
 
 
 def _lock_row(registration: Registration) -> Registration:
+    """The registration's row, locked for this operation.
+
+    Two staff operations on one registration never overlap: the second is told "busy"
+    at once (a PostgreSQL advisory lock only operations take) rather than queued behind
+    a slow registrar call. The row lock itself waits, briefly: the sync holds rows only
+    for one short batch, and never a row an operation holds (it skips those)."""
+    busy = RegistrationBusy(
+        "Someone else is changing this registration right now. Try again in a moment.")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+                           [f"registration-operation:{registration.pk}"])
+            if not cursor.fetchone()[0]:
+                raise busy
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)",
+                           [f"{settings.ROW_LOCK_WAIT_SECONDS * 1000:.0f}ms"])
     try:
         return (
-            Registration.objects.select_for_update(nowait=True, of=("self",))
+            Registration.objects.select_for_update(of=("self",))
             .select_related("tld__provider_account", "provider_account", "account")
             .get(pk=registration.pk)
         )
-    except DatabaseError as exc:
-        raise RegistrationBusy(
-            "Someone else is changing this registration right now. Try again in a moment."
-        ) from exc
+    except DatabaseError as exc:  # lock_timeout: a sync batch that did not end in time
+        raise busy from exc
 
 
 def _provider(row: Registration) -> Provider:
@@ -229,10 +261,19 @@ def _run(
                 OperationUnsupported)
             raise cls(reason)
         provider = _provider(row)
-        result = call_upstream(lambda: call(provider, row), actor=actor, action=action,
-                               target=row, parameters=parameters)
+        result = call_upstream(
+            lambda: call(provider, row), actor=actor, action=action, target=row,
+            parameters=parameters,
+            settle=lambda error: reread_after_unknown(row, provider, operation,
+                                                      expected=implied_changes))
         if isinstance(result, Outcome):
             return result
+        if row.unsettled_operation not in ("", "hosts") and getattr(
+                result, "record", None) is not None:
+            # The answer carried the whole registration, now in the mirror: whatever the
+            # lost answer hid is known. (Another operation's answer alone says nothing
+            # of it, and the glue hosts are only known once they are read.)
+            _clear_unsettled(row)
         if isinstance(result, PaymentRequired):
             return record_payment_required(actor=actor, action=action, target=row,
                                            parameters=parameters, payment=result,
@@ -250,6 +291,142 @@ def _run(
         )
         return Outcome(status=Outcomes.SUCCEEDED, message=message, changes=changes,
                        data=dict(result.body), audit_row=row_audit)
+
+
+def reread_after_unknown(row: Registration, provider: Provider, operation: str, *,
+                         expected: Mapping[str, Any] | None = None) -> Settled:
+    """After an operation whose outcome is not known, read the registration again at
+    once and apply it to the mirror (and its processes, when one is following the
+    change). `expected` is what the operation would have made the registration; the
+    message says whether the re-read shows it. When the read fails too, the registration
+    stays unsettled for `operation`: that operation is refused until a later read (the
+    settle task, or a re-sync) succeeds."""
+    try:
+        changes = _reread(row, provider)
+    except ProviderError as error:
+        row.unsettled_operation = operation
+        row.unsettled_since = timezone.now()
+        row.save(update_fields=["unsettled_operation", "unsettled_since", "updated_at"])
+        enqueue_after_commit(SETTLE_TASK, row.pk, countdown=settings.PROCESS_POLL_BASE_DELAY)
+        return Settled(settled=False, message=(
+            f"It could not be read again now ({error.message.rstrip('.')}). Until it has "
+            "been, this "
+            "operation is refused here; the back-office keeps trying."))
+    if row.pending_async:
+        return Settled(settled=True, applied=None, changes=changes, message=(
+            "Read again: the registrar is processing a change "
+            f"({row.rtr_process_status or 'pending'}), and the registration is busy until "
+            "it ends."))
+    if not expected:
+        listed = ", ".join(sorted(changes)) if changes else "nothing"
+        return Settled(settled=True, applied=None, changes=changes, message=(
+            f"Read again: the mirror now shows what the registrar has (changed: {listed}). "
+            "Check it before sending the change again."))
+    differing = {name: getattr(row, name) for name, value in expected.items()
+                 if getattr(row, name) != value}
+    if not differing:
+        return Settled(settled=True, applied=True, changes=changes,
+                       message="Read again: the registrar shows the change, so it was applied.")
+    shown = "; ".join(f"{name} is {display_value(value)}" for name, value in differing.items())
+    return Settled(settled=True, applied=False, changes=changes, message=(
+        f"Read again: the registrar does not show it ({shown}), so it was not applied and "
+        "may be sent again."))
+
+
+def _reread(row: Registration, provider: Provider) -> dict[str, tuple[Any, Any]]:
+    """The registration read again and applied to the mirror; its in-flight processes
+    mirrored too. Raises ProviderError when it cannot be read."""
+    if not provider.supports(Capability.REGISTRATION_READ):
+        raise OperationUnsupported(f"{provider.display_name} cannot read one registration.")
+    view = provider.get_registration(row.ref)
+    changes = apply_registration(row, view.registration, synced_at=timezone.now())
+    if row.unsettled_operation == "hosts" and provider.supports(Capability.HOSTS):
+        changes.update(mirror_hosts(row, provider.list_hosts(row.ref)))
+    if row.pending_async and provider.supports(Capability.PROCESSES):
+        mirror_processes(row, provider)
+    if row.unsettled_operation:
+        _clear_unsettled(row)
+    return changes
+
+
+def _clear_unsettled(row: Registration) -> None:
+    row.unsettled_operation = ""
+    row.unsettled_since = None
+    row.save(update_fields=["unsettled_operation", "unsettled_since", "updated_at"])
+
+
+def mirror_processes(row: Registration, provider: Provider) -> list[Process]:
+    """The registration's upstream processes that have not ended, as Process rows
+    (with their logs), each followed: a process opened upstream, not through the
+    back-office, becomes visible, and can be resent or cancelled here."""
+    followed = []
+    for info in provider.list_processes(row.ref):
+        if ProcessStatus.is_terminal(info.status):
+            continue
+        process, created = Process.objects.get_or_create(
+            registration=row, upstream_id=info.id,
+            defaults={"action": info.action or "upstream", "status": info.status
+                      or ProcessStatus.NEW, "raw": info.raw})
+        if not created and process.status != info.status and info.status:
+            process.status = info.status
+            process.raw = info.raw
+            process.save(update_fields=["status", "raw", "is_terminal", "updated_at"])
+        view = provider.get_process(row.ref, info.id)
+        _log_entries(process, view.log)
+        if created:
+            schedule_poll(process)
+        followed.append(process)
+    return followed
+
+
+def registration_follow_processes(*, registration: Registration) -> list[Process]:
+    """System work (the sync found the registration busy with no process followed
+    here): list its processes upstream, mirror those still running, and follow them.
+    One audit row when it found any. Raises ProviderError when the list cannot be read."""
+    with transaction.atomic():
+        row = _lock_row(registration)
+        provider = _provider(row)
+        if not provider.supports(Capability.PROCESSES):
+            return []
+        known = set(row.processes.values_list("upstream_id", flat=True))
+        followed = mirror_processes(row, provider)
+        found = [p for p in followed if p.upstream_id not in known]
+        if found and not row.rtr_process_id:
+            latest = found[0]
+            row.rtr_process_id, row.rtr_process_status = latest.upstream_id, latest.status
+            row.save(update_fields=["rtr_process_id", "rtr_process_status", "updated_at"])
+        if found:
+            ids = ", ".join(p.upstream_id for p in found)
+            audit.record(
+                actor=None, actor_label="system:sync", action="registration.processes_found",
+                target=row, parameters={"processes": [p.upstream_id for p in found]},
+                outcome=Outcomes.SUCCEEDED,
+                message=f"{row} is busy with registrar process(es) {ids} opened outside the "
+                        "back-office; they are followed here now.")
+        return found
+
+
+def registration_settle(*, registration: Registration) -> Settled:
+    """Read a registration whose last operation's outcome was not known again, apply it,
+    and clear its unsettled flag; one audit row (system work). Raises ProviderError
+    when it still cannot be read (the caller retries later)."""
+    with transaction.atomic():
+        row = _lock_row(registration)
+        if not row.unsettled_operation:
+            return Settled(settled=True, message="Already settled.")
+        operation = row.unsettled_operation
+        provider = _provider(row)
+        changes = _reread(row, provider)
+        label = OPERATIONS[operation].label if operation in OPERATIONS else "glue-host"
+        message = (f"Read {row} again after the {label.lower()} change whose answer was "
+                   "lost: the mirror now shows what the registrar has"
+                   + (f" (changed: {', '.join(sorted(changes))})." if changes else
+                      " (nothing differed)."))
+        audit.record(actor=None, actor_label="system:settle", action="registration.settled",
+                     target=row, parameters={"operation": operation,
+                                             "changes": changes_for_audit(changes)},
+                     outcome=Outcomes.SUCCEEDED, message=message)
+        return Settled(settled=True, changes=changes, message=message)
 
 
 def _apply_done(row: Registration, result: Done, implied: Mapping[str, Any] | None):
@@ -289,7 +466,7 @@ def _record_pending(row: Registration, result: Pending, *, actor, action: str,
         outcome=Outcomes.PENDING, upstream_status=202, upstream_request_id=result.request_id,
         process_id=info.id, message=message,
     )
-    enqueue_after_commit(POLL_TASK, process.pk, countdown=settings.PROCESS_POLL_BASE_DELAY)
+    schedule_poll(process)
     return Outcome(status=Outcomes.PENDING, message=message, process=process,
                    audit_row=row_audit)
 
@@ -534,38 +711,66 @@ def registration_order_registrant_change(*, registration: Registration, actor,
                                          source_contact: Contact | None = None,
                                          new_contact: Mapping[str, Any] | None = None
                                          ) -> Outcome:
-    """The paid registrant change: charges the account and applies asynchronously."""
+    """The paid registrant change: an order, charged to the account and applied
+    asynchronously. The local order is opened (and committed) before the call leaves,
+    and the call carries its idempotency key: a lost answer is settled by asking again
+    with the same key, which never charges twice; the order is followed to its end."""
     if (source_contact is None) == (new_contact is None):
         raise InvalidInput("Choose an existing contact or enter a new one, not both.")
     source_id = _source_contact(source_contact, registration)
     fields = _clean_contact(new_contact) if new_contact is not None else None
     op = OPERATIONS["registrant_change"]
     require_permission(actor, op.permission)
-    parameters = {"source_contact_id": source_id, "new_contact": fields}
+    book = charges.book()
+    action = "registration.registrant_change"
+    request = {"source_contact_id": source_id, "new_contact": fields}
     with transaction.atomic():
         row = _lock_row(registration)
         reason = unavailable_reason(row, "registrant_change")
         if reason:
             raise (RegistrationBusy if row.pending_async else OperationUnsupported)(reason)
+        already = book.open_charge_for(registration=row, kind=OrderType.REGISTRANT_CHANGE)
+        if already is not None:
+            raise RegistrationBusy(f"A registrant change is already ordered for {row} "
+                                   f"({already.label}); it is followed until it ends.")
         provider = _provider(row)
-        result = call_upstream(
-            lambda: provider.order_registrant_change(row.ref, source_contact_id=source_id,
-                                                     new_contact=fields),
-            actor=actor, action="registration.registrant_change", target=row,
-            parameters=parameters)
-        if isinstance(result, Outcome):
-            return result
-        order_id = result.record.upstream_id or ""
-        message = (f"Registrant change ordered for {row} (order {order_id}). The registrar "
-                   "applies it once the payment clears.")
+        fee = row.tld.registrant_change_fee_amount
+        price = Money(fee, row.tld.registrant_change_fee_currency) if fee is not None else None
+        charge = book.open_charge(registration=row, kind=OrderType.REGISTRANT_CHANGE,
+                                  price=price, actor=actor, request=request,
+                                  idempotency_key=provider.order_idempotency_key)
+    # Committed: the order exists, with its key, before the paid call leaves.
+    parameters = {**request, "order": charge.local_id, "idempotency_key": charge.idempotency_key}
+    try:
+        placed = provider.order_registrant_change(
+            row.ref, idempotency_key=charge.idempotency_key, source_contact_id=source_id,
+            new_contact=fields)
+    except ProviderError as error:
+        with transaction.atomic():
+            if error.outcome_unknown:
+                book.charge_unknown(charge, error.message)
+                return record_unknown(
+                    actor=actor, action=action, target=row, parameters=parameters, error=error,
+                    settled=Settled(settled=False, message=(
+                        f"Its {charge.label} stays open: the back-office asks the registrar "
+                        "again with the same idempotency key, which cannot charge twice, and "
+                        "follows whatever it says.")))
+            book.charge_refused(charge, error.message)
+            return record_failure(actor=actor, action=action, target=row,
+                                  parameters=parameters, error=error)
+    with transaction.atomic():
+        recorded = book.record_charge(charge, placed.record,
+                                      followed=provider.supports(Capability.ORDER_FOLLOW))
+        message = (f"Registrant change ordered for {row}: {recorded}. The registrar applies "
+                   "it once the payment clears; the order is followed until it ends.")
         row_audit = audit.record(
-            actor=actor, action="registration.registrant_change", target=row,
-            parameters={**parameters, "order_id": order_id},
-            outcome=Outcomes.PENDING, upstream_status=202, upstream_request_id=result.request_id,
-            message=message)
-        return Outcome(status=Outcomes.PENDING, message=message,
-                       data={"order_id": order_id, "order_state": result.record.state.value},
-                       audit_row=row_audit)
+            actor=actor, action=action, target=row,
+            parameters={**parameters, "upstream_order_id": placed.record.upstream_id or ""},
+            outcome=Outcomes.PENDING, upstream_status=202,
+            upstream_request_id=placed.request_id, message=message)
+    return Outcome(status=Outcomes.PENDING, message=message, audit_row=row_audit,
+                   data={"order_id": charge.local_id,
+                         "upstream_order_id": placed.record.upstream_id or ""})
 
 
 def registration_set_role_contacts(*, registration: Registration,
@@ -736,7 +941,56 @@ def hosts_unavailable_reason(registration: Registration, user=None,
     `permission`), or None. The admin shows it; the host services raise it."""
     if user is not None and permission and not user.has_perm(permission):
         return "You do not have permission for this."
-    return _availability_reason(registration, Capability.HOSTS)
+    if registration.status in TERMINAL_STATUSES:
+        return (f"This registration is {registration.get_status_display().lower()}: it is "
+                "no longer ours to change, only to re-sync.")
+    reason = _availability_reason(registration, Capability.HOSTS)
+    if reason is None and registration.unsettled_operation == "hosts":
+        return unsettled_notice(registration)
+    return reason
+
+
+def unsettled_notice(registration: Registration) -> str:
+    """Why the operation whose last answer was lost is refused, and what happens next;
+    "" when nothing is unsettled."""
+    operation = registration.unsettled_operation
+    if not operation:
+        return ""
+    label = OPERATIONS[operation].label.lower() if operation in OPERATIONS else "glue-host"
+    what = "hosts have" if operation == "hosts" else "registration has"
+    return (f"The last {label} change may have been applied (no usable answer came back), "
+            f"and the {what} not been read again yet. The back-office keeps trying; a "
+            "re-sync settles it now.")
+
+
+def _reread_hosts_after_unknown(row: Registration, provider: Provider, verb: str,
+                                host_name: str, addresses: Sequence[str] | None) -> Settled:
+    """After a glue-host change whose outcome is not known: the hosts read again and
+    mirrored; whether the change is in effect."""
+    try:
+        changes = mirror_hosts(row, provider.list_hosts(row.ref))
+    except ProviderError as error:
+        row.unsettled_operation = "hosts"
+        row.unsettled_since = timezone.now()
+        row.save(update_fields=["unsettled_operation", "unsettled_since", "updated_at"])
+        enqueue_after_commit(SETTLE_TASK, row.pk, countdown=settings.PROCESS_POLL_BASE_DELAY)
+        return Settled(settled=False, message=(
+            f"The hosts could not be read again now ({error.message.rstrip('.')}). Until they "
+            "have been, "
+            "glue-host changes are refused here; the back-office keeps trying."))
+    host = row.hosts.filter(host_name=host_name).prefetch_related("addresses").first()
+    present = {a.address for a in host.addresses.all()} if host else None
+    if verb == "delete":
+        applied = host is None
+    elif verb == "create":
+        applied = host is not None
+    else:
+        applied = present is not None and {
+            str(ipaddress.ip_address(a)) for a in (addresses or [])} == present
+    return Settled(settled=True, applied=applied, changes=changes, message=(
+        "Read again: the registrar "
+        + ("shows the change, so it was applied." if applied
+           else "does not show it, so it was not applied and may be sent again.")))
 
 
 def _scripts_of(label: str) -> set[str]:
@@ -904,12 +1158,20 @@ def _run_host(
             raise OperationRefused(f"The glue host {to_unicode(host_name)} is no longer "
                                    f"on {row}; reload the page.", code="not_found")
         provider = _provider(row)
-        result = call_upstream(lambda: call(provider, row), actor=actor, action=action,
-                               target=row, parameters=parameters)
+        result = call_upstream(
+            lambda: call(provider, row), actor=actor, action=action, target=row,
+            parameters=parameters,
+            settle=lambda error: _reread_hosts_after_unknown(row, provider, verb, host_name,
+                                                             parameters.get("addresses")))
         if isinstance(result, Outcome):
             return result
+        if row.unsettled_operation == "hosts":
+            _clear_unsettled(row)
         body, request_id = result
         message, changes = apply(row, host, body)
+        # The registration changed here: a sync that read its hosts before this must
+        # not write them back (registrar.sync._claim compares updated_at).
+        row.save(update_fields=["updated_at"])
         row_audit = audit.record(
             actor=actor, action=action, target=row,
             parameters={**parameters, "changes": changes}, outcome=Outcomes.SUCCEEDED,
@@ -1082,6 +1344,19 @@ def process_follow_step(*, process: Process) -> str:
     return outcome if outcome == "error" else "running"
 
 
+def schedule_poll(process: Process, *, delay: float | None = None) -> None:
+    """Follow `process` with exactly one chain of polls: the next one is due at
+    `next_poll_at`, and the task carries that time. A poll whose time is no longer the
+    process's (the sweep restarted a chain it thought lost) ends without polling, so
+    polls keep the backoff's pace."""
+    seconds = settings.PROCESS_POLL_BASE_DELAY if delay is None else delay
+    due = timezone.now() + timedelta(seconds=seconds)
+    Process.objects.filter(pk=process.pk).update(next_poll_at=due)
+    process.next_poll_at = due
+    enqueue_after_commit(POLL_TASK, process.pk, countdown=seconds,
+                         kwargs={"due": due.isoformat()})
+
+
 def process_mark_stuck(*, process: Process) -> None:
     """Stop polling a process that will not finish; staff look at it instead."""
     updated = Process.objects.filter(pk=process.pk, stuck=False, is_terminal=False).update(
@@ -1110,8 +1385,10 @@ def _process_action(process: Process, *, actor, permission: str, action: str,
         registration = process.registration
         provider = _provider(registration)
         parameters = {"process": process.upstream_id}
-        status = call_upstream(lambda: call(provider, registration, process), actor=actor,
-                               action=action, target=registration, parameters=parameters)
+        status = call_upstream(
+            lambda: call(provider, registration, process), actor=actor, action=action,
+            target=registration, parameters=parameters,
+            settle=lambda error: _reread_process_after_unknown(process, provider))
         if isinstance(status, Outcome):
             return status
         row_audit = audit.record(actor=actor, action=action, target=registration,
@@ -1120,6 +1397,24 @@ def _process_action(process: Process, *, actor, permission: str, action: str,
                                  message=message)
         return Outcome(status=Outcomes.SUCCEEDED, message=message, process=process,
                        data={"status": status}, audit_row=row_audit)
+
+
+def _reread_process_after_unknown(process: Process, provider: Provider) -> Settled:
+    """After a resend or cancel whose outcome is not known: the process read again."""
+    try:
+        view = provider.get_process(process.registration.ref, process.upstream_id)
+    except ProviderError as error:
+        return Settled(settled=False, message=(
+            f"The process could not be read again now ({error.message}); it is polled as "
+            "usual and shows its state when it can be read."))
+    process.status = view.process.status or process.status
+    process.raw = view.process.raw
+    _log_entries(process, view.log)
+    if ProcessStatus.is_terminal(process.status) and process.completed_at is None:
+        process.completed_at = timezone.now()
+    process.save()
+    return Settled(settled=True, changes={"process_status": (None, process.status)}, message=(
+        f"Read again: process {process.upstream_id} is {process.get_status_display().lower()}."))
 
 
 def process_resend(*, process: Process, actor) -> Outcome:
@@ -1133,7 +1428,7 @@ def process_resend(*, process: Process, actor) -> Outcome:
             "Only a suspended process can be resumed."))
     if outcome.ok:
         Process.objects.filter(pk=process.pk).update(stuck=False, poll_count=0)
-        enqueue_after_commit(POLL_TASK, process.pk, countdown=settings.PROCESS_POLL_BASE_DELAY)
+        schedule_poll(process)
     return outcome
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -29,7 +29,8 @@ from backoffice import audit
 from backoffice.models import StaffAction
 from contacts.models import Contact
 from registrar.domain_names import to_ascii, to_unicode
-from registrar.models import Host, HostAddress, ProviderAccount, Registration, Tld
+from registrar.jobs import enqueue_after_commit
+from registrar.models import Host, HostAddress, Process, ProviderAccount, Registration, Tld
 from registrar.providers.base import (
     REGISTRATION_OPERATIONS,
     Capability,
@@ -260,6 +261,15 @@ class SyncReport:
     dry_run: bool = False
     aborted: str = ""
     error_names: list[str] = field(default_factory=list)
+    #: Rows changed here while the sync ran and still changing after its re-reads:
+    #: left as they are, for the next run.
+    deferred: int = 0
+    deferred_names: list[str] = field(default_factory=list)
+    contacts_updated: int = 0
+    #: Contacts changed here since the sync read them (the mirror is the newer).
+    deferred_contacts: int = 0
+    planned_created: int = 0
+    planned_updated: int = 0
 
     @property
     def rate(self) -> float:
@@ -269,7 +279,13 @@ class SyncReport:
         verb = "would be" if self.dry_run else "were"
         text = (f"{self.account}: seen {self.seen}, created {self.created}, updated "
                 f"{self.updated}, unchanged {self.unchanged}, missing {self.missing}, errors "
-                f"{self.errors} in {self.elapsed:.1f}s ({self.rate:.0f}/s)")
+                f"{self.errors}")
+        if self.contacts_updated:
+            text += f", contacts updated {self.contacts_updated}"
+        if self.deferred:
+            text += (f", left for the next run {self.deferred} (changing here: "
+                     f"{', '.join(self.deferred_names[:5])})")
+        text += f" in {self.elapsed:.1f}s ({self.rate:.0f}/s)"
         if self.aborted:
             return f"{text}. ABORTED, nothing written: {self.aborted}"
         return f"{text}; changes {verb} written." if self.dry_run is False else (
@@ -305,58 +321,249 @@ def _hosts_of(listing: list[dict]) -> dict[str, set[str]]:
                                                   h.get("addresses") or []} for h in listing}
 
 
+def write_hosts(registration: Registration, hosts: dict[str, set[str]]) -> None:
+    """Make the registration's glue hosts exactly `hosts` (name -> addresses)."""
+    registration.hosts.exclude(host_name__in=list(hosts)).delete()
+    for host_name, addresses in hosts.items():
+        host, _ = Host.objects.get_or_create(registration=registration, host_name=host_name)
+        host.addresses.exclude(address__in=list(addresses)).delete()
+        known = set(host.addresses.values_list("address", flat=True))
+        HostAddress.objects.bulk_create([
+            HostAddress(host=host, address=address,
+                        version=ipaddress.ip_address(address).version)
+            for address in sorted(addresses - known)])
+
+
+def mirror_hosts(registration: Registration, listing: list[dict]) -> FieldChanges:
+    """Bring the registration's glue hosts in line with the upstream's `listing`; the
+    change as {"hosts": (old, new)}, or {} when they already matched."""
+    old = {h.host_name: {a.address for a in h.addresses.all()}
+           for h in registration.hosts.prefetch_related("addresses")}
+    new = _hosts_of(listing)
+    if new == old:
+        return {}
+    write_hosts(registration, new)
+    return {"hosts": ({k: sorted(v) for k, v in sorted(old.items())},
+                      {k: sorted(v) for k, v in sorted(new.items())})}
+
+
+@dataclass
+class _Item:
+    """One upstream registration the sync would write: new, or differing from its
+    mirror row (`pk`), with the glue hosts read for it (None: not read)."""
+
+    record: RegistrationRecord
+    hosts: list[dict] | None
+    pk: int | None = None
+
+
+def _claim(pks: Iterable[int], since: datetime, model: type = Registration) -> set[int]:
+    """Lock, inside the caller's transaction, those of the rows `pks` that nobody has
+    changed since `since` and nobody holds right now; the ids claimed.
+
+    This is the sync's compare-and-set: a row whose `updated_at` is not older than the
+    sync's read may hold a change the upstream page did not show yet, and a row that a
+    staff operation has locked is changing now. Neither is written from the page; both
+    are read again (`_Reconciler.settle_deferred`). Skipping locked rows (PostgreSQL)
+    means a running sync never waits on staff, nor staff long on the sync."""
+    rows = model.objects.filter(pk__in=list(pks), updated_at__lt=since)
+    if connection.features.has_select_for_update_skip_locked:
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    return set(rows.values_list("pk", flat=True))
+
+
 class _Reconciler:
-    """The write side: runs in the calling thread, one transaction, batched writes."""
+    """The write side: plans each batch by comparing it with the mirror (reads only),
+    then writes what differs in short transactions, one a batch."""
 
     def __init__(self, account: ProviderAccount, report: SyncReport,
-                 on_diff: DiffCallback | None) -> None:
+                 on_diff: DiffCallback | None, *, started: datetime) -> None:
         self.account = account
         self.report = report
         self.on_diff = on_diff
         self.now = timezone.now()
+        #: Rows changed here at or after this instant are newer than what the sync read.
+        self.started = started
         self.tlds = {tld.name: tld for tld in Tld.objects.all()}
         self.contacts: dict[int, Contact] = {}
         self.audits: list[StaffAction] = []
         self.seen: set[str] = set()
+        self.deferred: dict[int, RegistrationRecord] = {}
+        self.busy: set[int] = set()
+        self._unchanged: list[int] = []
 
     def _tld(self, record: RegistrationRecord) -> Tld:
         return tld_for(record, self.account, self.tlds)
+
+    # --- planning (reads only) ------------------------------------------------------
+
+    def _rows(self, batch: list[tuple[RegistrationRecord, list[dict] | None]]
+              ) -> dict[str, Registration]:
+        guids = [record.upstream_id for record, _ in batch if record.upstream_id]
+        names = [to_ascii(record.name) for record, _ in batch if not record.upstream_id]
+        rows = (Registration.objects.filter(Q(upstream_id__in=guids) | Q(name__in=names))
+                .select_related("tld", "account", "provider_account", "owner_contact",
+                                "admin_contact", "tech_contact", "billing_contact")
+                .prefetch_related("hosts__addresses"))
+        found: dict[str, Registration] = {}
+        for row in rows:
+            if row.upstream_id:
+                found[row.upstream_id] = row
+            found.setdefault(row.name, row)
+        return found
+
+    def plan(self, batch: list[tuple[RegistrationRecord, list[dict] | None]]) -> list[_Item]:
+        """The records of `batch` that would change the mirror (counted as unchanged
+        otherwise), and their would-be changes reported to `on_diff`."""
+        self.seen.update(record.key for record, _ in batch)
+        rows = self._rows(batch)
+        contacts = self._contacts_differing([record for record, _ in batch])
+        items: list[_Item] = []
+        unchanged: list[int] = []
+        for record, hosts in batch:
+            registration = rows.get(record.upstream_id or to_ascii(record.name))
+            if registration is None:
+                items.append(_Item(record, hosts))
+                self.report.planned_created += 1
+                if self.on_diff:
+                    self.on_diff(to_unicode(to_ascii(record.name)),
+                                 {"created": (None, record.name)}, "created")
+                continue
+            changes = self._changes(registration, record, hosts)
+            if changes or any(c.upstream_id in contacts for c in record.contacts.values() if c):
+                items.append(_Item(record, hosts, registration.pk))
+                if changes:
+                    self.report.planned_updated += 1
+                    if self.on_diff:
+                        self.on_diff(registration.unicode_name, changes, "updated")
+                continue
+            unchanged.append(registration.pk)
+            if record.fields.get("pending_async"):
+                self.busy.add(registration.pk)
+        self.report.unchanged += len(unchanged)
+        self._unchanged.extend(unchanged)
+        return items
+
+    def _changes(self, registration: Registration, record: RegistrationRecord,
+                 hosts: list[dict] | None) -> FieldChanges:
+        changes = diff_registration(registration, record)
+        if hosts is not None:
+            old_hosts = {h.host_name: {a.address for a in h.addresses.all()}
+                         for h in registration.hosts.all()}
+            new_hosts = _hosts_of(hosts)
+            if new_hosts != old_hosts:
+                changes["hosts"] = ({k: sorted(v) for k, v in sorted(old_hosts.items())},
+                                    {k: sorted(v) for k, v in sorted(new_hosts.items())})
+        if registration.missing_upstream_at is not None:
+            changes["missing_upstream_at"] = (registration.missing_upstream_at, None)
+        if registration.provider_account_id != self.account.pk:
+            changes["provider_account"] = (
+                registration.provider_account.label if registration.provider_account
+                else None, self.account.label)
+        return changes
+
+    def _contacts_differing(self, records: list[RegistrationRecord]) -> set[int]:
+        """The upstream ids of the batch's contacts whose mirror differs from the
+        record (or is missing): a contact that drifted is reconciled even when the
+        registration itself is unchanged."""
+        wanted = {c.upstream_id: c for record in records for c in record.contacts.values()
+                  if c is not None and c.upstream_id not in self.contacts}
+        if not wanted:
+            return set()
+        known = {c.upstream_id: c for c in Contact.objects.filter(upstream_id__in=list(wanted))}
+        differing = set()
+        for upstream_id, record in wanted.items():
+            contact = known.get(upstream_id)
+            if contact is None or any(getattr(contact, name) != value
+                                      for name, value in record.fields.items()):
+                differing.add(upstream_id)
+            else:
+                self.contacts[upstream_id] = contact
+        return differing
+
+    # --- writing (short transactions) -----------------------------------------------
+
+    def write(self, items: list[_Item]) -> None:
+        """Write one planned batch in one short transaction: new rows created, changed
+        rows updated when `_claim` gets them (else deferred), every row written or
+        found unchanged stamped synced."""
+        with transaction.atomic():
+            claimed = _claim([item.pk for item in items if item.pk], self.started)
+            current = self._rows([(item.record, item.hosts) for item in items if item.pk])
+            new_items = [item for item in items if item.pk is None]
+            for item in items:
+                if item.pk is None:
+                    continue
+                if item.pk not in claimed:
+                    self.deferred[item.pk] = item.record
+                    continue
+                self._update(current[item.record.upstream_id or to_ascii(item.record.name)],
+                             item.record, item.hosts)
+            if new_items:
+                self._create(new_items)
+            Registration.objects.filter(
+                pk__in=[item.pk for item in items if item.pk in claimed]
+            ).update(last_synced_at=self.now)
+            self.flush()
+        self.stamp_unchanged()
+
+    def stamp_unchanged(self) -> None:
+        """Stamp the rows found unchanged as synced now (not those changing here)."""
+        unchanged, self._unchanged = self._unchanged, []
+        for start in range(0, len(unchanged), WRITE_BATCH * 5):
+            with transaction.atomic():
+                stamped = _claim(unchanged[start:start + WRITE_BATCH * 5], self.started)
+                Registration.objects.filter(pk__in=stamped).update(last_synced_at=self.now)
+
+    def _create(self, items: list[_Item]) -> None:
+        # A row created since the plan (an order delivered it meanwhile) is updated
+        # rather than created twice.
+        rows = self._rows([(item.record, item.hosts) for item in items])
+        fresh = []
+        for item in items:
+            existing = rows.get(item.record.upstream_id or to_ascii(item.record.name))
+            if existing is None:
+                fresh.append(item)
+            else:
+                self.deferred[existing.pk] = item.record
+        created = Registration.objects.bulk_create([self._new(item.record) for item in fresh],
+                                                   batch_size=WRITE_BATCH)
+        self._create_hosts([(registration, _hosts_of(item.hosts)) for registration, item
+                            in zip(created, fresh, strict=True) if item.hosts])
+        for registration, item in zip(created, fresh, strict=True):
+            self._audit(registration, {"created": (None, registration.name)}, "created")
+            if item.record.fields.get("pending_async"):
+                self.busy.add(registration.pk)
 
     def _contact(self, record: ContactRecord | None, tld: Tld, account) -> Contact | None:
         if record is None:
             return None
         if record.upstream_id not in self.contacts:
-            self.contacts[record.upstream_id] = upsert_contact(record, tld=tld, account=account)
+            contact = Contact.objects.filter(upstream_id=record.upstream_id).first()
+            if contact is not None and not _claim([contact.pk], self.started, Contact):
+                # Changed here (by a staff operation's answer) since the sync read it, or
+                # being changed right now: what the mirror has is at least as new.
+                self.report.deferred_contacts += 1
+            else:
+                before = {name: getattr(contact, name) for name in record.fields} if (
+                    contact) else None
+                contact = upsert_contact(record, tld=tld, account=account)
+                if before is not None and before != {name: getattr(contact, name)
+                                                     for name in record.fields}:
+                    self.report.contacts_updated += 1
+                    self._audit_contact(contact, before, record)
+            self.contacts[record.upstream_id] = contact
         return self.contacts[record.upstream_id]
 
-    def handle(self, batch: list[tuple[RegistrationRecord, list[dict] | None]]) -> None:
-        guids = [record.upstream_id for record, _ in batch if record.upstream_id]
-        names = [to_ascii(record.name) for record, _ in batch if not record.upstream_id]
-        self.seen.update(record.key for record, _ in batch)
-        rows = (Registration.objects.filter(Q(upstream_id__in=guids) | Q(name__in=names))
-                .select_related("tld", "account", "provider_account", "owner_contact",
-                                "admin_contact", "tech_contact", "billing_contact")
-                .prefetch_related("hosts__addresses"))
-        by_guid = {r.upstream_id: r for r in rows if r.upstream_id}
-        by_name = {r.name: r for r in rows}
-        new_rows: list[tuple[Registration, RegistrationRecord, list[dict] | None]] = []
-        for record, hosts in batch:
-            registration = (by_guid.get(record.upstream_id) if record.upstream_id
-                            else by_name.get(to_ascii(record.name)))
-            if registration is None:
-                new_rows.append((self._new(record), record, hosts))
-                continue
-            self._update(registration, record, hosts)
-        if new_rows:
-            created = Registration.objects.bulk_create([row for row, _, _ in new_rows],
-                                                       batch_size=WRITE_BATCH)
-            self._create_hosts([(registration, _hosts_of(hosts)) for registration, (_, _, hosts)
-                                in zip(created, new_rows, strict=True) if hosts])
-            for registration in created:
-                self._audit(registration, {"created": (None, registration.name)}, "created")
-        Registration.objects.filter(Q(upstream_id__in=guids) | Q(name__in=names)).update(
-            last_synced_at=self.now)
-        self.flush()
+    def _audit_contact(self, contact: Contact, before: dict[str, Any],
+                       record: ContactRecord) -> None:
+        changes = {name: (before[name], value) for name, value in record.fields.items()
+                   if before[name] != value}
+        self.audits.append(audit.build(
+            actor=None, actor_label=SYNC_ACTOR, action="contact.sync_updated",
+            target=contact, parameters={"changes": changes_for_audit(changes)},
+            outcome=StaffAction.Outcome.SUCCEEDED,
+            message=f"Sync: contact {contact} updated ({', '.join(sorted(changes))})."))
 
     def _new(self, record: RegistrationRecord) -> Registration:
         tld = self._tld(record)
@@ -373,27 +580,17 @@ class _Reconciler:
 
     def _update(self, registration: Registration, record: RegistrationRecord,
                 hosts: list[dict] | None) -> None:
-        changes = diff_registration(registration, record)
-        old_hosts = {h.host_name: {a.address for a in h.addresses.all()}
-                     for h in registration.hosts.all()}
-        new_hosts = _hosts_of(hosts) if hosts is not None else old_hosts
-        if new_hosts != old_hosts:
-            changes["hosts"] = ({k: sorted(v) for k, v in sorted(old_hosts.items())},
-                                {k: sorted(v) for k, v in sorted(new_hosts.items())})
-        if registration.missing_upstream_at is not None:
-            changes["missing_upstream_at"] = (registration.missing_upstream_at, None)
-        if registration.provider_account_id != self.account.pk:
-            changes["provider_account"] = (
-                registration.provider_account.label if registration.provider_account
-                else None, self.account.label)
+        changes = self._changes(registration, record, hosts)
+        for role in ROLES:  # reconciles drifted contacts, and keeps the cache warm
+            self._contact(record.contacts.get(role), registration.tld, registration.account)
+        if record.fields.get("pending_async"):
+            self.busy.add(registration.pk)
         if not changes:
             self.report.unchanged += 1
             return
-        for role in ROLES:  # keep the contact cache warm for the rows that follow
-            self._contact(record.contacts.get(role), registration.tld, registration.account)
         apply_registration(registration, record)
         if "hosts" in changes:
-            self._write_hosts(registration, new_hosts)
+            self._write_hosts(registration, _hosts_of(hosts or []))
         if "missing_upstream_at" in changes or "provider_account" in changes:
             registration.missing_upstream_at = None
             registration.provider_account = self.account
@@ -417,33 +614,72 @@ class _Reconciler:
 
     @staticmethod
     def _write_hosts(registration: Registration, hosts: dict[str, set[str]]) -> None:
-        registration.hosts.exclude(host_name__in=list(hosts)).delete()
-        for host_name, addresses in hosts.items():
-            host, _ = Host.objects.get_or_create(registration=registration,
-                                                 host_name=host_name)
-            host.addresses.exclude(address__in=list(addresses)).delete()
-            known = set(host.addresses.values_list("address", flat=True))
-            HostAddress.objects.bulk_create([
-                HostAddress(host=host, address=address,
-                            version=ipaddress.ip_address(address).version)
-                for address in sorted(addresses - known)])
+        write_hosts(registration, hosts)
 
-    def mark_missing(self, only: list[str] | None) -> None:
+    def plan_missing(self, only: list[str] | None) -> list[Registration]:
         candidates = served_by(self.account).filter(missing_upstream_at__isnull=True)
         if only is not None:
             candidates = candidates.filter(name__in=only)
-        gone = [r for r in candidates.only("pk", "name", "upstream_id")
+        gone = [r for r in candidates.only("pk", "name", "name_unicode", "upstream_id")
                 if r.upstream_id not in self.seen and r.name not in self.seen]
-        for registration in gone:
-            self._audit(registration, {"missing_upstream_at": (None, self.now)}, "missing")
-        Registration.objects.filter(pk__in=[r.pk for r in gone]).update(
-            missing_upstream_at=self.now)
-        self.report.missing += len(gone)
-        self.flush()
+        if self.on_diff:
+            for registration in gone:
+                self.on_diff(registration.unicode_name,
+                             {"missing_upstream_at": (None, self.now)}, "missing")
+        return gone
+
+    def write_missing(self, gone: list[Registration]) -> None:
+        for start in range(0, len(gone), WRITE_BATCH):
+            chunk = gone[start:start + WRITE_BATCH]
+            with transaction.atomic():
+                claimed = _claim([r.pk for r in chunk], self.started)
+                for registration in chunk:
+                    if registration.pk in claimed:
+                        self._audit(registration, {"missing_upstream_at": (None, self.now)},
+                                    "missing")
+                Registration.objects.filter(pk__in=claimed).update(
+                    missing_upstream_at=self.now)
+                self.report.missing += len(claimed)
+                self.report.deferred += len(chunk) - len(claimed)
+                self.flush()
+
+    def settle_deferred(self, provider: Provider, *, attempts: int = 6) -> None:
+        """Read again, one by one, the registrations that changed here while the sync
+        ran (or were being changed), and apply what the registrar has now, with the
+        same compare-and-set; what is still changing after `attempts` is left for the
+        next run and counted."""
+        reads = provider.supports(Capability.REGISTRATION_READ)
+        reads_hosts = provider.supports(Capability.HOSTS)
+        for pk, record in list(self.deferred.items()):
+            for attempt in range(attempts):
+                since = timezone.now()
+                try:
+                    fresh = provider.get_registration(_ref(record)).registration if reads \
+                        else None
+                    hosts = provider.list_hosts(_ref(record)) if reads_hosts and reads else None
+                except ProviderError as error:
+                    self.report.errors += 1
+                    self.report.error_names.append(f"{record.name}: {error.message}")
+                    break
+                if fresh is None:
+                    break  # no single read: the next run's page is the re-read
+                with transaction.atomic():
+                    if _claim([pk], since):
+                        row = self._rows([(fresh, hosts)]).get(
+                            fresh.upstream_id or to_ascii(fresh.name))
+                        if row is not None:
+                            self.contacts.clear()
+                            self.started = since
+                            self._update(row, fresh, hosts)
+                            Registration.objects.filter(pk=pk).update(last_synced_at=self.now)
+                            self.flush()
+                            del self.deferred[pk]
+                            break
+                time.sleep(0.05 * 2 ** attempt)  # a staff call in flight: 3 s in all
+        self.report.deferred += len(self.deferred)
+        self.report.deferred_names.extend(record.name for record in self.deferred.values())
 
     def _audit(self, registration: Registration, changes: FieldChanges, kind: str) -> None:
-        if self.on_diff:
-            self.on_diff(registration.unicode_name, changes, kind)
         self.audits.append(audit.build(
             actor=None, actor_label=SYNC_ACTOR, action=f"registration.sync_{kind}",
             target=registration, parameters={"changes": changes_for_audit(changes)},
@@ -473,10 +709,14 @@ def sync_provider(
     mirror. Never deletes: what the registrar no longer returns is flagged missing.
 
     Pages are streamed; each registration's glue hosts are read with `concurrency`
-    threads sharing one httpx client (measured fastest here, see bench/bench_sync.py);
-    writes go in batches inside one transaction. A dry run, or the safety brake (more
-    than `max_change_share` of the existing registrations would change or go missing),
-    rolls that transaction back, so nothing at all is written. `force` lifts the brake.
+    threads sharing one httpx client (measured fastest here, see bench/bench_sync.py).
+    Each batch is compared with the mirror first and only what differs is written, in
+    one short transaction a batch, so staff operations carry on while it runs; a row
+    changed here after the sync began is never overwritten from the page but read again
+    (`_claim`). A dry run writes nothing. When the safety brake can trip (the mirror
+    already has registrations and `force` is off), what would change is held until the
+    whole account has been compared: if more than `max_change_share` of the existing
+    registrations would change or go missing, nothing at all is written.
     """
     report = SyncReport(account=account.label, dry_run=dry_run)
     share = settings.SYNC_MAX_CHANGE_SHARE if max_change_share is None else max_change_share
@@ -489,10 +729,34 @@ def sync_provider(
                             code="no_registration_list")
     reads_hosts = provider.supports(Capability.HOSTS)
     existing = served_by(account).count()
+    held = dry_run or bool(existing and not force)
+    reconciler = _Reconciler(account, report, on_diff, started=timezone.now())
+    waiting: list[_Item] = []
+
+    def braked() -> bool:
+        changed = report.planned_updated + report.missing
+        if force or not existing or changed / existing <= share:
+            return False
+        report.aborted = (
+            f"{changed} of {existing} registrations ({changed / existing:.0%}) would "
+            f"change or go missing, more than the {share:.0%} allowed. Check the "
+            "registrar, then run again with --force if this is right.")
+        return True
+
+    def handle(batch: list[tuple[RegistrationRecord, list[dict] | None]]) -> None:
+        items = reconciler.plan(batch)
+        if not held:
+            reconciler.write(items)
+        elif not dry_run:
+            waiting.extend(items)
+        if dry_run:
+            reconciler._unchanged = []
+        report.elapsed = time.perf_counter() - started
+        if on_progress:
+            on_progress(report)
+
     try:
-        with transaction.atomic(), ThreadPoolExecutor(
-                max_workers=concurrency, thread_name_prefix="sync") as pool:
-            reconciler = _Reconciler(account, report, on_diff)
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sync") as pool:
             window: deque[tuple[RegistrationRecord, Future]] = deque()
             batch: list[tuple[RegistrationRecord, list[dict] | None]] = []
 
@@ -506,11 +770,10 @@ def sync_provider(
                     batch.append((record, None))  # mirror the rest; keep hosts as they are
                 report.seen += 1
                 if len(batch) >= WRITE_BATCH:
-                    reconciler.handle(batch)
+                    handle(list(batch))
                     batch.clear()
-                    report.elapsed = time.perf_counter() - started
-                    if on_progress:
-                        on_progress(report)
+                    if held and braked():
+                        raise SafetyBrake(report.aborted)
 
             for record in _stream(_upstream(provider, names), maxsize=PAGE_SIZE * 2):
                 hosts: Future = (pool.submit(provider.list_hosts, _ref(record)) if reads_hosts
@@ -523,26 +786,41 @@ def sync_provider(
             while window:
                 take_one()
             if batch:
-                reconciler.handle(batch)
-            reconciler.mark_missing(names)
-            report.elapsed = time.perf_counter() - started
-            if on_progress:
-                on_progress(report)
-            changed = report.updated + report.missing
-            if not force and existing and changed / existing > share:
-                report.aborted = (
-                    f"{changed} of {existing} registrations ({changed / existing:.0%}) would "
-                    f"change or go missing, more than the {share:.0%} allowed. Check the "
-                    "registrar, then run again with --force if this is right.")
-                raise SafetyBrake(report.aborted)
-            if dry_run:
-                raise _DryRun
+                handle(batch)
+        gone = reconciler.plan_missing(names)
+        report.missing = len(gone)
+        if held and braked():
+            raise SafetyBrake(report.aborted)
+        if dry_run:
+            report.created, report.updated = report.planned_created, report.planned_updated
+            raise _DryRun
+        report.missing = 0
+        for start in range(0, len(waiting), WRITE_BATCH):
+            reconciler.write(waiting[start:start + WRITE_BATCH])
+        reconciler.stamp_unchanged()
+        reconciler.write_missing(gone)
+        reconciler.settle_deferred(provider)
+        if reconciler.busy and provider.supports(Capability.PROCESSES):
+            _follow_busy(reconciler.busy)
     except (SafetyBrake, _DryRun):
         pass
     finally:
         provider.close()
     report.elapsed = time.perf_counter() - started
     return report
+
+
+MIRROR_PROCESSES_TASK = "registrar.mirror_processes"
+
+
+def _follow_busy(pks: set[int]) -> None:
+    """Registrations the registrar reports busy with no process followed here (one
+    opened upstream, not through the back-office): their processes are listed and
+    mirrored in the background, so staff can follow, resend or cancel them."""
+    followed = set(Process.objects.filter(registration_id__in=pks, is_terminal=False)
+                   .values_list("registration_id", flat=True))
+    for pk in sorted(pks - followed):
+        enqueue_after_commit(MIRROR_PROCESSES_TASK, pk)
 
 
 def _upstream(provider: Provider, names: list[str] | None) -> Iterator[RegistrationRecord]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
 
 from registrar.models import Process
 
@@ -20,34 +23,48 @@ def poll_delay(poll_count: int) -> float:
 
 
 @shared_task(name="registrar.poll_process", ignore_result=True)
-def poll_process(process_id: int) -> str:
-    from registrar.services import process_follow_step
+def poll_process(process_id: int, due: str | None = None) -> str:
+    """One poll of a process, then the next one scheduled while it runs. `due` is the
+    time this poll was scheduled for: when the process now expects another, a newer
+    chain follows it and this one ends ("superseded")."""
+    from registrar.services import process_follow_step, schedule_poll
 
     process = Process.objects.filter(pk=process_id).first()
     if process is None:
         return "gone"
+    if due is not None and process.next_poll_at != parse_datetime(due):
+        return "superseded"
     try:
         status = process_follow_step(process=process)
     except OperationalError:
         # A busy database (SQLite under web + worker) passes: poll again shortly rather
         # than drop the process until the next sweep.
         logger.warning("Database busy while polling process %s; retrying.", process_id)
-        poll_process.apply_async((process_id,), countdown=poll_delay(process.poll_count))
+        schedule_poll(process, delay=poll_delay(process.poll_count))
         return "retry"
-    if status == "running":
+    if status in {"running", "error"}:
         process.refresh_from_db()
-        poll_process.apply_async((process.pk,), countdown=poll_delay(process.poll_count))
+        schedule_poll(process, delay=poll_delay(process.poll_count))
     return status
 
 
 @shared_task(name="registrar.poll_open_processes", ignore_result=True)
 def poll_open_processes() -> int:
-    """Sweep: enqueue a poll for every process still running and not given up on."""
-    ids = list(Process.objects.filter(is_terminal=False, stuck=False)
-               .values_list("pk", flat=True))
-    for process_id in ids:
-        poll_process.apply_async((process_id,), countdown=0)
-    return len(ids)
+    """Sweep: start a chain of polls for every process still followed whose next poll
+    is overdue (its chain was lost to a worker crash or a broker outage). A process
+    whose chain is alive is left to it."""
+    from django.utils import timezone
+
+    from registrar.services import schedule_poll
+
+    overdue = timezone.now() - timedelta(seconds=settings.PROCESS_POLL_LOST_AFTER)
+    lost = Process.objects.filter(is_terminal=False, stuck=False).filter(
+        Q(next_poll_at__isnull=True) | Q(next_poll_at__lt=overdue))
+    count = 0
+    for process in lost.only("pk", "next_poll_at"):
+        schedule_poll(process, delay=0)
+        count += 1
+    return count
 
 
 @shared_task(name="registrar.sweep_stuck_processes", ignore_result=True)
@@ -66,6 +83,66 @@ def sweep_stuck_processes() -> int:
     return finished
 
 
+@shared_task(name="registrar.settle_registration", bind=True, ignore_result=True,
+             max_retries=8)
+def settle_registration(self, registration_id: int) -> str:
+    """Read a registration whose last operation's outcome was not known again, until it
+    can be read (capped backoff); then the operation may be sent again."""
+    from registrar.models import Registration
+    from registrar.operations import OperationRefused
+    from registrar.providers.errors import ProviderError
+    from registrar.services import registration_settle
+
+    registration = Registration.objects.filter(pk=registration_id).first()
+    if registration is None or not registration.unsettled_operation:
+        return "settled"
+    try:
+        registration_settle(registration=registration)
+    except (ProviderError, OperationRefused) as error:
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=error, countdown=poll_delay(self.request.retries + 1)
+                             ) from error
+        logger.warning("Registration %s is still unsettled: %s", registration_id,
+                       getattr(error, "message", error))
+        return "unsettled"
+    return "settled"
+
+
+@shared_task(name="registrar.mirror_processes", ignore_result=True, max_retries=3, bind=True)
+def mirror_processes(self, registration_id: int) -> int:
+    """The processes of a registration the sync found busy, listed and followed."""
+    from registrar.models import Registration
+    from registrar.operations import OperationRefused
+    from registrar.providers.errors import ProviderError
+    from registrar.services import registration_follow_processes
+
+    registration = Registration.objects.filter(pk=registration_id).first()
+    if registration is None:
+        return 0
+    try:
+        return len(registration_follow_processes(registration=registration))
+    except (ProviderError, OperationRefused) as error:
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=error, countdown=poll_delay(self.request.retries + 1)
+                             ) from error
+        logger.warning("Processes of registration %s not listed: %s", registration_id,
+                       getattr(error, "message", error))
+        return 0
+
+
+@shared_task(name="registrar.settle_unsettled", ignore_result=True)
+def settle_unsettled() -> int:
+    """Sweep: another attempt for every registration still unsettled (its task gave up,
+    or was lost)."""
+    from registrar.models import Registration
+
+    ids = list(Registration.objects.filter(unsettled_since__isnull=False)
+               .values_list("pk", flat=True))
+    for registration_id in ids:
+        settle_registration.apply_async((registration_id,), countdown=0)
+    return len(ids)
+
+
 @shared_task(name="registrar.sync_all_providers", ignore_result=True)
 def sync_all_providers() -> int:
     """Nightly: one reconcile task per enabled provider account whose upstream lists its
@@ -80,8 +157,10 @@ def sync_all_providers() -> int:
     return len(ids)
 
 
+# Acknowledged when it starts: a sync can outlast the broker's visibility timeout, and one
+# lost to a crash runs again the next night (it is idempotent).
 @shared_task(name="registrar.sync_provider_account", bind=True, ignore_result=True,
-             max_retries=3)
+             max_retries=3, acks_late=False)
 def sync_provider_account(self, account_id: int) -> str:
     """Reconcile one account's registrations. Retried (with backoff) only when the
     registrar failed in a way that may pass; an aborted sync (safety brake) waits for a

@@ -94,6 +94,10 @@ def refunded_nothing_condition() -> Q:
     return Q(status=OrderStatus.REFUNDED, refunded_minor=0)
 
 
+def unsettled_condition() -> Q:
+    return Q(unsettled_since__isnull=False)
+
+
 def _with_ledger_totals(orders: QuerySet[Order], *, shown: bool = False) -> QuerySet[Order]:
     totals = {"paid_minor": _ledger_total(Kind.PAYMENT, State.SUCCEEDED),
               "refunded_back_minor": _ledger_total(Kind.REFUND, State.SUCCEEDED)}
@@ -157,6 +161,12 @@ def refunded_nothing() -> QuerySet[Order]:
     return _base().filter(refunded_nothing_condition())
 
 
+def unsettled() -> QuerySet[Order]:
+    """Placed, and no usable answer came back: whether the upstream took (and charged)
+    it is not known yet; the back-office is asking it (billing.settle_order)."""
+    return _base().filter(unsettled_condition())
+
+
 def sections(now: datetime | None = None) -> list[Section]:
     delay = describe_delay(undelivered_after())
     return [
@@ -179,6 +189,11 @@ def sections(now: datetime | None = None) -> list[Section]:
         Section("refunded-nothing", "Marked refunded, nothing refunded",
                 "Status Refunded while the order's refunded amount is 0.",
                 refunded_nothing()),
+        Section("unsettled", "Placed, outcome unknown",
+                "The order was sent and no usable answer came back: it may have been placed "
+                "and charged. The back-office keeps asking the upstream; until it knows, "
+                "do not place it again.",
+                unsettled()),
     ]
 
 
@@ -186,7 +201,7 @@ def needing_attention(now: datetime | None = None) -> QuerySet[Order]:
     """Every order that appears in at least one section, once."""
     condition = (undelivered_condition(now or timezone.now()) | failed_unrefunded_condition()
                  | refund_pending_condition() | price_mismatch_condition()
-                 | refunded_nothing_condition())
+                 | refunded_nothing_condition() | unsettled_condition())
     return _with_ledger_totals(Order.objects.all()).filter(condition)
 
 

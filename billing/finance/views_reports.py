@@ -119,12 +119,18 @@ def _refunded_nothing_cells(order: Order, now) -> list[str]:
     return [format_minor(order.refunded_minor, order.currency), order.status_reason or "—"]
 
 
+def _unsettled_cells(order: Order, now) -> list[str]:
+    return [order.get_status_display(), timesince(order.unsettled_since, now),
+            order.status_reason or "—"]
+
+
 _COLUMNS = {
     "undelivered": (["Status", "Waiting for"], _undelivered_cells),
     "failed-unrefunded": (["Status", "Paid", "Refunded", "Still owed"], _failed_cells),
     "refunds-pending": (["Pending refund", "Asked", "Pending for"], _pending_cells),
     "price-mismatch": (["Quoted", "Charged", "Difference"], _mismatch_cells),
     "refunded-nothing": (["Refunded", "Reason"], _refunded_nothing_cells),
+    "unsettled": (["Status", "Unknown for", "Reason"], _unsettled_cells),
 }
 
 

@@ -373,12 +373,17 @@ OnMalformed = Callable[[Any, Exception], None]
 
 @dataclass(frozen=True)
 class DomainQuoteRequest:
+    """What staff ask a price for. `owner` is the registrant that would be sent: an
+    upstream checks it against its own input rules at quote time, so what the
+    placement would refuse is refused here, before anything is placed."""
+
     action: OrderAction
     domain: str  # ASCII
     years: int
     allow_acquisition: bool = False
     # For an upstream without a price endpoint: the most staff agree to pay.
     ceiling: Money | None = None
+    owner: ContactRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -412,6 +417,8 @@ class DomainPlacement:
     customer_reference: str
     owner: ContactRecord | None = None
     auth_code: str = field(default="", repr=False)
+    # When it was (first) sent: what an upstream lists from before is another order.
+    placed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -543,10 +550,12 @@ class Provider:
         with an existing (`source_contact_id`) or a new contact."""
         raise self._unsupported("holder changes")
 
-    def order_registrant_change(self, ref: RegistrationRef, *,
+    def order_registrant_change(self, ref: RegistrationRef, *, idempotency_key: str,
                                 source_contact_id: int | None = None,
                                 new_contact: Mapping[str, Any] | None = None) -> PlacedOrder:
-        """REGISTRANT_CHANGE_ORDER: the paid registrant change, as an order."""
+        """REGISTRANT_CHANGE_ORDER: the paid registrant change, as an order, under the
+        local order's `idempotency_key`: sent again with the same key (a retry, or
+        settling a lost answer), it answers with the first order and charges once."""
         raise self._unsupported("paid registrant changes")
 
     def set_role_contacts(self, ref: RegistrationRef,
@@ -669,6 +678,11 @@ class Provider:
     order_owner_upstream: ClassVar[bool] = False
     #: No price endpoint: staff give the ceiling the upstream must stay under.
     order_ceiling_required: ClassVar[bool] = False
+    #: After a placement whose answer was lost, an order the upstream still does not show
+    #: once ORDER_SETTLE_GRACE_MINUTES have passed was not placed. Where the upstream can
+    #: hold an order it does not show (one not paid yet), this is "" and the order is
+    #: left for a person instead; otherwise it says why (for staff).
+    unshown_order_not_placed: ClassVar[str] = "it would show a placed order by now"
 
     def quote_domain_order(self, request: DomainQuoteRequest) -> DomainQuote:
         """DOMAIN_ORDERS: availability and price, sending nothing that costs money.
@@ -680,6 +694,13 @@ class Provider:
         sent, if it moved), then place it with `placement.idempotency_key`, so a retry of
         the same local order never charges twice."""
         raise self._unsupported("domain orders")
+
+    def settle_placement(self, placement: DomainPlacement) -> OrderRecord | None:
+        """DOMAIN_ORDERS: after a placement whose answer was lost, what became of it,
+        found without placing it twice: the upstream's order, or None when the upstream
+        shows none (yet). Raises ProviderError when it cannot tell now, and Unsupported
+        where this upstream gives no way to tell (a person checks)."""
+        raise self._unsupported("a way to find a placed order")
 
     def order_idempotency_key(self, local_order_id: int | str) -> str:
         """The Idempotency-Key of a local order: the same order always sends the same."""
@@ -717,6 +738,13 @@ class Provider:
                           is_free_order: bool = False) -> dict[str, Any]:
         """EMAIL_ORDERS: the order as it would be sent, or ValidationError keyed by
         field, sending nothing."""
+        raise Unsupported(f"{cls.display_name or cls.kind} does not sell email "
+                          "infrastructure.")
+
+    @classmethod
+    def email_order_record(cls, body: Mapping[str, Any]) -> OrderRecord:
+        """EMAIL_ORDERS: the order a `clean_email_order` body makes, before any answer
+        (its lines): kept when the placement's answer is lost, to settle it later."""
         raise Unsupported(f"{cls.display_name or cls.kind} does not sell email "
                           "infrastructure.")
 

@@ -22,6 +22,12 @@ class ProviderError(Exception):
 
     default_message: ClassVar[str] = "The registrar refused the request."
     retryable_by_default: ClassVar[bool] = False
+    #: Set by the HTTP layer on a write whose request left and got no usable answer: the
+    #: upstream may have applied it. Staff are told so, and the object is read again
+    #: before the same change can be sent again.
+    outcome_unknown: bool = False
+    #: What came back instead of an answer, when the outcome is unknown.
+    unknown_reason: str = ""
 
     def __init__(
         self,
@@ -33,6 +39,7 @@ class ProviderError(Exception):
         request_id: str = "",
         violations: list[dict[str, Any]] | None = None,
         details: dict[str, Any] | None = None,
+        documented: bool | None = None,
     ) -> None:
         self.message = message or self.default_message
         self.code = code
@@ -41,7 +48,26 @@ class ProviderError(Exception):
         self.request_id = request_id
         self.violations = violations or []
         self.details = details or {}
+        # The answer says what happened: a refusal the upstream documents (every 4xx),
+        # or an outcome an adapter knows (a 503 that only gates, a 502 that refunded).
+        # An undocumented 5xx says nothing about whether the change was applied.
+        self.documented = (status is not None and 400 <= status < 500) if documented is None \
+            else documented
         super().__init__(self.message)
+
+    @property
+    def not_applied(self) -> bool:
+        """Known to have changed nothing upstream: refused, or never sent."""
+        return not self.outcome_unknown and (self.documented or self.status is None)
+
+    def mark_unknown(self, reason: str) -> None:
+        """The request left and no usable answer came back (`reason`): the upstream may
+        have applied it."""
+        self.outcome_unknown = True
+        self.unknown_reason = reason
+        self.retryable = False  # never again without first reading what happened
+        self.message = (f"No usable answer came back from the registrar ({reason}), after the "
+                        "request was sent: it may have applied the change.")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, status={self.status!r})"
@@ -116,9 +142,10 @@ class RateLimited(ProviderError):
 
 
 class UpstreamFailure(ProviderError):
-    """502/5xx: the registrar behind the API failed."""
+    """502/5xx: the registrar behind the API failed (on a write, whether it applied the
+    change first is not known: see `outcome_unknown`)."""
 
-    default_message = "The registrar failed to answer. Nothing was changed; try again later."
+    default_message = "The registrar failed to answer; try again later."
     retryable_by_default = True
 
 
@@ -128,9 +155,10 @@ class ServiceUnavailable(ProviderError):
 
 
 class TransportError(ProviderError):
-    """No usable answer at all: timeout, refused connection, broken response."""
+    """No usable answer at all: timeout, refused connection, broken response. Only a
+    connection that was never made (code connect_error) is known to have sent nothing."""
 
-    default_message = "The registrar could not be reached. Nothing was changed; try again later."
+    default_message = "The registrar could not be reached. Nothing was sent; try again later."
     retryable_by_default = True
 
 
@@ -204,6 +232,7 @@ def error_for(
     violations: list[dict[str, Any]] | None = None,
     details: dict[str, Any] | None = None,
     retryable: bool | None = None,
+    documented: bool | None = None,
 ) -> ProviderError:
     """Build the right ProviderError for an HTTP status and upstream code.
 
@@ -228,4 +257,5 @@ def error_for(
         request_id=request_id,
         violations=violations,
         details={**(details or {}), "upstream_message": upstream_message},
+        documented=documented,
     )

@@ -31,6 +31,8 @@ logger = logging.getLogger("registrar.providers")
 
 # Methods that may be repeated without changing the outcome (RFC 9110 9.2.2).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Methods that change nothing: a failure of one is never an unknown outcome.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGGED_BODY_LIMIT = 2000
 
 
@@ -115,15 +117,24 @@ class HttpClient:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        reads_only: bool = False,
     ) -> Reply:
+        """Send one request (retried per `policy` where that is safe). `reads_only`: a
+        POST that changes nothing upstream (a price or availability check), so a lost
+        answer to it is a plain failure, never an unknown outcome, and it may be retried."""
         method = method.upper()
         policy = retry or self._retry
-        idempotent = method in IDEMPOTENT_METHODS or "Idempotency-Key" in (headers or {})
+        safe = method in SAFE_METHODS or reads_only
+        idempotent = (method in IDEMPOTENT_METHODS or reads_only
+                      or "Idempotency-Key" in (headers or {}))
         attempt = 0
+        left: ProviderError | None = None  # an earlier attempt that reached the upstream
         while True:
             try:
                 reply = self._send_once(method, path, params, json_body, headers)
             except ProviderError as error:
+                if error.code != "connect_error" and left is None:
+                    left = error
                 can_retry = (
                     error.retryable
                     and attempt + 1 < policy.attempts
@@ -131,6 +142,12 @@ class HttpClient:
                     and (error.status is None or error.status in policy.retry_statuses)
                 )
                 if not can_retry:
+                    if not safe and not error.documented and left is not None:
+                        # It left (this attempt or an earlier one), and what came back
+                        # does not say what happened.
+                        error.mark_unknown(_what_came_back(left if error is not left
+                                                           and error.code == "connect_error"
+                                                           else error))
                     raise
                 delay = policy.delay(attempt)
                 logger.info("%s %s %s failed (%s); retry %d in %.2fs", self._label, method,
@@ -149,17 +166,15 @@ class HttpClient:
             # The connection was never made, so the request was never sent: safe to retry
             # whatever the method.
             raise TransportError(code="connect_error", details={"error": str(exc)}) from exc
-        except httpx.ConnectTimeout as exc:
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # No connection, so nothing was sent.
             raise TransportError(code="connect_error", details={"error": str(exc)}) from exc
         except httpx.TimeoutException as exc:
-            raise TransportError(
-                "The registrar did not answer in time. The change may or may not have been "
-                "made; re-sync the registration before trying again.",
-                code="timeout",
-                details={"error": str(exc)},
-            ) from exc
+            raise TransportError("The registrar did not answer in time.", code="timeout",
+                                 details={"error": str(exc)}) from exc
         except httpx.HTTPError as exc:
-            raise TransportError(code="transport_error", details={"error": str(exc)}) from exc
+            raise TransportError("The connection to the registrar broke.",
+                                 code="transport_error", details={"error": str(exc)}) from exc
 
         request_id = response.headers.get(self._request_id_header, "")
         text = response.text
@@ -188,6 +203,18 @@ class HttpClient:
 
 
 _INVALID = object()
+
+
+def _what_came_back(error: ProviderError) -> str:
+    if error.code == "timeout":
+        return "it did not answer in time"
+    if error.code == "transport_error":
+        return "the connection broke"
+    if error.status is not None and 200 <= error.status < 300:
+        return f"its answer, HTTP {error.status}, could not be read"
+    if error.status is not None:
+        return f"it answered HTTP {error.status}"
+    return error.code or "no answer"
 
 
 def _parse_json(text: str) -> Any:

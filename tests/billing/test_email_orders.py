@@ -25,6 +25,7 @@ from django.urls import reverse
 from backoffice.models import StaffAction
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
 from billing import email_orders, tasks
+from billing.finance import attention
 from billing.models import Account, Order, OrderItem, OrderKind, OrderStatus
 from registrar.models import ProviderAccount, Registration, RegistrationStatus
 from registrar.operations import InvalidInput
@@ -368,25 +369,50 @@ def test_an_account_that_does_not_sell_email_infrastructure_is_refused(
     assert saleshandy.requests == [] and not StaffAction.objects.exists()
 
 
-# --- Upstream failures: a clear message, no Order, never a 500 -----------------------------
+# --- Upstream failures: a clear message, never a 500 ----------------------------------------
+# A documented refusal (4xx) placed nothing: no Order. Anything else after the order left
+# (an undocumented 5xx, an unreadable 201, a timeout) may have placed it: the order is
+# kept, open and unsettled, until Saleshandy's listing says what became of it.
 
-FAILURES = [
-    (error(502, "Bad gateway"), {}, 502, "Saleshandy failed to answer (HTTP 502)"),
-    (respond(500, text="Internal Server Error"), {}, 500,
-     "Saleshandy failed to answer (HTTP 500)"),
-    (error(503, "Down for maintenance"), {}, 503, "Saleshandy failed to answer (HTTP 503)"),
+REFUSED = [
     # Document 003: the zipcode must be valid for the country, which only Saleshandy checks.
     (None, {"post_code": "SW1A 1AA"}, 400, "Saleshandy refused the order (HTTP 400)"),
     (error(401, "Invalid API key"), {}, 401, "Saleshandy refused the order (HTTP 401)"),
     (error(429, "Too many requests"), {}, 429, "Saleshandy refused the order (HTTP 429)"),
-    (respond(201, text="<html>ok</html>", content_type="text/html"), {}, 201,
-     "Saleshandy did not confirm the order, but it may have been placed"),
+]
+KEPT = ("The order is kept here, open, while the back-office reads Saleshandy's listing to "
+        "find out.")
+# None of these answers is one document 003 gives: the outcome is unknown.
+UNKNOWN = [
+    (error(502, "Bad gateway"), 502, "it answered HTTP 502"),
+    (respond(500, text="Internal Server Error"), 500, "it answered HTTP 500"),
+    (error(503, "Down for maintenance"), 503, "it answered HTTP 503"),
+    (respond(201, text="<html>ok</html>", content_type="text/html"), 201,
+     "its answer, HTTP 201, could not be read"),
+    (fail_with(httpx.ReadTimeout, "no answer"), None, "it did not answer in time"),
 ]
 
 
-@pytest.mark.parametrize(("answer", "changes", "status", "message"), FAILURES,
-                         ids=["502", "500", "503", "400", "401", "429", "unreadable-201"])
-def test_an_upstream_failure_is_a_clear_message_and_no_order(
+def unknown_message(reason: str) -> str:
+    return (f"No usable answer came back from Saleshandy ({reason}) after the order was "
+            f"sent: it may have been placed. {KEPT}")
+
+
+@pytest.fixture
+def settles(monkeypatch) -> list[tuple[tuple, dict, Any]]:
+    """Settle tasks published to the broker: (args, kwargs, countdown)."""
+    published: list[tuple[tuple, dict, Any]] = []
+
+    def publish(args=(), kwargs=None, countdown=None, **options):
+        published.append((tuple(args), dict(kwargs or {}), countdown))
+
+    monkeypatch.setattr(tasks.settle_order, "apply_async", publish)
+    return published
+
+
+@pytest.mark.parametrize(("answer", "changes", "status", "message"), REFUSED,
+                         ids=["400", "401", "429"])
+def test_a_refusal_is_a_clear_message_and_no_order(
         client, support_user, saleshandy, customer, answer, changes, status, message):
     if answer is not None:
         saleshandy.script("POST", "/v1/domain", answer)
@@ -396,7 +422,8 @@ def test_an_upstream_failure_is_a_clear_message_and_no_order(
 
     assert response.status_code == 200
     text = page_text(response)
-    assert message in text
+    assert message in text and "Nothing was placed." in text
+    assert "may have" not in text
     assert "zipcode is invalid" not in text  # the upstream's own words go to the log only
     assert len(saleshandy.sent("POST")) == 1  # never repeated: no idempotency key
     assert saleshandy.orders == {} and not Order.objects.exists()
@@ -410,6 +437,58 @@ def test_an_upstream_failure_is_a_clear_message_and_no_order(
     assert response.context["form"]["domains"].value() == FORM["domains"]
 
 
+@pytest.mark.parametrize(("answer", "status", "reason"), UNKNOWN,
+                         ids=["502", "500", "503", "unreadable-201", "timeout"])
+def test_no_usable_answer_keeps_the_order_open_until_it_is_settled(
+        client, support_user, saleshandy, customer, settles, enqueued,
+        django_capture_on_commit_callbacks, answer, status, reason):
+    saleshandy.script("POST", "/v1/domain", answer)
+    client.force_login(support_user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(order_url(customer), form_data(), follow=True)
+
+    # Kept, with what was ordered, so it is neither lost nor placed again: staff go to
+    # it, away from a form whose resubmission would be a second order.
+    order = Order.objects.get()
+    assert response.redirect_chain == [
+        (reverse("admin:billing_order_change", args=[order.pk]), 302)]
+    message = unknown_message(reason)
+    assert message in page_text(response)
+    assert 'class="warning"' in response.content.decode()
+    assert "not recorded" not in page_text(response)
+    assert len(saleshandy.sent("POST")) == 1  # never repeated: no idempotency key
+    assert (order.kind, order.account, order.provider_account) == (
+        OrderKind.EMAIL_INFRASTRUCTURE, customer, provider_account())
+    assert (order.status, order.upstream_id, order.customer_reference) == (
+        OrderStatus.PAYMENT_INITIATED, None, "ACC-ACME-1")
+    assert order.unsettled_since is not None
+    assert order.status_reason == message
+    assert list(order.items.values_list("description", flat=True)) == [
+        "Mailbox john@tryoutreachteam.com (Google, quarterly)"]
+    (row,) = StaffAction.objects.all()
+    assert (row.action, row.outcome) == ("order.place_email_infrastructure",
+                                         StaffAction.Outcome.UNKNOWN)
+    assert (row.target_type, row.target_id) == ("billing.order", str(order.pk))
+    assert (row.upstream_status, row.message) == (status, message)
+    # Settled later by reading Saleshandy's listing; not followed as a placed order.
+    assert settles == [((order.pk,), {}, 60.0)]
+    assert enqueued == []
+    # Finance sees it among the orders whose outcome is unknown.
+    assert list(attention.unsettled()) == [order]
+
+
+def test_a_5xx_the_upstream_documents_says_nothing_was_placed(saleshandy):
+    # An upstream whose documents say a 5xx placed nothing: a plain failure, to try again.
+    failure = UpstreamFailure("The registrar failed.", code="maintenance", status=503,
+                              documented=True)
+    assert not failure.outcome_unknown
+    shown = email_orders._error(provider_account(), failure)
+    assert shown.message == ("Saleshandy failed to answer (HTTP 503) and says nothing was "
+                             "placed; try again later.")
+    assert (shown.status, shown.code) == (503, "maintenance")
+
+
 def test_a_key_saleshandy_no_longer_accepts_is_a_refusal_on_the_page(
         client, support_user, saleshandy, customer):
     saleshandy.api_key = "sh_test_key_rotated"
@@ -421,17 +500,6 @@ def test_a_key_saleshandy_no_longer_accepts_is_a_refusal_on_the_page(
     assert "(upstream code: http_401)" in page_text(response)
     assert saleshandy.api_keys == [API_KEY]
     assert not Order.objects.exists()
-
-
-def test_a_timeout_says_the_order_may_have_been_placed(client, support_user, saleshandy,
-                                                      customer):
-    saleshandy.script("POST", "/v1/domain", fail_with(httpx.ReadTimeout, "no answer"))
-    client.force_login(support_user)
-    response = client.post(order_url(customer), form_data())
-    assert response.status_code == 200
-    assert "it may have been placed" in page_text(response)
-    assert "check the account's domains at Saleshandy" in page_text(response)
-    assert len(saleshandy.requests) == 1 and not Order.objects.exists()
 
 
 def test_a_refused_connection_says_saleshandy_could_not_be_reached(

@@ -230,13 +230,32 @@ def test_refunded_with_nothing_refunded_is_an_inconsistency(finance_client):
     assert _attention(finance_client)["refunded-nothing"] == [inconsistent.pk]
 
 
+def test_orders_whose_placement_outcome_is_unknown_are_listed_until_settled(finance_client):
+    reason = ("No usable answer came back from the registrar (it did not answer in time), "
+              "after the request was sent: it may have applied the change.")
+    unsettled = OrderFactory(status=OrderStatus.PAYMENT_INITIATED, status_reason=reason,
+                             unsettled_since=timezone.now() - timedelta(hours=2, seconds=30))
+    OrderFactory(status=OrderStatus.PAYMENT_INITIATED)  # answered: nothing unknown
+    response = finance_client.get(reverse("finance:attention"))
+    table = next(t for t in response.context["tables"] if t.section.key == "unsettled")
+    assert table.section.title == "Placed, outcome unknown"
+    assert [row["order"].pk for row in table.rows] == [unsettled.pk]
+    assert table.rows[0]["cells"] == ["Payment initiated", "2\xa0hours", reason]
+    unsettled.unsettled_since = None  # settled: the upstream said what became of it
+    unsettled.save()
+    assert _attention(finance_client)["unsettled"] == []
+
+
 def test_each_section_shows_its_count(finance_client):
     OrderFactory(status=OrderStatus.REFUNDED, refunded_minor=0)
+    OrderFactory(status=OrderStatus.PAYMENT_INITIATED, unsettled_since=timezone.now())
+    OrderFactory(status=OrderStatus.PAYMENT_INITIATED, unsettled_since=timezone.now())
     response = finance_client.get(reverse("finance:attention"))
     counts = {t.section.key: t.count for t in response.context["tables"]}
     assert counts == {"undelivered": 0, "failed-unrefunded": 0, "refunds-pending": 0,
-                      "price-mismatch": 0, "refunded-nothing": 1}
-    assert 'data-count="1"' in response.content.decode()
+                      "price-mismatch": 0, "refunded-nothing": 1, "unsettled": 2}
+    html = response.content.decode()
+    assert 'data-count="1"' in html and 'data-count="2"' in html
 
 
 # --- dashboard ------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from django.core.management import CommandError, call_command
 from backoffice.models import StaffAction
 from billing import email_orders, ledger, order_sync, tasks
 from billing.models import LedgerEntry, Order, OrderItem, OrderKind, OrderStatus, WebhookEvent
+from billing.order_states import StaleRecord
 from billing.order_sync import (
     OrderSyncReport,
     adopt_placed_order,
@@ -335,9 +336,10 @@ def test_an_unreadable_entri_order_is_counted_and_skipped(entri):
 
 
 def test_a_record_the_order_cannot_take_is_counted_and_the_others_mirrored(entri):
-    # Refunded here in full; the upstream now says it charged less than that refund.
+    # Registered here, and refunded in full (1900) already; the upstream now says it
+    # charged less than that refund.
     refunded = OrderFactory(provider_account=entri_account(), upstream_id=ENTRI_A,
-                            status=OrderStatus.REFUNDED, domain="foo.com", total_minor=1900,
+                            status=OrderStatus.REGISTERED, domain="foo.com", total_minor=1900,
                             subtotal_minor=1900, fees_minor=0, refunded_minor=1900)
     entri.add_order(ENTRI_A, "registered", "foo.com",
                     pricing={**PRICING, "purchasePrice": 5})
@@ -350,10 +352,39 @@ def test_a_record_the_order_cannot_take_is_counted_and_the_others_mirrored(entri
                              "order's total)"]
     refunded.refresh_from_db()
     assert (refunded.status, refunded.total_minor, refunded.refunded_minor) == (
-        OrderStatus.REFUNDED, 1900, 1900)
+        OrderStatus.REGISTERED, 1900, 1900)
     assert not refunded.items.exists() and refunded.registration is None
     assert not Registration.objects.filter(name="foo.com").exists()
     assert Order.objects.get(upstream_id=ENTRI_B).status == OrderStatus.REGISTERED
+
+
+def test_a_record_older_than_the_order_is_a_warning_and_not_applied(entri):
+    # Refunded here; the upstream's list still says registered (it lags, or the refund
+    # came from elsewhere): moving back is never done, and it is not a failure.
+    refunded = OrderFactory(provider_account=entri_account(), upstream_id=ENTRI_A,
+                            status=OrderStatus.REFUNDED, domain="foo.com", total_minor=1900,
+                            subtotal_minor=1900, fees_minor=0, refunded_minor=1900)
+    entri.add_order(ENTRI_A, "registered", "foo.com",
+                    pricing={**PRICING, "purchasePrice": 5})
+    entri.add_order(ENTRI_B, "registered", "bar.com")
+
+    report = mirror_orders(entri_account())
+
+    assert report.ok and (report.seen, report.created, report.updated, report.unchanged,
+                          report.failed) == (2, 1, 0, 1, 0)
+    assert report.errors == []
+    assert report.warnings == [
+        f"order {ENTRI_A}: a record saying registered was not applied (Refunded cannot "
+        "become Registered): it is older than what is known here"]
+    refunded.refresh_from_db()
+    assert (refunded.status, refunded.total_minor, refunded.refunded_minor) == (
+        OrderStatus.REFUNDED, 1900, 1900)
+    assert not refunded.items.exists() and refunded.registration is None
+    assert not refunded.ledger_entries.exists()
+    assert not Registration.objects.filter(name="foo.com").exists()
+    assert Order.objects.get(upstream_id=ENTRI_B).status == OrderStatus.REGISTERED
+    assert not StaffAction.objects.filter(target_type="billing.order",
+                                          target_id=str(refunded.pk)).exists()
 
 
 def test_an_entri_error_stops_the_run_and_writes_nothing_half(entri):
@@ -563,16 +594,21 @@ def test_a_purchase_that_changes_is_one_update_and_lower_amounts_are_not_silent(
     assert row.parameters["changes"]["total_minor"] == {"old": 1518, "new": 1400}
     assert row.parameters["changes"]["ledger_refund"] == {"old": None, "new": "1400 USD"}
 
-    # A later record that shows less refunded never shrinks the refund the ledger
-    # recorded: it is kept, and said.
+    # A later record that says completed again (and nothing refunded) would move the
+    # refunded order back: it is not applied at all, and said; the refund the ledger
+    # recorded stays.
     record.update(status="completed")
     report = mirror_orders(domainee_account())
     order.refresh_from_db()
-    assert (order.total_minor, order.refunded_minor) == (1400, 1400)
-    assert report.warnings == ["order p-1: upstream shows 0 refunded, less than the 1400 "
-                               "recorded; kept 1400"]
+    assert (report.updated, report.unchanged, report.failed) == (0, 1, 0)
+    assert (order.status, order.total_minor, order.refunded_minor) == (
+        OrderStatus.REFUNDED, 1400, 1400)
+    assert report.warnings == ["order p-1: a record saying registered was not applied "
+                               "(Refunded cannot become Registered): it is older than what "
+                               "is known here"]
     assert sorted(order.ledger_entries.values_list("kind", "amount_minor")) == [
         ("payment", 1518), ("refund", 1400)]
+    assert len(sync_audits("order.sync_changed")) == 1
 
 
 def test_an_unreadable_purchase_is_counted_and_skipped(domainee):
@@ -1099,6 +1135,17 @@ def test_apply_record_maps_every_domain_api_status():
     assert sorted(refunded.ledger_entries.values_list("kind", "amount_minor")) == [
         ("payment", 1299), ("refund", 1299)]
 
+    # A record that would move an order back (a late "processing") is refused whole:
+    # nothing of it is applied, in the row or on the object.
+    with pytest.raises(StaleRecord) as stale:
+        apply_record(order, parse_order(domain_api_record(status="processing")))
+    assert (stale.value.current, stale.value.new) == (
+        OrderStatus.REGISTERED, OrderStatus.REGISTRATION_IN_PROGRESS)
+    assert str(stale.value) == "Registered cannot become Registration in progress"
+    assert order.status == OrderStatus.REGISTERED
+    order.refresh_from_db()
+    assert (order.status, order.registration) == (OrderStatus.REGISTERED, registration)
+
     cancelled = OrderFactory(provider_account=account, upstream_id="46", total_minor=0,
                              status=OrderStatus.REGISTRATION_IN_PROGRESS)
     apply_record(cancelled, parse_order(domain_api_record(id=46, status="cancelled")))
@@ -1218,12 +1265,19 @@ def test_the_command_prints_the_report_and_fails_when_an_account_failed(entri, d
     call_command("sync_orders", "--account", ENTRI_LABEL, stdout=out)
     assert "created 0, updated 0, unchanged 1, failed 0" in out.getvalue()
 
+    # A record that cannot be mirrored is an order finance may not see: the run goes on,
+    # and the command fails (on a dry run too).
     domainee.pages = [[{**purchase(domainee, "p-2", "b.com"), "totalCents": -1}]]
     out, err = io.StringIO(), io.StringIO()
     before = counts()
-    call_command("sync_orders", "--account", DOMAINEE_LABEL, "--dry-run", stdout=out,
-                 stderr=err)
+    with pytest.raises(CommandError) as exc:
+        call_command("sync_orders", "--account", DOMAINEE_LABEL, "--dry-run", stdout=out,
+                     stderr=err)
+    assert str(exc.value) == (f"Order sync failed for {DOMAINEE_LABEL}: 1 record(s) could "
+                              "not be mirrored")
+    assert exc.value.returncode == 1
     assert "error: p-2: unreadable, skipped" in err.getvalue()
+    assert "failed 1" in out.getvalue()
     assert "Dry run: nothing was written." in out.getvalue()
     assert counts() == before
 

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from backoffice.models import StaffAction
 from billing import ordering
+from billing.finance import attention
 from billing.models import Account, LedgerEntry, Order, OrderKind, OrderStatus
 from registrar.models import ProviderAccount, Registration, RegistrationStatus
 from registrar.operations import InvalidInput, OperationRefused
@@ -528,7 +529,13 @@ def test_the_webhook_for_a_refund_answered_without_its_record_updates_the_placed
     assert (order.status, order.total_minor, order.refunded_minor) == (
         OrderStatus.REFUNDED, 1518, 1518)
     assert order.account == customer
-    assert len(payments(order)) == 1 and len(refunds(order)) == 1
+    # The placement recorded the most it can have been, pending; the amounts Domainee
+    # then stated settle those estimates (append-only: nothing is rewritten).
+    for entries in (payments(order), refunds(order)):
+        estimate, stated = entries
+        assert (estimate.state, estimate.amount_minor) == ("pending", 2000)
+        assert (stated.state, stated.amount_minor, stated.settles) == (
+            "succeeded", 1518, estimate)
 
 
 def test_domainee_registration_failed_with_the_refunded_row_keeps_its_amounts(
@@ -580,25 +587,116 @@ def test_a_retried_domainee_placement_carries_the_same_key_and_charges_once(
 # --- no answer, and answers that refuse ---------------------------------------------------
 
 
+@pytest.fixture
+def settles(monkeypatch) -> list[tuple[tuple, dict, Any]]:
+    """Settle tasks published to the broker: (args, kwargs, countdown)."""
+    from billing import tasks
+
+    queue: list[tuple[tuple, dict, Any]] = []
+
+    def publish(args=(), kwargs=None, countdown=None, **options):
+        queue.append((tuple(args), dict(kwargs or {}), countdown))
+
+    monkeypatch.setattr(tasks.settle_order, "apply_async", publish)
+    return queue
+
+
 def test_no_answer_to_a_purchase_leaves_the_order_for_a_person_to_check(
-        client, support_user, customer, namecom):
+        client, support_user, customer, namecom, settles, django_capture_on_commit_callbacks):
     domain = "acme-bakery.com"
     namecom.script("POST", CREATE, fail_with(httpx.ReadTimeout))
     order = quoted(support_user, customer, NAMECOM, "register", domain)
     client.force_login(support_user)
 
-    response = client.post(confirm_url(customer, order), {}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(confirm_url(customer, order), {}, follow=True)
 
     assert len(namecom.sent("POST", CREATE)) == 1  # a purchase without a key is not retried
-    assert "may have been placed" in page_text(response)
+    # name.com offers no way to find a placement whose answer was lost: the order stays
+    # open and unsettled, for a person to check there.
+    message = ("No usable answer came back from the registrar (it did not answer in time), "
+               "after the request was sent: it may have applied the change. This order stays "
+               "open (“payment initiated”) and name.com offers no way to ask what became of "
+               "it: check the order at name.com; finance lists it under needs attention until "
+               "then. Do not order it again meanwhile.")
+    assert message in page_text(response)
     order.refresh_from_db()
     assert order.status == OrderStatus.PAYMENT_INITIATED
-    assert "check it there" in order.status_reason
+    assert order.status_reason == message
+    assert order.unsettled_since is not None and order.upstream_id in (None, "")
     assert LedgerEntry.objects.count() == 0
-    assert StaffAction.objects.get().outcome == StaffAction.Outcome.FAILED
+    row = StaffAction.objects.get()
+    assert (row.outcome, row.upstream_code, row.message) == (
+        StaffAction.Outcome.UNKNOWN, "timeout", message)
+    # Nothing to ask later: no settle task, and finance lists it.
+    assert settles == []
+    assert list(attention.unsettled()) == [order]
     # Confirming again does not send the purchase a second time.
-    client.post(confirm_url(customer, order), {})
+    again = client.post(confirm_url(customer, order), {}, follow=True)
+    assert (f"Order {order.pk} was already confirmed; it is payment initiated. Nothing was "
+            "sent again.") in page_text(again)
     assert len(namecom.sent("POST", CREATE)) == 1
+
+
+GATEWAY_503 = respond(503, {"error": {"code": "unavailable_now", "message": "try later"}})
+
+
+def test_a_domainee_purchase_whose_answers_were_all_lost_is_found_by_its_reference(
+        support_user, customer, domainee, registrant, settles):
+    # Two attempts fail at a gateway; the third buys it, and its answer is lost too.
+    domainee.now = timezone.now()
+    domainee.fail_before(GATEWAY_503)
+    domainee.fail_before(GATEWAY_503)
+    domainee.lose_answer(GATEWAY_503)
+    order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
+                   owner=registrant, ceiling=Money(2000, "USD"))
+
+    outcome = ordering.order_confirm(order=order, actor=support_user)
+
+    # Asked at once, without buying twice: the purchase list by customer reference.
+    assert calls(domainee)[-1] == ("GET", PURCHASES)
+    assert dict(domainee.requests[-1].url.params) == {
+        "limit": "100", "customerReference": "ACC-ACME-1"}
+    assert len(domainee.sent("POST", PURCHASES)) == 3 and len(domainee.purchases) == 1
+    assert outcome.status == StaffAction.Outcome.SUCCEEDED
+    assert outcome.message.startswith(
+        "No usable answer came back when it was sent; asked again (in a way that cannot "
+        f"place it twice), the registrar shows it: Order {order.pk} placed at Domainee: ")
+    order.refresh_from_db()
+    assert (order.status, order.upstream_id, order.unsettled_since) == (
+        OrderStatus.REGISTERED, domainee.purchases[0]["id"], None)
+    assert [e.amount_minor for e in payments(order)] == [1518]
+    assert outcome.message.endswith("registration of janesbakery.com, 15.18 USD paid. "
+                                    "janesbakery.com is now in the mirror.")
+    row = StaffAction.objects.get(action="order.place_domain")
+    assert (row.outcome, row.message) == (StaffAction.Outcome.SUCCEEDED, outcome.message)
+    assert settles == []
+
+
+def test_a_domainee_purchase_that_shows_nowhere_stays_unsettled(
+        support_user, customer, domainee, registrant, settles,
+        django_capture_on_commit_callbacks):
+    for _ in range(3):  # every attempt fails in front of Domainee: nothing was bought
+        domainee.fail_before(GATEWAY_503)
+    order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
+                   owner=registrant, ceiling=Money(2000, "USD"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = ordering.order_confirm(order=order, actor=support_user)
+
+    assert outcome.status == StaffAction.Outcome.UNKNOWN
+    assert outcome.message == (
+        "No usable answer came back from the registrar (it answered HTTP 503), after the "
+        "request was sent: it may have applied the change. This order stays open (“payment "
+        "initiated”) and the back-office keeps asking Domainee what became of it (it shows "
+        "no order yet). Do not order it again meanwhile.")
+    assert calls(domainee)[-1] == ("GET", PURCHASES)
+    assert domainee.purchases == []
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAYMENT_INITIATED
+    assert order.unsettled_since is not None and order.status_reason == outcome.message
+    assert LedgerEntry.objects.count() == 0
+    assert settles == [((order.pk,), {}, 60.0)]
 
 
 def test_a_refused_purchase_fails_the_order_without_a_charge(support_user, customer,
@@ -923,6 +1021,36 @@ def test_a_domain_api_order_sends_the_local_key_and_the_quoted_ceiling(
     row = StaffAction.objects.get()
     assert row.outcome == StaffAction.Outcome.PENDING
     assert row.parameters["idempotency_key"] == order.idempotency_key
+
+
+def test_a_domain_api_order_whose_answers_were_lost_is_settled_by_its_key(
+        support_user, customer, domain_api, settles):
+    # The sandbox places the order, then every answer to it (the retries' replays too)
+    # is lost behind a gateway's HTML 502.
+    domain_api.fault(f"^{ORDERS}$", method="POST", status=502, body="<html>Bad gateway</html>",
+                     content_type="text/html", after=True, times=3)
+    order = quoted(support_user, customer, "sandbox", "register", "acme-bakery-shop.com",
+                   owner=domain_api.owner)
+
+    outcome = ordering.order_confirm(order=order, actor=support_user)
+
+    # Settled at once by sending it again under the same key: the first order, once.
+    sent = domain_api.transport.sent("POST", ORDERS)
+    assert len(sent) == 4
+    assert {r.headers["Idempotency-Key"] for r in sent} == {f"backoffice-order-{order.pk}"}
+    assert len(domain_api.state()["orders"]) == 1
+    assert outcome.status == StaffAction.Outcome.PENDING, outcome.message
+    assert outcome.message == (
+        "No usable answer came back when it was sent; asked again (in a way that cannot "
+        f"place it twice), the registrar shows it: Order {order.pk} placed: registration of "
+        "acme-bakery-shop.com, 12.99 USD charged. The registrar is working on it; this order "
+        "follows it.")
+    order.refresh_from_db()
+    assert order.upstream_id == next(iter(domain_api.state()["orders"]))
+    assert (order.status, order.unsettled_since) == (
+        OrderStatus.REGISTRATION_IN_PROGRESS, None)
+    assert [e.amount_minor for e in payments(order)] == [order.quoted_total_minor]
+    assert settles == []
 
 
 def test_a_domain_api_price_that_moved_is_refused_before_placing(support_user, customer,

@@ -7,9 +7,11 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from backoffice.models import StaffAction
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
+from billing.models import Order
 from registrar.models import Registration
 from registrar.providers.domain_api.adapter import DomainApiProvider
 from registrar.services import OPERATIONS
@@ -37,6 +39,8 @@ FORMS = {
 }
 # test_services' operation names -> the admin page that runs them
 PAGE_OF = {"holder_edit": "holder", "holder_change": "holder"}
+UNKNOWN_502 = ("No usable answer came back from the registrar (it answered HTTP 502), after "
+               "the request was sent: it may have applied the change.")
 
 
 @pytest.fixture
@@ -133,9 +137,58 @@ def test_no_documented_error_gives_a_500(client, world, support_user, name, stat
         response = client.post(op_url(world.registration, page), form, follow=True)
     assert response.status_code == 200
     html = response.content.decode()
-    assert code in html  # the message names the registrar's code
-    assert 'class="error"' in html or "errornote" in html
-    assert StaffAction.objects.get().outcome == "failed"
+    # A 502 after a write (every page but the auth code's read) says nothing of whether
+    # it was applied: the outcome is unknown, shown as a warning (not an error), and
+    # never "Nothing was changed".
+    unknown = status == 502 and name != "auth_code"
+    assert StaffAction.objects.get().outcome == ("unknown" if unknown else "failed")
+    assert "Nothing was changed" not in html
+    if not unknown:
+        assert code in html  # the message names the registrar's code
+        assert 'class="error"' in html or "errornote" in html
+        assert "may have applied" not in html
+        return
+    assert 'class="warning"' in html
+    world.registration.refresh_from_db()
+    if name == "registrant_change":
+        # The paid change's local order stays open, asked about again with its key.
+        order = Order.objects.get(registration=world.registration)
+        assert escape(f"{UNKNOWN_502} Its order {order.pk} stays open: the back-office asks "
+                      "the registrar again with the same idempotency key, which cannot charge "
+                      "twice, and follows whatever it says.") in html
+        assert order.unsettled_since is not None
+        assert world.registration.unsettled_operation == ""
+        again = "A registrant change is already ordered for admin-ops.com (order " \
+            f"{order.pk}); it is followed until it ends."
+    else:
+        # The re-read hit the same 502: the registration stays unsettled for the
+        # operation, which is refused until it has been read again.
+        assert escape(f"{UNKNOWN_502} It could not be read again now (The registrar is not "
+                      "answering; try later). Until it has been, this operation is refused "
+                      "here; the back-office keeps trying.") in html
+        assert world.registration.unsettled_operation == page
+        assert world.registration.unsettled_since is not None
+        label = OPERATIONS[page].label.lower()
+        again = (f"{label} change may have been applied (no usable answer came back), and "
+                 "the registration has not been read again yet. The back-office keeps trying; "
+                 "a re-sync settles it now.")
+    sent = len(world.sandbox.transport.requests)
+    response = client.post(op_url(world.registration, page), form, follow=True)
+    if name == "force_sync":
+        # A re-sync is how an unsettled registration settles: never refused for it. It is
+        # sent again, meets the same 502, and is unknown again.
+        again_html = response.content.decode()
+        assert len(world.sandbox.transport.requests) > sent
+        assert list(StaffAction.objects.values_list("outcome", flat=True)) == [
+            "unknown", "unknown"]
+        assert 'class="warning"' in again_html
+        assert escape(f"{UNKNOWN_502} It could not be read again now (The registrar is not "
+                      "answering; try later). Until it has been, this operation is refused "
+                      "here; the back-office keeps trying.") in again_html
+        return
+    assert escape(again) in response.content.decode()
+    assert len(world.sandbox.transport.requests) == sent  # refused before any HTTP
+    assert StaffAction.objects.count() == 1
 
 
 # --- pages with something particular ---------------------------------------------------------

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
+from django.utils.html import escape
 
 from backoffice.models import StaffAction
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
@@ -171,6 +172,25 @@ ERROR_CASES = [
 ]
 
 
+def unsettled_hosts(registration: Registration) -> str:
+    """The refusal while the hosts are unsettled: the registration's notice, which says
+    the glue-host change may have been applied and what happens next."""
+    registration.refresh_from_db()
+    notice = services.unsettled_notice(registration)
+    assert notice == ("The last glue-host change may have been applied (no usable answer "
+                      "came back), and the hosts have not been read again yet. The "
+                      "back-office keeps trying; a re-sync settles it now.")
+    return notice
+
+
+def unknown_message(reason: str, shown: bool) -> str:
+    """An unknown outcome's message, after the hosts were read again."""
+    return (f"No usable answer came back from the registrar ({reason}), after the request "
+            "was sent: it may have applied the change. Read again: the registrar "
+            + ("shows the change, so it was applied." if shown
+               else "does not show it, so it was not applied and may be sent again."))
+
+
 @pytest.mark.parametrize(("verb", "status", "code"), ERROR_CASES,
                          ids=[f"{v}-{s}-{c}" for v, s, c in ERROR_CASES])
 def test_upstream_errors_leave_the_mirror_untouched(world, agent, verb, status, code):
@@ -179,25 +199,98 @@ def test_upstream_errors_leave_the_mirror_untouched(world, agent, verb, status, 
                         method=method, status=status, code=code, times=5)
     before = mirror(world.registration)
     outcome = run(world, agent)
-    assert outcome.status == "failed"
+    # A 502 after a write says nothing of whether it was applied: the outcome is unknown
+    # and the hosts are read again at once (here: it was not applied).
+    unknown = status == 502
+    assert outcome.status == ("unknown" if unknown else "failed")
     assert (outcome.error.code, outcome.error.status) == (code, status)
     assert outcome.message and "{" not in outcome.message
+    if unknown:
+        assert outcome.message == unknown_message("it answered HTTP 502", shown=False)
+        assert outcome.data == {"settled": True, "applied": False}
+        assert [r.method for r in world.sandbox.transport.requests][-1] == "GET"
+    else:
+        assert "may have applied" not in outcome.message
     assert mirror(world.registration) == before
+    world.registration.refresh_from_db()
+    assert world.registration.unsettled_operation == ""
     row = StaffAction.objects.get()
     assert (row.action, row.outcome, row.upstream_code, row.upstream_status) == (
-        f"host.{verb}", "failed", code, status)
+        f"host.{verb}", outcome.status, code, status)
 
 
 @pytest.mark.parametrize("verb", sorted(RUNS))
-def test_a_timeout_leaves_the_mirror_untouched(world, agent, verb):
-    run, _, _ = RUNS[verb]
-    for _ in range(3):  # a DELETE is retried
+def test_a_timeout_is_an_unknown_outcome_and_the_hosts_are_read_again(world, agent, verb):
+    run, method, _ = RUNS[verb]
+    for _ in range(3):  # a DELETE is retried; the re-read GET takes what is left
         world.sandbox.transport.fail_next(httpx.ReadTimeout("slow registrar"))
     before = mirror(world.registration)
     outcome = run(world, agent)
-    assert outcome.status == "failed" and outcome.error.code == "timeout"
+    assert outcome.status == "unknown" and outcome.error.code == "timeout"
+    assert outcome.message == unknown_message("it did not answer in time", shown=False)
+    assert outcome.data == {"settled": True, "applied": False}
+    sent = [r.method for r in world.sandbox.transport.requests]
+    assert sent[0] == method and sent[-1] == "GET"
+    # The timeouts came before the sandbox saw anything: read again, the mirror is as it was.
     assert mirror(world.registration) == before
-    assert StaffAction.objects.get().outcome == "failed"
+    row = StaffAction.objects.get()
+    assert (row.outcome, row.upstream_code) == ("unknown", "timeout")
+    assert row.parameters["reread"] == {"settled": True, "applied": False}
+
+
+@pytest.mark.parametrize(("verb", "after"), [
+    ("create", {"ns1.example.com": {("192.0.2.1", 4), ("2001:db8::1", 6)},
+                "ns2.example.com": {("192.0.2.2", 4)}}),
+    ("update", {"ns1.example.com": {("192.0.2.3", 4)}}),
+])
+def test_a_change_applied_whose_answer_was_lost_is_found_by_the_re_read(world, agent, verb,
+                                                                        after):
+    run, method, suffix = RUNS[verb]
+    # The sandbox applies the change, then the answer is lost behind a 502 (HTML, as a
+    # gateway sends it).
+    world.sandbox.fault(f"^/api/domain_registrations/{world.registration.upstream_id}{suffix}",
+                        method=method, status=502, body="<html>Bad gateway</html>",
+                        content_type="text/html", after=True)
+    outcome = run(world, agent)
+    assert outcome.status == "unknown"
+    assert outcome.message == unknown_message("it answered HTTP 502", shown=True)
+    assert outcome.data == {"settled": True, "applied": True}
+    assert mirror(world.registration) == after == upstream_hosts(world, world.registration)
+    assert StaffAction.objects.get().outcome == "unknown"
+
+
+def test_a_delete_applied_whose_answer_was_lost_is_retried_and_found_gone(world, agent):
+    # DELETE is idempotent: retried, the registrar answers 404, which is the goal reached.
+    world.sandbox.fault(f"^/api/domain_registrations/{world.registration.upstream_id}"
+                        "/hosts/ns1.example.com$", method="DELETE", status=502,
+                        body="<html>Bad gateway</html>", content_type="text/html", after=True)
+    outcome = services.host_delete(host=world.host, actor=agent)
+    assert outcome.status == "succeeded"
+    assert outcome.message == ("Glue host ns1.example.com deleted from example.com (the "
+                               "registrar no longer had it).")
+    assert [r.method for r in world.sandbox.transport.requests] == ["DELETE", "DELETE"]
+    assert mirror(world.registration) == {} == upstream_hosts(world, world.registration)
+
+
+def test_hosts_that_cannot_be_read_again_refuse_glue_host_changes_until_they_are(world, agent):
+    world.sandbox.fault(f"^/api/domain_registrations/{world.registration.upstream_id}/hosts",
+                        status=502, code="registrar_unavailable", times=10)
+    outcome = services.host_update(host=world.host, addresses=["192.0.2.3"], actor=agent)
+    assert outcome.status == "unknown"
+    assert outcome.message == (
+        "No usable answer came back from the registrar (it answered HTTP 502), after the "
+        "request was sent: it may have applied the change. The hosts could not be read "
+        "again now (The registrar is not answering; try later). Until they have been, "
+        "glue-host changes are refused here; the back-office keeps trying.")
+    assert outcome.data == {"settled": False, "applied": None}
+    world.registration.refresh_from_db()
+    assert world.registration.unsettled_operation == "hosts"
+    assert world.registration.unsettled_since is not None
+    sent = len(world.sandbox.transport.requests)
+    with pytest.raises(OperationUnsupported) as refused:
+        services.host_delete(host=world.host, actor=agent)
+    assert str(refused.value) == unsettled_hosts(world.registration)
+    assert len(world.sandbox.transport.requests) == sent  # refused before any HTTP
 
 
 def test_the_sandbox_itself_refuses_a_host_it_already_has(world, agent):
@@ -316,18 +409,40 @@ def test_upstream_errors_become_messages_not_500s(client, world, agent, status, 
     world.sandbox.fault(f"^/api/domain_registrations/{world.registration.upstream_id}/hosts",
                         status=status, code=code, times=10)
     client.force_login(agent)
-    for url, data in [(hosts_url(world.registration),
-                       {"host_name": "ns2.example.com", "addresses": "192.0.2.2"}),
-                      (host_url(world.registration, world.host, "edit"),
-                       {"addresses": "192.0.2.3"}),
-                      (host_url(world.registration, world.host, "delete"), {})]:
+    pages = [(hosts_url(world.registration),
+              {"host_name": "ns2.example.com", "addresses": "192.0.2.2"}),
+             (host_url(world.registration, world.host, "edit"), {"addresses": "192.0.2.3"}),
+             (host_url(world.registration, world.host, "delete"), {})]
+    unknown = status == 502
+    for index, (url, data) in enumerate(pages):
+        sent = len(world.sandbox.transport.requests)
         response = client.post(url, data, follow=True)
         assert response.status_code == 200
         html = response.content.decode()
-        assert code in html and 'class="error"' in html
+        if unknown and index > 0:
+            # The 502 after the first change left its outcome unknown, and the hosts could
+            # not be read again (the same 502): glue-host changes are refused, before any
+            # HTTP, until they have been.
+            assert escape(unsettled_hosts(world.registration)) in html
+            assert 'id="hosts-unavailable"' in html
+            assert len(world.sandbox.transport.requests) == sent
+            continue
+        if unknown:
+            # Shown as a warning, not an error: the change may well have been made.
+            assert 'class="warning"' in html
+            assert escape(
+                "No usable answer came back from the registrar (it answered HTTP 502), after "
+                "the request was sent: it may have applied the change. The hosts could not be "
+                "read again now (The registrar is not answering; try later). Until they have "
+                "been, glue-host changes are refused here; the back-office keeps trying."
+            ) in html
+        else:
+            assert code in html and 'class="error"' in html
+            assert "may have applied" not in html
     assert mirror(world.registration) == {
         "ns1.example.com": {("192.0.2.1", 4), ("2001:db8::1", 6)}}
-    assert list(StaffAction.objects.values_list("outcome", flat=True)) == ["failed"] * 3
+    assert list(StaffAction.objects.values_list("outcome", flat=True)) == (
+        ["unknown"] if unknown else ["failed"] * 3)
 
 
 def test_a_timeout_through_the_admin_is_a_message(client, world, agent):
@@ -335,7 +450,9 @@ def test_a_timeout_through_the_admin_is_a_message(client, world, agent):
     client.force_login(agent)
     response = client.post(host_url(world.registration, world.host, "edit"),
                            {"addresses": "192.0.2.3"}, follow=True)
-    assert response.status_code == 200 and "timeout" in response.content.decode()
+    html = response.content.decode()
+    assert response.status_code == 200 and 'class="warning"' in html
+    assert escape(unknown_message("it did not answer in time", shown=False)) in html
     assert mirror(world.registration)["ns1.example.com"] == {("192.0.2.1", 4),
                                                              ("2001:db8::1", 6)}
 

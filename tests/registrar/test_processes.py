@@ -28,11 +28,14 @@ def registration(sandbox):
 
 
 @pytest.fixture
-def republished():
+def polls():
+    """The polls published to the broker: (args, kwargs) of each registrar.poll_process."""
     sent = []
 
     def capture(sender=None, body=None, **kwargs):
-        sent.append(sender)
+        if sender == poll_process.name:
+            args, task_kwargs, _ = body
+            sent.append((list(args), dict(task_kwargs)))
 
     before_task_publish.connect(capture, weak=False)
     yield sent
@@ -47,20 +50,35 @@ def start(sandbox, registration, agent, *, polls=2, outcome="COMPLETED"):
     return result.process
 
 
-def test_202_running_completed_through_the_task(sandbox, registration, agent, republished):
-    process = start(sandbox, registration, agent, polls=2)
-    assert poll_process.run(process.pk) == "running"
+def test_202_running_completed_through_the_task(sandbox, registration, agent, polls,
+                                                django_capture_on_commit_callbacks):
+    # Polls are published once the transaction commits: the callbacks run here.
+    with django_capture_on_commit_callbacks(execute=True):
+        process = start(sandbox, registration, agent, polls=2)
+    process.refresh_from_db()
+    # The 202 starts the one chain of polls, carrying the time it is due.
+    assert polls == [([process.pk], {"due": process.next_poll_at.isoformat()})]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert poll_process.run(process.pk, **polls[-1][1]) == "running"
     process.refresh_from_db()
     assert process.status == ProcessStatus.RUNNING and process.poll_count == 1
-    assert republished == ["registrar.poll_process"]  # it keeps following
-    assert poll_process.run(process.pk) == "completed"
+    # It keeps following: exactly one next poll, due at the new next_poll_at.
+    assert len(polls) == 2
+    assert polls[-1] == ([process.pk], {"due": process.next_poll_at.isoformat()})
+    assert polls[-1] != polls[0]
+    # A poll of an older time is superseded by the chain: it polls nothing.
+    sent = len(sandbox.transport.requests)
+    assert poll_process.run(process.pk, **polls[0][1]) == "superseded"
+    assert len(sandbox.transport.requests) == sent
+    with django_capture_on_commit_callbacks(execute=True):
+        assert poll_process.run(process.pk, **polls[-1][1]) == "completed"
     process.refresh_from_db()
     assert process.status == ProcessStatus.COMPLETED and process.completed_at
     assert process.log_entries.exists()
     registration.refresh_from_db()
     assert registration.locked and not registration.pending_async
     assert registration.last_synced_at is not None
-    assert len(republished) == 1  # and stops when done
+    assert len(polls) == 2  # and stops when done
     closing = StaffAction.objects.get(action=f"process.{process.action}")
     assert closing.outcome == "succeeded" and closing.actor is None
 
@@ -74,13 +92,23 @@ def test_a_failed_process_leaves_the_change_unmade(sandbox, registration, agent)
 
 
 def test_a_process_that_never_finishes_ends_stuck(sandbox, registration, agent, settings,
-                                                 republished):
+                                                 polls, django_capture_on_commit_callbacks):
     settings.PROCESS_POLL_LIMIT = 3
-    process = start(sandbox, registration, agent, polls=1000)
-    outcomes = [poll_process.run(process.pk) for _ in range(6)]
+    with django_capture_on_commit_callbacks(execute=True):
+        process = start(sandbox, registration, agent, polls=1000)
+    assert len(polls) == 1
+    outcomes, published = [], []
+    for _ in range(6):
+        # Each poll runs as the chain's last published one.
+        with django_capture_on_commit_callbacks(execute=True):
+            outcomes.append(poll_process.run(process.pk, **polls[-1][1]))
+        published.append(len(polls))
     assert outcomes[:3] == ["running", "running", "stuck"]
     assert set(outcomes[3:]) == {"stuck"}
-    assert len(republished) == 2  # no poll is queued once it is stuck
+    # Each running poll published exactly one next poll; none once it is stuck.
+    assert published == [2, 3, 3, 3, 3, 3]
+    assert all(args == [process.pk] for args, _ in polls)
+    assert len({kwargs["due"] for _, kwargs in polls}) == 3
     process.refresh_from_db()
     assert process.stuck and process.poll_count == 3
     row = StaffAction.objects.get(action="process.stuck")

@@ -9,9 +9,12 @@ import httpx
 import pytest
 from celery.signals import before_task_publish
 from django.forms.models import model_to_dict
+from django.utils import timezone
 
 from backoffice.models import StaffAction
 from backoffice.roles import SUPPORT
+from billing.models import Order, OrderKind, OrderStatus
+from billing.tasks import settle_order
 from registrar import services
 from registrar.models import Process, ProcessStatus, Registration
 from registrar.operations import InvalidInput, OperationUnsupported, RegistrationBusy
@@ -67,6 +70,18 @@ def snapshot(registration: Registration) -> dict:
     registration.refresh_from_db()
     data = model_to_dict(registration)
     data.pop("id")
+    return data
+
+
+# What a re-read from the registrar brings into the mirror without the registration having
+# changed: when it was read, and the registrar's own timestamps.
+READ_STAMPS = ("last_synced_at", "upstream_created_at", "upstream_updated_at")
+
+
+def state_of(registration: Registration) -> dict:
+    data = snapshot(registration)
+    for name in READ_STAMPS:
+        data.pop(name)
     return data
 
 
@@ -319,34 +334,210 @@ ERROR_CASES = [(name, status, code) for name, codes in ERRORS.items()
                for status, code in [*codes, *COMMON_ERRORS]]
 
 
+# After an unknown outcome, what reading the registration again says (here it was never
+# applied): whether the change shows (when the operation implies fields), else what
+# the read brought (the factories leave the registrar's own timestamps empty).
+_NOT_APPLIED = "Read again: the registrar does not show it ({}), so it was not applied and " \
+    "may be sent again."
+_READ = ("Read again: the mirror now shows what the registrar has (changed: "
+         "upstream_created_at, upstream_updated_at). Check it before sending the change again.")
+REREAD = {
+    "lock": (False, _NOT_APPLIED.format("locked is False")),
+    "privacy": (False, _NOT_APPLIED.format("privacy_protect is False")),
+    "dnssec": (False, _NOT_APPLIED.format("dnssec_enabled is False")),
+    "auto_renew": (False, _NOT_APPLIED.format("auto_renew is True")),
+    "nameservers": (False, _NOT_APPLIED.format(
+        "nameservers is ['ns1.example.net', 'ns2.example.net']")),
+    "transfer_out": (False, _NOT_APPLIED.format("transfer_out_pending is True")),
+    "push_transfer": (False, _NOT_APPLIED.format("push_transfer_pending is False")),
+    "holder_edit": (None, _READ),
+    "holder_change": (None, _READ),
+    "role_contacts": (None, _READ),
+    "force_sync": (None, _READ),
+    "resend_verification": (None, _READ),
+}
+
+
 @pytest.mark.parametrize(("name", "status", "code"), ERROR_CASES,
                          ids=[f"{n}-{s}-{c}" for n, s, c in ERROR_CASES])
-def test_every_documented_error_fails_cleanly(world, agent, name, status, code):
+def test_every_documented_error_fails_cleanly(world, agent, published,
+                                              django_capture_on_commit_callbacks, name, status,
+                                              code):
     run, method, suffix = OPERATIONS[name]
     target = target_of(world, name)
     world.sandbox.fault(path_of(world, name, suffix), method=method, status=status, code=code,
                         times=5)
-    before = snapshot(target)
-    outcome = run(world, agent)
-    assert outcome.status == "failed"
+    before = state_of(target)
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = run(world, agent)
+    # A 502 after a write says nothing of whether the registrar applied it: the outcome
+    # is unknown, and the registration is read again at once (here: it was not applied).
+    unknown = status == 502 and method != "GET"
+    assert outcome.status == ("unknown" if unknown else "failed")
     assert outcome.error.code == code and outcome.error.status == status
     assert outcome.message and "{" not in outcome.message
-    assert snapshot(target) == before
+    if unknown:
+        assert outcome.message.startswith(
+            "No usable answer came back from the registrar (it answered HTTP 502), after the "
+            "request was sent: it may have applied the change. ")
+    else:
+        assert "may have applied" not in outcome.message
+    if name == "registrant_change":
+        # The paid change is a local order, opened before the call left, under its key.
+        order = Order.objects.get(registration=target)
+        assert order.kind == OrderKind.REGISTRANT_CHANGE
+        assert order.idempotency_key == f"backoffice-order-{order.pk}"
+        sent = world.sandbox.transport.sent("POST", f"{target.upstream_id}/registrant_change")
+        assert {r.headers["Idempotency-Key"] for r in sent} == {order.idempotency_key}
+        if unknown:
+            # Keyed, so the 502 was retried; no answer in the end: the order stays open,
+            # unsettled, and is asked about again with the same key (not re-read).
+            assert len(sent) == 3
+            assert outcome.message.endswith(
+                f"Its order {order.pk} stays open: the back-office asks the registrar again "
+                "with the same idempotency key, which cannot charge twice, and follows "
+                "whatever it says.")
+            assert outcome.data == {"settled": False, "applied": None}
+            assert (order.status, order.unsettled_since is not None) == (
+                OrderStatus.PAYMENT_INITIATED, True)
+            assert order.status_reason == outcome.error.message
+            assert [(t, list(a)) for t, a in published] == [(settle_order.name, [order.pk])]
+        else:
+            # Refused: the order ends without a charge.
+            assert len(sent) == 1
+            assert (order.status, order.unsettled_since) == (OrderStatus.FAILED, None)
+            assert order.status_reason == outcome.error.message
+            assert not order.ledger_entries.exists()
+            assert published == []
+        world.metered.refresh_from_db()
+        assert world.metered.unsettled_operation == ""
+    elif unknown:
+        applied, shown = REREAD[name]
+        assert outcome.message.endswith(shown)
+        assert outcome.data == {"settled": True, "applied": applied}
+        target.refresh_from_db()
+        assert (target.unsettled_operation, target.unsettled_since) == ("", None)
+        assert published == []  # read again at once: nothing left to settle
+    assert state_of(target) == before
     row = StaffAction.objects.get()
-    assert (row.outcome, row.upstream_code, row.upstream_status) == ("failed", code, status)
+    assert (row.outcome, row.upstream_code, row.upstream_status) == (
+        outcome.status, code, status)
 
 
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
-def test_a_timeout_leaves_the_mirror_as_it_was(world, agent, name):
-    run, _, _ = OPERATIONS[name]
+def test_a_timeout_is_an_unknown_outcome_read_again_at_once(world, agent, name):
+    run, method, suffix = OPERATIONS[name]
     target = target_of(world, name)
     world.sandbox.transport.fail_next(httpx.ReadTimeout("slow registrar"))
-    before = snapshot(target)
+    before = state_of(target)
     outcome = run(world, agent)
-    assert outcome.status == "failed"
-    assert outcome.error.code in {"timeout", "connect_error"}
-    assert snapshot(target) == before
-    assert StaffAction.objects.get().outcome == "failed"
+    if name == "registrant_change":
+        # The paid change carries its order's Idempotency-Key, so the timeout is retried
+        # under the same key (a replay cannot charge twice) and the retry's answer is the
+        # order: known, not unknown.
+        order = Order.objects.get(registration=target)
+        sent = world.sandbox.transport.sent("POST", f"{target.upstream_id}{suffix}")
+        assert [r.headers["Idempotency-Key"] for r in sent] == [order.idempotency_key] * 2
+        assert outcome.status == "pending" and outcome.error is None
+        assert outcome.message == (
+            f"Registrant change ordered for {target}: Order {order.pk} (registration in "
+            "progress, 1200 USD recorded in the ledger). The registrar applies it once the "
+            "payment clears; the order is followed until it ends.")
+        assert outcome.data == {"order_id": order.pk, "upstream_order_id": order.upstream_id}
+        assert (order.status, order.unsettled_since, order.total_minor) == (
+            OrderStatus.REGISTRATION_IN_PROGRESS, None, 1200)
+        assert StaffAction.objects.get().outcome == "pending"
+        return
+    assert outcome.error.code == "timeout"
+    if method == "GET":  # a read (the auth code) changes nothing: a plain failure
+        assert outcome.status == "failed"
+        assert outcome.message == "The registrar did not answer in time."
+    else:
+        applied, shown = REREAD[name]
+        assert outcome.status == "unknown"
+        assert outcome.message == (
+            "No usable answer came back from the registrar (it did not answer in time), "
+            f"after the request was sent: it may have applied the change. {shown}")
+        assert outcome.data == {"settled": True, "applied": applied}
+    # The timeout here came before the sandbox saw the request: the re-read shows the
+    # registration as it was, and the mirror equals it.
+    assert state_of(target) == before
+    assert StaffAction.objects.get().outcome == outcome.status
+
+
+# --- an unsettled registration, and what later answers say of it ---------------------------
+
+
+def unsettle(registration: Registration, operation: str) -> None:
+    """The registration as a lost answer to `operation` left it, its re-read failed too."""
+    Registration.objects.filter(pk=registration.pk).update(
+        unsettled_operation=operation, unsettled_since=timezone.now())
+    registration.refresh_from_db()
+
+
+def unsettled(registration: Registration) -> tuple[str, bool]:
+    registration.refresh_from_db()
+    return registration.unsettled_operation, registration.unsettled_since is not None
+
+
+def test_an_answer_carrying_the_whole_registration_settles_another_operation(world, agent):
+    unsettle(world.registration, "privacy")
+    outcome = services.registration_set_lock(registration=world.registration, locked=True,
+                                             actor=agent)
+    assert outcome.status == "succeeded"
+    # The lock's answer was the whole registration, now in the mirror: whatever the lost
+    # privacy answer hid is known.
+    assert unsettled(world.registration) == ("", False)
+    assert services.unavailable_reason(world.registration, "privacy") is None
+
+
+def test_an_answer_without_the_registration_leaves_another_operation_unsettled(world, agent):
+    unsettle(world.registration, "privacy")
+    outcome = services.registration_resend_verification(registration=world.registration,
+                                                        actor=agent)
+    assert outcome.status == "succeeded"
+    assert set(outcome.data) == {"status"}  # no registration in the answer
+    assert unsettled(world.registration) == ("privacy", True)
+    assert services.unavailable_reason(world.registration, "privacy") == (
+        "The last whois privacy change may have been applied (no usable answer came back), "
+        "and the registration has not been read again yet. The back-office keeps trying; a "
+        "re-sync settles it now.")
+
+
+def test_an_answer_carrying_the_registration_never_settles_the_glue_hosts(world, agent):
+    unsettle(world.registration, "hosts")
+    outcome = services.registration_set_lock(registration=world.registration, locked=True,
+                                             actor=agent)
+    assert outcome.status == "succeeded"
+    # The registration says nothing of its glue hosts: they are known once read.
+    assert unsettled(world.registration) == ("hosts", True)
+    assert services.hosts_unavailable_reason(world.registration) == (
+        "The last glue-host change may have been applied (no usable answer came back), and "
+        "the hosts have not been read again yet. The back-office keeps trying; a re-sync "
+        "settles it now.")
+
+
+def test_a_re_sync_is_never_refused_for_an_unsettled_re_sync(world, agent):
+    unsettle(world.registration, "force_sync")
+    assert services.unavailable_reason(world.registration, "force_sync") is None
+    outcome = services.registration_force_sync(registration=world.registration, actor=agent)
+    assert outcome.status == "succeeded"
+    assert world.sandbox.transport.sent("POST", f"{world.registration.upstream_id}/force_sync")
+    # Its answer is the whole registration: it is how the registration settles.
+    assert unsettled(world.registration) == ("", False)
+
+
+def test_the_unsettled_operation_itself_is_refused_before_any_http(world, agent):
+    unsettle(world.registration, "lock")
+    with pytest.raises(OperationUnsupported) as refused:
+        services.registration_set_lock(registration=world.registration, locked=True,
+                                       actor=agent)
+    assert str(refused.value) == (
+        "The last transfer lock change may have been applied (no usable answer came back), "
+        "and the registration has not been read again yet. The back-office keeps trying; a "
+        "re-sync settles it now.")
+    assert world.sandbox.transport.requests == []
+    assert unsettled(world.registration) == ("lock", True)
 
 
 # --- refused before any HTTP ------------------------------------------------------------

@@ -7,7 +7,8 @@ class Command(BaseCommand):
     help = (
         "Mirror the upstream orders into the order list: each upstream's order list where "
         "it has one, otherwise its open orders read again one by one. Idempotent: a second "
-        "run changes nothing. Exits non-zero when an account's run failed."
+        "run changes nothing. Exits non-zero when an account's run failed or a record could "
+        "not be mirrored."
     )
 
     def add_arguments(self, parser):
@@ -42,6 +43,10 @@ class Command(BaseCommand):
             self.stdout.write(report.summary())
             if report.aborted:
                 failed.append(f"{provider_account.label}: {report.aborted}")
+            elif report.failed:
+                # A record that could not be mirrored is an order finance may not see.
+                failed.append(f"{provider_account.label}: {report.failed} record(s) could "
+                              "not be mirrored")
         if verbosity > 0 and len(accounts) > 1:
             self.stdout.write(
                 f"{len(accounts)} accounts: created {totals['created']}, updated "

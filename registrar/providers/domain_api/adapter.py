@@ -205,7 +205,7 @@ class DomainApiProvider(HttpProvider):
 
     def suggestions(self, domain: str) -> list[dict[str, Any]]:
         reply = self.http.request("POST", "/api/domain_registrations/suggestions",
-                                  json_body={"domain": domain})
+                                  json_body={"domain": domain}, reads_only=True)
         return [{**s, "price": parse_money(s.get("price"))}
                 for s in reply.body.get("suggestions", [])]
 
@@ -254,15 +254,19 @@ class DomainApiProvider(HttpProvider):
             body["new_contact"] = dict(new_contact)
         return self._mutate("PATCH", f"{self._registration(ref)}/holder", body)
 
-    def order_registrant_change(self, ref: RegistrationRef, *,
+    def order_registrant_change(self, ref: RegistrationRef, *, idempotency_key: str,
                                 source_contact_id: int | None = None,
                                 new_contact: Mapping[str, Any] | None = None) -> PlacedOrder:
+        """A paid order: the Idempotency-Key (which the document's order endpoints take)
+        makes a retry, or a replay to settle a lost answer, return the first order."""
         if (source_contact_id is None) == (new_contact is None):
             raise CallerError("Give exactly one of source_contact_id and new_contact.")
+        if not idempotency_key:
+            raise CallerError("A paid registrant change needs the local order's key.")
         body = ({"source_domain_contact_id": source_contact_id} if source_contact_id is not None
                 else {"new_contact": dict(new_contact or {})})
         reply = self.http.request("POST", f"{self._registration(ref)}/registrant_change",
-                                  json_body=body)
+                                  json_body=body, headers={"Idempotency-Key": idempotency_key})
         return self._placed(reply)
 
     def set_role_contacts(self, ref: RegistrationRef,
@@ -355,7 +359,7 @@ class DomainApiProvider(HttpProvider):
     def check_availability(self, domain: str) -> dict[str, Any]:
         """Check Availability, with the prices as Money."""
         reply = self.http.request("POST", "/api/domain_registrations/check",
-                                  json_body={"domain": domain})
+                                  json_body={"domain": domain}, reads_only=True)
         body = dict(reply.body)
         body["create_price"] = parse_money(body.get("create_price"))
         body["transfer_price"] = parse_money(body.get("transfer_price"))
@@ -396,6 +400,9 @@ class DomainApiProvider(HttpProvider):
 
     def place_domain_order(self, placement: DomainPlacement) -> PlacedOrder:
         return ordering.place(self, placement)
+
+    def settle_placement(self, placement: DomainPlacement) -> OrderRecord | None:
+        return ordering.settle(self, placement)
 
     def read_order(self, upstream_id: str) -> OrderRecord:
         body = self._get(f"/api/orders/{quote(str(upstream_id), safe='')}").body

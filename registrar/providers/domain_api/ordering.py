@@ -13,9 +13,10 @@ from registrar.providers.base import (
     DomainQuoteRequest,
     Money,
     OrderAction,
+    OrderRecord,
     PlacedOrder,
 )
-from registrar.providers.errors import PriceMoved, QuoteRefused
+from registrar.providers.errors import PriceMoved, ProviderError, QuoteRefused
 
 if TYPE_CHECKING:
     from registrar.providers.domain_api.adapter import DomainApiProvider
@@ -84,3 +85,22 @@ def place(provider: DomainApiProvider, placement: DomainPlacement) -> PlacedOrde
         domain=placement.domain, action=placement.action.value, years=placement.years,
         idempotency_key=placement.idempotency_key, max_total=ceiling,
         auth_code=placement.auth_code or None, source_contact_id=owner_id)
+
+
+def settle(provider: DomainApiProvider, placement: DomainPlacement) -> OrderRecord | None:
+    """The placement sent again under its Idempotency-Key: when the first arrived, the
+    upstream answers with that order and charges nothing more. Without the auth code
+    (never kept), a transfer that did not arrive is refused (422), not placed: None."""
+    ceiling = placement.quote.get("ceiling_minor")
+    try:
+        placed = provider.create_domain_order(
+            domain=placement.domain, action=placement.action.value, years=placement.years,
+            idempotency_key=placement.idempotency_key,
+            max_total=Money(ceiling, placement.currency) if ceiling is not None else None,
+            auth_code=None, source_contact_id=int(placement.owner.upstream_id)
+            if placement.owner is not None and placement.action != OrderAction.RENEW else None)
+    except ProviderError as error:
+        if error.documented and error.status is not None and error.status < 500:
+            return None  # refused: the first never arrived, and this one placed nothing
+        raise
+    return placed.record

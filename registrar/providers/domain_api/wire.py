@@ -166,7 +166,7 @@ KNOWN_CODES: dict[tuple[int, str], tuple[type[ProviderError], str]] = {
     (422, "invalid_address"): (InvalidRequest, "An address is not a valid IP address."),
     (422, "host_exists"): (InvalidRequest, "A host with that name already exists."),
     (502, "registrar_unavailable"): (
-        UpstreamFailure, "The registrar is not answering. Nothing was changed; try later."),
+        UpstreamFailure, "The registrar is not answering; try later."),
     (502, "upstream_error"): (UpstreamFailure, UpstreamFailure.default_message),
     (503, "feature_disabled"): (
         ServiceUnavailable, "Domain registration is switched off for this account upstream."),
@@ -190,6 +190,8 @@ def parse_error(status: int, body: Any, text: str, request_id: str) -> ProviderE
         code,
         known=KNOWN_CODES,
         retryable=False if status == 503 and code in CONFIGURATION_CODES else None,
+        # A 503 of configuration is the service refusing before any registrar is asked.
+        documented=True if status == 503 and code in CONFIGURATION_CODES else None,
         upstream_message="; ".join(str(e) for e in errors) if isinstance(errors, list)
         else str(errors),
         request_id=request_id,

@@ -215,6 +215,9 @@ class DomaineeProvider(HttpProvider):
     def place_domain_order(self, placement: DomainPlacement) -> PlacedOrder:
         return ordering.place(self, placement)
 
+    def settle_placement(self, placement: DomainPlacement) -> OrderRecord | None:
+        return ordering.settle(self, placement)
+
     @classmethod
     def parse_webhook(cls, payload: Mapping[str, Any]) -> PushedEvent:
         return parse_webhook(payload)

@@ -62,6 +62,15 @@ def _registrant(registrant: Mapping[str, Any], errors: dict[str, list[str]]) -> 
             if cleaned.get(name)}
 
 
+def check_registrant(registrant: Mapping[str, Any]) -> None:
+    """The registrant as document 002 takes it, or ValidationError keyed by our contact
+    field names: the same rules the purchase applies, for the quote to apply first."""
+    errors: dict[str, list[str]] = {}
+    _registrant(registrant, errors)
+    if errors:
+        raise ValidationError({name: messages for name, messages in errors.items()})
+
+
 def _auto_connect(auto_connect: Mapping[str, Any], errors: dict[str, list[str]]) -> dict:
     unknown = set(auto_connect) - AUTO_CONNECT_KEYS
     if unknown:

@@ -131,8 +131,9 @@ def parse_error(status: int, body: Any, text: str, request_id: str) -> ProviderE
     if known is None:
         return error_for(status, code, upstream_message=message, request_id=request_id)
     cls, staff_message = known
+    # Every listed code says what happened, the 502 included (charged, then refunded).
     return cls(staff_message, code=code, status=status, request_id=request_id,
-               details=details)
+               details=details, documented=True)
 
 
 # --- The purchase record -----------------------------------------------------------------

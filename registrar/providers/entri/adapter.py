@@ -336,14 +336,14 @@ class EntriProvider(Provider):
     # --- plumbing ---------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-              json_body: Any = None) -> Reply:
+              json_body: Any = None, reads_only: bool = False) -> Reply:
         """An API call with the JWT. A 401 means the call was not processed, so after
         minting a new token it is safe to send it once more, even a POST."""
         url = f"{API_PREFIX}{path}"
         jwt = self._token()
         try:
             return self.http.request(method, url, params=drop_unset(params), json_body=json_body,
-                                     headers=self._headers(jwt))
+                                     headers=self._headers(jwt), reads_only=reads_only)
         except AuthenticationFailed as error:
             if error.status != 401:
                 raise
@@ -351,7 +351,7 @@ class EntriProvider(Provider):
                     self.label)
         jwt = self._renew_token(jwt)
         return self.http.request(method, url, params=drop_unset(params), json_body=json_body,
-                                 headers=self._headers(jwt))
+                                 headers=self._headers(jwt), reads_only=reads_only)
 
     def _headers(self, jwt: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {jwt}", "applicationId": self.application_id}
@@ -548,7 +548,7 @@ class EntriProvider(Provider):
         if not isinstance(contact, Mapping) or not contact:
             raise CallerError("Give the contact to validate.")
         body = self._body(self._call("POST", "/domains/contacts/validate",
-                                     json_body=dict(contact)))
+                                     json_body=dict(contact), reads_only=True))
         content = body["content"]
         if not isinstance(content, Mapping):
             raise TypeError("content is not an object")

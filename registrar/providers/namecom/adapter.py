@@ -202,7 +202,8 @@ class NamecomProvider(HttpProvider):
         body: dict[str, Any] = {"domainNames": list(domain_names)}
         if registration_only:
             body["purchaseType"] = PurchaseType.REGISTRATION.value
-        reply = self.http.request("POST", f"{API}/domains:checkAvailability", json_body=body)
+        reply = self.http.request("POST", f"{API}/domains:checkAvailability", json_body=body,
+                                  reads_only=True)
         return [parse_discovery(result, Source.CHECK_AVAILABILITY)
                 for result in (reply.body or {}).get("results") or []]
 
@@ -228,7 +229,8 @@ class NamecomProvider(HttpProvider):
             body["timeout"] = timeout_ms
         if registration_only:
             body["purchaseType"] = PurchaseType.REGISTRATION.value
-        reply = self.http.request("POST", f"{API}/domains:search", json_body=body)
+        reply = self.http.request("POST", f"{API}/domains:search", json_body=body,
+                                  reads_only=True)
         return [parse_discovery(result, Source.SEARCH)
                 for result in (reply.body or {}).get("results") or []]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 
@@ -126,7 +126,8 @@ class SaleshandyProvider(HttpProvider):
             add_error(errors, "count", f"Ask for {low} to {high} suggestions.")
         if errors:
             raise ValidationError(errors)
-        reply = self.http.request("POST", "/v1/domain/generate-mailbox-names", json_body={
+        reply = self.http.request("POST", "/v1/domain/generate-mailbox-names", reads_only=True,
+                                  json_body={
             "firstName": names["first_name"], "lastName": names["last_name"],
             "domain": ascii_domain, "count": count})
         suggestions = list_in(payload(reply.body), "mailboxNames", "mailboxes", "emails",
@@ -234,6 +235,14 @@ class SaleshandyProvider(HttpProvider):
         return clean_order(owner=owner, email_service_provider=email_service_provider,
                            domains=domains, plan_type=plan_type,
                            is_replacement=is_replacement, is_free_order=is_free_order)
+
+    @classmethod
+    def email_order_record(cls, body: Mapping[str, Any]) -> OrderRecord:
+        return order_record(body, "", needs_payment=not body.get("isFreeOrder"))
+
+    # Its listing shows an order's domains only once the order is paid (document 003 is
+    # silent; assumed): an order whose answer was lost may be there, unpaid, unseen.
+    unshown_order_not_placed: ClassVar[str] = ""
 
     def place_email_order(self, *, owner: Mapping[str, Any], email_service_provider: str,
                           domains: Sequence[Mapping[str, Any]], plan_type: str,

@@ -197,9 +197,6 @@ POSTS = [
     pytest.param(lambda api: api.push_transfer(REF, "REG-IDS"), id="push_transfer"),
     pytest.param(lambda api: api.force_sync(REF), id="force_sync"),
     pytest.param(lambda api: api.decide_transfer_out(REF, "approve"), id="decide_transfer_out"),
-    pytest.param(lambda api: api.order_registrant_change(REF, source_contact_id=7),
-                 id="order_registrant_change"),
-    pytest.param(lambda api: api.check_availability("example.com"), id="check_availability"),
 ]
 
 
@@ -211,8 +208,13 @@ def test_post_that_times_out_is_not_retried(call):
         call(api)
 
     assert caught.value.code == "timeout"
-    assert caught.value.retryable is True  # a later, deliberate retry after a re-sync
-    assert "re-sync" in caught.value.message
+    # A write that left: it may have been applied, so it is never simply retried; the
+    # object is read again first.
+    assert caught.value.outcome_unknown and not caught.value.not_applied
+    assert caught.value.retryable is False
+    assert caught.value.message == (
+        "No usable answer came back from the registrar (it did not answer in time), "
+        "after the request was sent: it may have applied the change.")
     assert upstream.count == 1
     assert sleeps == []
 
@@ -221,11 +223,41 @@ def test_post_that_times_out_is_not_retried(call):
 def test_post_on_502_is_not_retried(call):
     api, upstream, sleeps = retrying(BUSY_502, OK_MUTATION)
 
-    with pytest.raises(UpstreamFailure):
+    with pytest.raises(UpstreamFailure) as caught:
         call(api)
 
+    assert caught.value.outcome_unknown and not caught.value.not_applied
+    assert caught.value.message == (
+        "No usable answer came back from the registrar (it answered HTTP 502), after the "
+        "request was sent: it may have applied the change.")
     assert upstream.count == 1
     assert sleeps == []
+
+
+@pytest.mark.parametrize(("failure", "error_class", "message"), [
+    (fail_with(httpx.ReadTimeout), TransportError, "The registrar did not answer in time."),
+    (BUSY_502, UpstreamFailure, "The registrar is not answering; try later."),
+], ids=["timeout", "502"])
+def test_check_availability_is_a_read_sent_as_post_retried_and_never_unknown(
+        failure, error_class, message):
+    # It changes nothing upstream: retried like a GET, and a failure is a plain one.
+    api, upstream, sleeps = retrying(failure)
+
+    with pytest.raises(error_class) as caught:
+        api.check_availability("example.com")
+
+    assert not caught.value.outcome_unknown
+    assert caught.value.message == message
+    assert upstream.count == DEFAULT_RETRY.attempts
+    for request in upstream.requests:
+        assert_sent(request, "POST", "/api/domain_registrations/check",
+                    body={"domain": "example.com"})
+    assert len(sleeps) == DEFAULT_RETRY.attempts - 1
+
+    api, upstream, _ = retrying(failure, respond(200, {"domain": "example.com",
+                                                       "available": True}))
+    assert api.check_availability("example.com")["available"] is True
+    assert upstream.count == 2
 
 
 @pytest.mark.parametrize(
@@ -328,22 +360,78 @@ ORDER_BODY = {"domain": "example.com", "action": "register", "years": 1,
 ORDER_ACCEPTED = respond(202, {"order": order_payload(9003), "cart": {"id": 1, "status": "paid"}})
 
 
+KEYED_POSTS = [
+    pytest.param(lambda api: api.create_domain_order(**ORDER_KWARGS), "/api/orders/domain",
+                 ORDER_BODY, id="create_domain_order"),
+    pytest.param(lambda api: api.order_registrant_change(
+        REF, idempotency_key="local-order-42", source_contact_id=501),
+        registration_path("/registrant_change"), {"source_domain_contact_id": 501},
+        id="order_registrant_change"),
+]
+
+
+@pytest.mark.parametrize(("call", "path", "body"), KEYED_POSTS)
 @pytest.mark.parametrize("failure", [BUSY_502, fail_with(httpx.ReadTimeout),
                                      respond(504, {"errors": ["gw"], "code": ""})],
                          ids=["502", "timeout", "504"])
-def test_post_with_an_idempotency_key_is_retried(failure):
+def test_post_with_an_idempotency_key_is_retried(failure, call, path, body):
     api, upstream, sleeps = retrying(failure, ORDER_ACCEPTED)
 
-    placed = api.create_domain_order(**ORDER_KWARGS)
+    placed = call(api)
 
     assert isinstance(placed, PlacedOrder)
     assert placed.record.upstream_id == "9003"
     assert upstream.count == 2
     for request in upstream.requests:  # the same key both times: one order upstream
-        assert_sent(request, "POST", "/api/orders/domain", body=ORDER_BODY,
-                    idempotency_key="local-order-42")
+        assert_sent(request, "POST", path, body=body, idempotency_key="local-order-42")
     assert len(sleeps) == 1
     assert_backoff(sleeps)
+
+
+@pytest.mark.parametrize(("call", "path", "body"), KEYED_POSTS)
+@pytest.mark.parametrize(
+    ("failure", "error_class", "reason"),
+    [(BUSY_502, UpstreamFailure, "it answered HTTP 502"),
+     (fail_with(httpx.ReadTimeout), TransportError, "it did not answer in time")],
+    ids=["502", "timeout"])
+def test_a_keyed_post_that_never_gets_an_answer_may_have_been_applied(
+        failure, error_class, reason, call, path, body):
+    api, upstream, sleeps = retrying(failure)
+
+    with pytest.raises(error_class) as caught:
+        call(api)
+
+    assert caught.value.outcome_unknown and not caught.value.not_applied
+    assert caught.value.retryable is False
+    assert caught.value.message == (
+        f"No usable answer came back from the registrar ({reason}), after the request was "
+        "sent: it may have applied the change.")
+    assert upstream.count == DEFAULT_RETRY.attempts
+    for request in upstream.requests:
+        assert_sent(request, "POST", path, body=body, idempotency_key="local-order-42")
+    assert len(sleeps) == DEFAULT_RETRY.attempts - 1
+
+
+def test_a_keyed_post_whose_first_attempt_left_stays_unknown_when_a_retry_cannot_connect():
+    # The first attempt left (and may have placed the order); the retries never connect.
+    api, upstream, sleeps = retrying(fail_with(httpx.ReadTimeout), fail_with(httpx.ConnectError))
+
+    with pytest.raises(TransportError) as caught:
+        api.create_domain_order(**ORDER_KWARGS)
+
+    assert upstream.count == DEFAULT_RETRY.attempts
+    assert caught.value.code == "connect_error"  # the last attempt's error, marked unknown
+    assert caught.value.outcome_unknown and not caught.value.not_applied
+    assert caught.value.retryable is False
+    # The reason is the attempt that left, not the last one that never connected.
+    assert caught.value.unknown_reason == "it did not answer in time"
+    assert caught.value.message == (
+        "No usable answer came back from the registrar (it did not answer in time), after "
+        "the request was sent: it may have applied the change.")
+    for request in upstream.requests:
+        assert_sent(request, "POST", "/api/orders/domain", body=ORDER_BODY,
+                    idempotency_key="local-order-42")
+    assert len(sleeps) == DEFAULT_RETRY.attempts - 1
 
 
 # --- Backoff -------------------------------------------------------------------------

@@ -196,11 +196,21 @@ def test_a_registrant_change_order_changes_the_owner_once_completed(api, registr
     sandbox.seed()
     ref = registration.ref
 
-    placed = api.order_registrant_change(ref, source_contact_id=new_owner.upstream_id)
+    placed = api.order_registrant_change(ref, idempotency_key="backoffice-order-7",
+                                         source_contact_id=new_owner.upstream_id)
 
+    (sent,) = sandbox.transport.sent("POST", f"/api/domain_registrations/{ref.upstream_id}"
+                                     "/registrant_change")
+    assert sent.headers["Idempotency-Key"] == "backoffice-order-7"
     record = placed.record
     assert (record.type, record.registration_id, record.total_minor, record.paid) == (
         OrderType.REGISTRANT_CHANGE, ref.upstream_id, 1099, True)
+    # Sent again under the same key (a retry, or settling a lost answer): the first
+    # order, charged once.
+    again = api.order_registrant_change(ref, idempotency_key="backoffice-order-7",
+                                        source_contact_id=new_owner.upstream_id)
+    assert again.record.upstream_id == record.upstream_id
+    assert len(sandbox.state()["orders"]) == 1
     states = [api.read_order(record.upstream_id).state for _ in range(2)]
     assert states[-1] == OrderState.COMPLETED
     owner = api.get_registration(ref).registration.contacts["owner"]

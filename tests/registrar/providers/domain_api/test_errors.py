@@ -271,12 +271,16 @@ def test_contact_invalid_keeps_the_violations():
     api, upstream = domain_api(respond(422, error_body("contact_invalid", violations=violations)))
 
     with pytest.raises(ContactInvalid) as caught:
-        api.order_registrant_change(REF, new_contact=NEW_CONTACT)
+        api.order_registrant_change(REF, idempotency_key="backoffice-order-7",
+                                    new_contact=NEW_CONTACT)
 
     assert caught.value.violations == violations
     assert caught.value.code == "contact_invalid"
+    # A documented refusal: known to have changed (and charged) nothing.
+    assert caught.value.documented and caught.value.not_applied
     assert_safe_message(caught.value)
     assert upstream.count == 1
+    assert upstream.only.headers["Idempotency-Key"] == "backoffice-order-7"
 
 
 @pytest.mark.parametrize("errors", ["a single string", None, 42])
@@ -298,7 +302,8 @@ INTERNAL_DETAIL = "socket detail 10.1.2.3:443 secret-ish"
 @pytest.mark.parametrize(
     ("exc_type", "code"),
     [(httpx.ReadTimeout, "timeout"), (httpx.WriteTimeout, "timeout"),
-     (httpx.PoolTimeout, "timeout"), (httpx.ConnectTimeout, "connect_error"),
+     # No connection from the pool: nothing was sent.
+     (httpx.PoolTimeout, "connect_error"), (httpx.ConnectTimeout, "connect_error"),
      (httpx.ConnectError, "connect_error"), (httpx.RemoteProtocolError, "transport_error"),
      (httpx.ReadError, "transport_error")],
 )
@@ -326,7 +331,8 @@ def test_a_timeout_says_the_change_may_have_happened():
         api.set_lock(REF, True)
 
     assert caught.value.code == "timeout"
-    assert "may or may not" in caught.value.message
+    assert caught.value.outcome_unknown and not caught.value.not_applied
+    assert "may have applied the change" in caught.value.message
     assert upstream.count == 1
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from registrar.providers.base import (
@@ -23,9 +24,15 @@ from registrar.providers.base import (
 )
 from registrar.providers.domain_api.adapter import DomainApiProvider
 from registrar.providers.domain_api.orders import FINAL_STATES, parse_order
-from registrar.providers.errors import PriceMoved, QuoteRefused
-from tests.fakes.http import respond
-from tests.registrar.providers.domain_api.shapes import assert_sent, domain_api, order_payload
+from registrar.providers.errors import PriceMoved, QuoteRefused, TransportError, UpstreamFailure
+from registrar.providers.http import DEFAULT_RETRY
+from tests.fakes.http import fail_with, respond
+from tests.registrar.providers.domain_api.shapes import (
+    assert_sent,
+    domain_api,
+    order_payload,
+    order_record,
+)
 
 # --- parse_order ----------------------------------------------------------------------
 
@@ -389,3 +396,74 @@ def test_a_name_taken_since_the_quote_is_refused_without_placing():
 
     assert caught.value.rule == "not_available"
     assert_sent(upstream.only, "POST", CHECK, body={"domain": "example.com"})
+
+
+# --- Settling a placement whose answer was lost -------------------------------------------
+
+
+def test_a_lost_registration_is_settled_by_sending_it_again_under_its_key():
+    # The same order under the same Idempotency-Key: the upstream answers with the first
+    # order and charges nothing more. Nothing is checked again first.
+    confirmed = placement(quoted(availability(), OrderAction.REGISTER, 2), OrderAction.REGISTER,
+                          years=2)
+    api, upstream = domain_api(PLACED)
+
+    record = api.settle_placement(confirmed)
+
+    assert_sent(upstream.only, "POST", ORDERS, idempotency_key="backoffice-order-42", body={
+        "domain": "example.com", "action": "register", "years": 2,
+        "source_domain_contact_id": 501,
+        "max_total": {"amount_cents": 2198, "currency": "USD"}})
+    assert record == order_record(70001, paid=True)
+
+
+def test_a_lost_renewal_is_settled_without_a_ceiling_or_an_owner():
+    confirmed = placement(quoted(OURS, OrderAction.RENEW), OrderAction.RENEW)
+    api, upstream = domain_api(PLACED)
+
+    record = api.settle_placement(confirmed)
+
+    assert_sent(upstream.only, "POST", ORDERS, idempotency_key="backoffice-order-42",
+                body={"domain": "example.com", "action": "renew", "years": 1})
+    assert record.upstream_id == "70001"
+
+
+def test_a_lost_transfer_is_settled_without_its_auth_code_and_a_refusal_means_none():
+    # The auth code is never kept: the replay goes without it. Had the first arrived,
+    # the key would answer with it; refused, the first never arrived and nothing was
+    # placed now either.
+    confirmed = placement(quoted(TAKEN_ELSEWHERE, OrderAction.TRANSFER), OrderAction.TRANSFER)
+    api, upstream = domain_api(respond(422, {"errors": ["auth_code is required for a transfer."],
+                                             "code": "invalid_params"}))
+
+    assert api.settle_placement(confirmed) is None
+
+    assert_sent(upstream.only, "POST", ORDERS, idempotency_key="backoffice-order-42",
+                body={"domain": "example.com", "action": "transfer", "years": 1,
+                      "source_domain_contact_id": 501,
+                      "max_total": {"amount_cents": 899, "currency": "EUR"}})
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "code"),
+    [(respond(502, {"errors": ["Registrar down"], "code": "registrar_unavailable"}),
+      UpstreamFailure, "registrar_unavailable"),
+     (fail_with(httpx.ReadTimeout, "slow"), TransportError, "timeout")],
+    ids=["502", "timeout"],
+)
+def test_a_settlement_that_gets_no_answer_either_cannot_tell(answer, error, code):
+    confirmed = placement(quoted(availability(), OrderAction.REGISTER), OrderAction.REGISTER)
+    api, upstream = domain_api(answer)
+
+    with pytest.raises(error) as caught:
+        api.settle_placement(confirmed)
+
+    # Keyed, so retried (each replay is harmless); no answer at the end: still unknown.
+    assert caught.value.code == code
+    assert caught.value.outcome_unknown
+    assert upstream.count == DEFAULT_RETRY.attempts
+    for request in upstream.requests:
+        assert_sent(request, "POST", ORDERS, idempotency_key="backoffice-order-42", body={
+            "domain": "example.com", "action": "register", "years": 1,
+            "source_domain_contact_id": 501,
+            "max_total": {"amount_cents": 1099, "currency": "USD"}})

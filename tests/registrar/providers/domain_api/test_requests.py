@@ -78,7 +78,7 @@ COVERED_METHODS = {
     "list_processes", "get_process", "resend_process", "cancel_process",
     "create_domain_order", "read_order",
     # The ordering hooks: their requests are tested in test_orders.py.
-    "quote_domain_order", "place_domain_order",
+    "quote_domain_order", "place_domain_order", "settle_placement",
 }
 
 
@@ -471,8 +471,9 @@ REGISTRATION_HOOKS = [
     pytest.param(lambda api, ref: api.set_dnssec(ref, "disable"), id="set_dnssec"),
     pytest.param(lambda api, ref: api.update_holder(ref, action_mode="change",
                                                     source_contact_id=777), id="update_holder"),
-    pytest.param(lambda api, ref: api.order_registrant_change(ref, source_contact_id=777),
-                 id="order_registrant_change"),
+    pytest.param(lambda api, ref: api.order_registrant_change(
+        ref, idempotency_key="backoffice-order-7", source_contact_id=777),
+        id="order_registrant_change"),
     pytest.param(lambda api, ref: api.set_role_contacts(
         ref, {"tech": RoleContactSource("same_as_owner")}), id="set_role_contacts"),
     pytest.param(lambda api, ref: api.get_auth_code(ref), id="get_auth_code"),
@@ -785,9 +786,12 @@ def test_order_registrant_change(kwargs, body):
                                              "cart": {"id": 55, "status": "paid"}},
                                        request_id="req-order"))
 
-    placed = api.order_registrant_change(REF, **kwargs)
+    placed = api.order_registrant_change(REF, idempotency_key="backoffice-order-7", **kwargs)
 
-    assert_sent(upstream.only, "POST", registration_path("/registrant_change"), body=body)
+    # The local order's key goes with it: sent again, the upstream answers with the
+    # first order and charges once.
+    assert_sent(upstream.only, "POST", registration_path("/registrant_change"), body=body,
+                idempotency_key="backoffice-order-7")
     # The cart is paid when the order is accepted, whatever becomes of the order.
     assert placed == PlacedOrder(
         record=order_record(9001, type=OrderType.REGISTRANT_CHANGE, domain="example.co.uk",
@@ -803,7 +807,17 @@ def test_order_registrant_change_needs_exactly_one_source(kwargs):
     api, upstream = domain_api(respond(202, {}))
 
     with pytest.raises(CallerError, match="exactly one"):
-        api.order_registrant_change(REF, **kwargs)
+        api.order_registrant_change(REF, idempotency_key="backoffice-order-7", **kwargs)
+
+    assert upstream.count == 0
+
+
+def test_order_registrant_change_needs_the_local_orders_key():
+    # Without a key a retry, or settling a lost answer, could charge twice.
+    api, upstream = domain_api(respond(202, {}))
+
+    with pytest.raises(CallerError, match="the local order's key"):
+        api.order_registrant_change(REF, idempotency_key="", source_contact_id=777)
 
     assert upstream.count == 0
 

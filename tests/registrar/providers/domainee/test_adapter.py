@@ -195,7 +195,8 @@ def assert_sent(request: httpx.Request, method: str, path: str, *, body: Any = N
 # --- Shape of the adapter ----------------------------------------------------------------
 
 COVERED_METHODS = {"ping", "order_idempotency_key", "purchase", "iter_purchases",
-                   "iter_orders", "quote_domain_order", "place_domain_order"}
+                   "iter_orders", "quote_domain_order", "place_domain_order",
+                   "settle_placement"}
 
 
 def test_every_public_method_is_covered_here():
@@ -913,6 +914,64 @@ def test_placing_above_the_live_price_ceiling_charges_nothing(provider, fake):
     with pytest.raises(PriceChanged):
         provider.place_domain_order(placement())
     assert fake.purchases == []
+
+
+def test_settling_a_lost_purchase_finds_it_by_its_customer_reference(provider, fake):
+    # Document 002's own lookup: the list filtered by the reference it was sent with,
+    # then the purchase of this hostname (not another of the same customer's).
+    fake.add_purchase("janesbakery.com", customer_reference="user_bob_7")
+    fake.add_purchase("otherbakery.com", customer_reference="user_jane_42")
+    mine = fake.add_purchase("janesbakery.com", customer_reference="user_jane_42")
+
+    record = provider.settle_placement(placement(placed_at=fake.now))
+
+    assert_sent(fake.only, "GET", PURCHASES,
+                params={"limit": "100", "customerReference": "user_jane_42"})
+    assert record == purchase_record(mine)
+    assert (record.state, record.total_minor) == (OrderState.COMPLETED, 1518)
+
+
+def test_settling_takes_the_newest_purchase_of_the_hostname(provider, fake):
+    fake.add_purchase("janesbakery.com", status="refunded", customer_reference="user_jane_42")
+    newest = fake.add_purchase("janesbakery.com", customer_reference="user_jane_42")
+
+    record = provider.settle_placement(placement(placed_at=fake.now))
+
+    assert record == purchase_record(newest)
+
+
+@pytest.mark.parametrize(("placed_after", "found"),
+                         [(timedelta(minutes=4), True), (timedelta(minutes=6), False)],
+                         ids=["within-the-clock-skew", "from-before"])
+def test_a_purchase_from_before_the_placement_is_another_order(provider, fake, placed_after,
+                                                               found):
+    # Listed from before it was placed (allowing five minutes of clock skew): an older
+    # purchase of the same name, not this one.
+    older = fake.add_purchase("janesbakery.com", customer_reference="user_jane_42")
+
+    record = provider.settle_placement(placement(placed_at=fake.now + placed_after))
+
+    assert record == (purchase_record(older) if found else None)
+    assert fake.only.method == "GET"
+
+
+def test_settling_when_nothing_is_listed_is_none(provider, fake):
+    assert provider.settle_placement(placement(placed_at=fake.now)) is None
+    assert_sent(fake.only, "GET", PURCHASES,
+                params={"limit": "100", "customerReference": "user_jane_42"})
+    assert fake.purchases == []  # asked, never bought
+
+
+def test_settling_when_the_list_cannot_be_read_raises(provider, fake):
+    fake.add_purchase("janesbakery.com", customer_reference="user_jane_42")
+    fake.fail_list(respond(500, {"error": {"code": "internal", "message": "boom"}}))
+
+    with pytest.raises(UpstreamFailure) as caught:
+        provider.settle_placement(placement(placed_at=fake.now))
+
+    # A read: a plain failure, never an unknown outcome.
+    assert caught.value.status == 500 and not caught.value.outcome_unknown
+    assert fake.only.method == "GET"
 
 
 # --- Webhooks ------------------------------------------------------------------------------
