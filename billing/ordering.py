@@ -476,7 +476,7 @@ def settle_now(order: Order, provider: Provider) -> tuple[OrderRecord | None, st
     except Unsupported:
         return None, NO_WAY_TO_TELL
     except ProviderError as error:
-        return None, f"asking again failed too: {error.message}"
+        return None, f"asking again failed too: {error.message.rstrip('.')}"
 
 
 def _failed(order: Order, actor, parameters, error: ProviderError, message: str, *,

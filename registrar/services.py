@@ -1405,8 +1405,8 @@ def _reread_process_after_unknown(process: Process, provider: Provider) -> Settl
         view = provider.get_process(process.registration.ref, process.upstream_id)
     except ProviderError as error:
         return Settled(settled=False, message=(
-            f"The process could not be read again now ({error.message}); it is polled as "
-            "usual and shows its state when it can be read."))
+            f"The process could not be read again now ({error.message.rstrip('.')}); it is "
+            "polled as usual and shows its state when it can be read."))
     process.status = view.process.status or process.status
     process.raw = view.process.raw
     _log_entries(process, view.log)
