@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,6 +57,14 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_filters",
     "django_countries",
+    # The second factor: TOTP apps, printed backup codes and passkeys (WebAuthn).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
+    # Login throttling: lockout per user and address, attempts kept for Admins.
+    "axes",
+    "csp",
     "registrar",
     "contacts",
     "billing",
@@ -71,8 +80,22 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed a second factor.
+    "django_otp.middleware.OTPMiddleware",
+    # Absolute session lifetime, the web channel and step-up freshness for the audit
+    # trail and the services (backoffice/assurance.py).
+    "backoffice.middleware.StaffSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout into its own response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -162,6 +185,52 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=2 * 60 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
+# However active, a session ends this long after its login (backoffice/middleware.py).
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=10 * 60 * 60)
+
+# --- Staff authentication ---------------------------------------------------
+# A second factor is required of every staff login whenever DEBUG is off; the demo may
+# leave it off and then shows a banner saying so. `check --deploy` warns when it is off.
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=not DEBUG)
+# High-risk operations need a second factor given within this many seconds (step-up).
+STEP_UP_MAX_AGE_SECONDS = env.int("STEP_UP_MAX_AGE_SECONDS", default=5 * 60)
+# Two-person approval: a request must be approved by someone else within this window,
+# and the operations that need one (registrar/approvals.py lists the names).
+APPROVAL_WINDOW_SECONDS = env.int("APPROVAL_WINDOW_SECONDS", default=60 * 60)
+TWO_PERSON_OPERATIONS = env.list("TWO_PERSON_OPERATIONS", default=[
+    "unlock_protected", "registrant_change", "transfer_out_approve", "push_transfer",
+    "auth_code_flagged",
+])
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Registrar back-office")
+# Passkeys are bound to the site's host name: the first allowed host unless set.
+OTP_WEBAUTHN_RP_ID = env("OTP_WEBAUTHN_RP_ID", default=(ALLOWED_HOSTS or ["localhost"])[0])
+OTP_WEBAUTHN_RP_NAME = env("OTP_WEBAUTHN_RP_NAME", default="Registrar back-office")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list("OTP_WEBAUTHN_ALLOWED_ORIGINS", default=(
+    [f"http://{host}:8000" for host in ALLOWED_HOSTS] if DEBUG
+    else [f"https://{host}" for host in ALLOWED_HOSTS if not host.startswith(".")])
+    or ["https://localhost"])
+# Lockout after repeated failures for one user from one address (django-axes).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Content-Security-Policy (django-csp): nothing inline without a per-response nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    },
+}
 
 # A cache shared by every process on the machine (web, worker): the Entri JWT is
 # minted once and reused by all. Production: CACHE_URL=redis://.../1.
