@@ -1,10 +1,31 @@
-"""Shared admin base classes, and the audit trail's admin."""
+"""Shared admin base classes, the audit trail's admin, and the staff user and group
+admins (with least privilege for non-superusers and every change audited)."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+import datetime
+import decimal
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+# Imported first so that its User and Group admins are registered, and can be replaced.
+import django.contrib.auth.admin as auth_admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+from django.db import models, router, transaction
+from django.db.models.query import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+
+from backoffice import audit
 from backoffice.models import StaffAction
+from backoffice.roles import ADMIN, FINANCE, SUPPORT
+
+User = get_user_model()
 
 
 class MirrorAdmin(admin.ModelAdmin):
@@ -44,21 +65,13 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-@admin.register(StaffAction)
-class StaffActionAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor_label", "action", "target_repr", "outcome",
-                    "upstream_code")
-    list_filter = ("outcome", "action", "target_type")
-    search_fields = ("actor_label", "action", "target_repr", "target_id", "upstream_request_id",
-                     "process_id")
-    date_hierarchy = "created_at"
-    list_select_related = ("actor",)
-    show_full_result_count = False
+class RecordAdmin(admin.ModelAdmin):
+    """Admin for records the back-office writes itself (the audit trail, approvals):
+    shown, never added, changed or deleted here, for everyone including superusers."""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
-    # Append-only, for everyone including superusers.
     def has_add_permission(self, request):
         return False
 
@@ -67,3 +80,353 @@ class StaffActionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(StaffAction)
+class StaffActionAdmin(RecordAdmin):
+    list_display = ("created_at", "actor_label", "channel", "action", "target_repr",
+                    "outcome", "upstream_code")
+    list_filter = ("outcome", "channel", "action", "target_type")
+    search_fields = ("actor_label", "action", "target_repr", "target_id", "upstream_request_id",
+                     "process_id")
+    date_hierarchy = "created_at"
+    list_select_related = ("actor",)
+    show_full_result_count = False
+
+
+
+# --- configuration changes, audited ------------------------------------------------------
+
+#: What a credential's value is recorded as: that it changed, never what it is.
+CREDENTIAL_CHANGED = "changed (value not recorded)"
+
+
+def audit_value(value: Any) -> Any:
+    """`value` as plain JSON for the audit trail: related rows by their name, dates as
+    ISO 8601, decimals as strings."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): audit_value(item) for key, item in value.items()}
+    if isinstance(value, QuerySet | Iterable) and not isinstance(value, bytes):
+        return [audit_value(item) for item in value]
+    return str(value)
+
+
+def _pk(value: Any) -> str:
+    return str(value.pk if isinstance(value, models.Model) else value)
+
+
+class ConfigAuditMixin:
+    """Every add, change and delete made through this admin writes one audit row
+    (`config.<model>.add|change|delete`) with the values before and after.
+
+    The diff comes from the form: `changed_data`, its initial values (as loaded) and its
+    cleaned ones (as saved). Relations are recorded by name, many-to-many fields as what
+    was added and removed. Secret-looking keys are masked by `audit.mask_secrets`;
+    password inputs and `audit_credential_fields` are recorded as changed, never by value.
+    """
+
+    audit_credential_fields: tuple[str, ...] = ()
+    #: Model fields never copied into the trail (the User's password hash).
+    audit_excluded_fields: tuple[str, ...] = ()
+
+    def audit_action(self, verb: str) -> str:
+        return f"config.{self.model._meta.model_name}.{verb}"
+
+    def _is_credential(self, form: forms.BaseForm, name: str) -> bool:
+        field = form.fields.get(name)
+        return name in self.audit_credential_fields or isinstance(
+            getattr(field, "widget", None), forms.PasswordInput)
+
+    def audit_changes(self, form: forms.BaseForm) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        for name in form.changed_data:
+            if name in self.audit_excluded_fields:
+                continue
+            if self._is_credential(form, name):
+                changes[name] = CREDENTIAL_CHANGED
+                continue
+            field = form.fields[name]
+            old, new = form.initial.get(name), form.cleaned_data.get(name)
+            if isinstance(field, forms.ModelMultipleChoiceField):
+                # Whole lists of permissions would bury the one that was granted.
+                before = {_pk(item): item for item in old or []}
+                after = {_pk(item): item for item in new or []}
+                changes[name] = {
+                    "added": sorted(str(after[key]) for key in after.keys() - before.keys()),
+                    "removed": sorted(str(before[key]) for key in before.keys() - after.keys()),
+                }
+            elif isinstance(field, forms.ModelChoiceField):
+                if old is not None and not isinstance(old, models.Model):
+                    old = field.queryset.model._base_manager.filter(pk=old).first() or old
+                changes[name] = {"old": audit_value(old), "new": audit_value(new)}
+            else:
+                changes[name] = {"old": audit_value(old), "new": audit_value(new)}
+        return changes
+
+    def audit_values(self, form: forms.BaseForm) -> dict[str, Any]:
+        """What an added row was created with, as the form gave it."""
+        return {
+            name: CREDENTIAL_CHANGED if self._is_credential(form, name)
+            else audit_value(form.cleaned_data[name])
+            for name in form.fields
+            if name in form.cleaned_data and name not in self.audit_excluded_fields
+        }
+
+    def audit_snapshot(self, obj: models.Model) -> dict[str, Any]:
+        """A row's values as they stand, for the record of its deletion."""
+        values: dict[str, Any] = {}
+        for field in [*obj._meta.concrete_fields, *obj._meta.many_to_many]:
+            if field.name in self.audit_excluded_fields or field.primary_key:
+                continue
+            if field.many_to_many:
+                values[field.name] = sorted(str(item) for item in getattr(obj, field.name).all())
+            elif field.is_relation:
+                values[field.name] = audit_value(getattr(obj, field.name))
+            else:
+                values[field.name] = audit_value(field.value_from_object(obj))
+        return values
+
+    def audit_notes(self, request: HttpRequest, obj: models.Model, form: forms.BaseForm,
+                    change: bool) -> dict[str, Any]:
+        """Further parameters for an add or change row (a subclass's credentials)."""
+        return {}
+
+    def _name(self) -> str:
+        return str(self.model._meta.verbose_name)
+
+    def save_related(self, request, form, formsets, change):
+        # After the many-to-many fields are saved: one row for the whole edit, in the
+        # admin's transaction, so the trail and the configuration never disagree.
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        notes = self.audit_notes(request, obj, form, change)
+        if change:
+            changes = self.audit_changes(form)
+            parameters = {"changes": changes, **notes}
+            named = sorted({*changes, *notes})
+            message = (f"Changed {self._name()} {obj}: {', '.join(named)}." if named
+                       else f"Saved {self._name()} {obj} with no changes.")
+        else:
+            parameters = {"values": self.audit_values(form), **notes}
+            message = f"Added {self._name()} {obj}."
+        audit.record(actor=request.user, action=self.audit_action("change" if change else "add"),
+                     target=obj, parameters=parameters, outcome=StaffAction.Outcome.SUCCEEDED,
+                     message=message)
+
+    def _deletion_row(self, request: HttpRequest, obj: models.Model) -> StaffAction:
+        # Built before the delete, while the row still has its id and relations.
+        return audit.build(actor=request.user, action=self.audit_action("delete"), target=obj,
+                           parameters={"values": self.audit_snapshot(obj)},
+                           outcome=StaffAction.Outcome.SUCCEEDED,
+                           message=f"Deleted {self._name()} {obj}.")
+
+    def delete_model(self, request, obj):
+        row = self._deletion_row(request, obj)
+        super().delete_model(request, obj)
+        row.save()
+
+    def delete_queryset(self, request, queryset):
+        rows = [self._deletion_row(request, obj) for obj in queryset]
+        super().delete_queryset(request, queryset)
+        StaffAction.objects.bulk_create(rows)
+
+
+# --- staff users and groups -------------------------------------------------------------
+
+#: Fields that grant power beyond the groups: only a superuser may set them.
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "user_permissions")
+ROLE_GROUPS = (SUPPORT, FINANCE, ADMIN)
+
+
+class StaffUserAdmin(ConfigAuditMixin, auth_admin.UserAdmin):
+    """Django's user admin, with least privilege for non-superusers (Admins).
+
+    An Admin cannot make anyone (themselves included) a superuser or staff, grant
+    permissions directly, join a group, change a superuser, or set anyone's password
+    but their own. The fields are read-only for them, and a POST that changes them
+    anyway is refused and audited."""
+
+    # Passwords are recorded as "password set" or "password changed" (audit_notes and
+    # user_change_password), never by value or hash.
+    audit_excluded_fields = ("password", "password1", "password2", "usable_password")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            fieldsets.append(("Second factor", {"fields": ("second_factor",)}))
+        return fieldsets
+
+    change_form_template = "admin/backoffice/user_change_form.html"
+
+    @admin.display(description="devices")
+    def second_factor(self, user) -> str:
+        from backoffice.security.devices import confirmed_devices, kind_of
+
+        return ", ".join(sorted(kind_of(device) for device in confirmed_devices(user))) or (
+            "none set up")
+
+
+    def get_readonly_fields(self, request, obj=None):
+        # Kept by Django itself; a form round trip would only shave their microseconds.
+        fields = [*super().get_readonly_fields(request, obj), "last_login", "date_joined",
+                  "second_factor"]
+        if not request.user.is_superuser:
+            fields += [name for name in self._protected_fields(request, obj)
+                       if name not in fields]
+        return fields
+
+    @staticmethod
+    def _protected_fields(request: HttpRequest, obj) -> list[str]:
+        own = obj is not None and obj.pk == request.user.pk
+        return [*PRIVILEGE_FIELDS, *(["groups"] if own else [])]
+
+    def _changes_superuser(self, request: HttpRequest, obj) -> bool:
+        return obj is not None and obj.is_superuser and not request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        if self._changes_superuser(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if self._changes_superuser(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    # -- refusing a forged POST ------------------------------------------------------------
+
+    def _privileges_posted(self, request: HttpRequest, target) -> list[str]:
+        """The protected fields a POST would change: a form from this admin never sends
+        them to a non-superuser, so their presence with a new value is forged."""
+        posted = request.POST
+        changed = []
+        for name in self._protected_fields(request, target):
+            if name not in posted:
+                continue
+            if name in ("is_superuser", "is_staff"):
+                wanted = forms.BooleanField(required=False).to_python(posted.get(name))
+                if wanted != (bool(getattr(target, name)) if target is not None else False):
+                    changed.append(name)
+            else:
+                wanted_ids = {value for value in posted.getlist(name) if value}
+                current = ({str(pk) for pk in getattr(target, name).values_list("pk", flat=True)}
+                           if target is not None else set())
+                if wanted_ids != current:
+                    changed.append(name)
+        return changed
+
+    def _refuse_forged_privileges(self, request: HttpRequest, object_id: str | None) -> None:
+        if request.method != "POST" or request.user.is_superuser:
+            return
+        target = self.get_object(request, unquote(object_id)) if object_id else None
+        if object_id and target is None:
+            return  # the admin answers "no such user" itself
+        refused = self._privileges_posted(request, target)
+        if not refused:
+            return
+        # Outside the admin's transaction, so that the refusal stays on record.
+        audit.record(
+            actor=request.user, action=self.audit_action("change" if target else "add"),
+            target=target, parameters={"refused": refused},
+            outcome=StaffAction.Outcome.FAILED,
+            message=f"Refused: only a superuser may change {', '.join(refused)}.")
+        raise PermissionDenied(f"Only a superuser may change {', '.join(refused)}.")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        self._refuse_forged_privileges(request, None)
+        return super().add_view(request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._refuse_forged_privileges(request, object_id)
+        if request.user.is_superuser and str(unquote(object_id)).isdigit():
+            # Only superusers reset another's second factor (backoffice/security).
+            extra_context = {**(extra_context or {}), "second_factor_reset_url": reverse(
+                "admin:security_reset", args=[unquote(object_id)])}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # -- passwords -------------------------------------------------------------------------
+
+    def audit_notes(self, request, obj, form, change):
+        if change:
+            return {}
+        return {"credentials": "password set" if obj.has_usable_password()
+                else "password-based login disabled"}
+
+    def user_change_password(self, request, id, form_url=""):
+        user = self.get_object(request, unquote(id))
+        if (user is not None and not request.user.is_superuser
+                and user.pk != request.user.pk):
+            raise PermissionDenied("Only a superuser may change another user's password.")
+        if request.method != "POST" or user is None:
+            return super().user_change_password(request, id, form_url)
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            response = super().user_change_password(request, id, form_url)
+            now = User._base_manager.filter(pk=user.pk).values_list("password", flat=True)
+            if now.first() != user.password:
+                user.refresh_from_db()
+                what = ("password changed" if user.has_usable_password()
+                        else "password-based login disabled")
+                audit.record(actor=request.user, action=self.audit_action("change"),
+                             target=user, parameters={"credentials": what},
+                             outcome=StaffAction.Outcome.SUCCEEDED,
+                             message=f"{what.capitalize()} for user {user}.")
+        return response
+
+
+class StaffGroupAdmin(ConfigAuditMixin, auth_admin.GroupAdmin):
+    """Django's group admin, audited, and plain about the three role groups: their
+    permissions are whatever backoffice/roles.py says, and setup_roles (run after every
+    migrate) puts them back."""
+
+    list_display = ("name", "role_group")
+
+    @admin.display(description="role group")
+    def role_group(self, group: Group) -> str:
+        return ("Yes: setup_roles resets its permissions" if group.name in ROLE_GROUPS
+                else "")
+
+    @staticmethod
+    def role_warning(group: Group) -> str:
+        return (f"{group.name} is one of the three role groups: setup_roles, which runs after "
+                "every migrate, resets its permissions to those listed in "
+                "backoffice/roles.py, so a change made here will be undone.")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "subtitle": (f"{', '.join(ROLE_GROUPS)} are role groups: setup_roles resets "
+                         "their permissions after every migrate, undoing edits made here."),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def _warn_if_role(self, request: HttpRequest, object_id: str) -> None:
+        group = self.get_object(request, unquote(object_id))
+        if request.method == "GET" and group is not None and group.name in ROLE_GROUPS:
+            messages.warning(request, self.role_warning(group))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._warn_if_role(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._warn_if_role(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if form.instance.name in ROLE_GROUPS:
+            messages.warning(request, self.role_warning(form.instance))
+
+
+for _model, _admin in ((User, StaffUserAdmin), (Group, StaffGroupAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin)

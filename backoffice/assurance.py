@@ -36,9 +36,9 @@ class Context:
     second_factor_at: datetime | None = None
 
 
+_current: ContextVar[Context] = ContextVar("backoffice_acting")
 # Outside any request, task or webhook, work is being done from a shell.
-_current: ContextVar[Context] = ContextVar("backoffice_acting",
-                                           default=Context(channel=Channel.CLI))
+_SHELL = Context(channel=Channel.CLI)
 
 #: Where a web session keeps the time its user last gave a second factor.
 SESSION_KEY = "backoffice_second_factor_at"
@@ -56,7 +56,7 @@ class StepUpRequired(Exception):
 
 
 def current() -> Context:
-    return _current.get()
+    return _current.get(_SHELL)
 
 
 def channel() -> str:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.db import models
 
+from backoffice import assurance
 from backoffice.models import StaffAction
 
 MASK = "***"
@@ -96,8 +97,12 @@ def build(
     process_id: str = "",
     message: str = "",
     actor_label: str = "",
+    channel: str | None = None,
 ) -> StaffAction:
-    """An unsaved audit row, for callers that write many at once (bulk_create)."""
+    """An unsaved audit row, for callers that write many at once (bulk_create).
+
+    `channel` is how the work was started (web, command line, task, webhook): by
+    default the acting context's (backoffice.assurance), which every entry point sets."""
     if actor is not None and not actor_label:
         actor_label = actor.get_username()
     return StaffAction(
@@ -114,4 +119,5 @@ def build(
         upstream_request_id=upstream_request_id[:128],
         process_id=str(process_id)[:64],
         message=message,
+        channel=channel or assurance.channel(),
     )

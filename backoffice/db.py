@@ -6,9 +6,8 @@ from django.db import migrations
 def append_only(table: str) -> migrations.RunPython:
     """A migration operation that makes `table` refuse UPDATE and DELETE on PostgreSQL.
 
-    The model layer already refuses both; the trigger also stops raw SQL and other
-    clients. TRUNCATE stays possible for maintenance (and for test database flushes).
-    SQLite gets no trigger: its test flushes use DELETE.
+    The first version of the guard, kept for the migrations that use it;
+    `append_only_guard` (below) supersedes it and refuses TRUNCATE as well.
     """
 
     def forwards(apps, schema_editor):
@@ -35,3 +34,53 @@ def append_only(table: str) -> migrations.RunPython:
         )
 
     return migrations.RunPython(forwards, backwards)
+
+
+class PostgreSQLOnly(migrations.RunSQL):
+    """RunSQL that runs on PostgreSQL and is a no-op on every other database.
+
+    Each statement is given whole (a list, not a script), so dollar-quoted function
+    bodies are not split and a literal % needs no escaping."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+def append_only_guard(table: str) -> PostgreSQLOnly:
+    """Make `table` refuse UPDATE, DELETE (row-level triggers) and TRUNCATE (a
+    statement-level trigger) on PostgreSQL, whoever connects.
+
+    The model layer refuses the same through the ORM; the triggers also stop raw SQL,
+    other clients, and a `manage.py flush` pointed at the wrong database. They belong to
+    the role that runs migrations: the application's role is granted only SELECT and
+    INSERT on these tables (docs/deploy.md), so it can neither change rows nor drop or
+    disable the triggers. Replaces the UPDATE/DELETE trigger of `append_only` in place.
+    """
+    function = f"{table}_append_only"
+    refuse = f"""
+        CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+                USING ERRCODE = 'restrict_violation',
+                      HINT = 'Rows of this table are never changed or removed; '
+                             'record a new row instead.';
+        END;
+        $$"""
+    return PostgreSQLOnly(
+        sql=[
+            refuse,
+            f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+            f"""CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+                FOR EACH ROW EXECUTE FUNCTION {function}()""",
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            f"""CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+                FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+        ],
+        # Back to the first guard: UPDATE and DELETE refused, TRUNCATE allowed.
+        reverse_sql=[f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}"],
+    )

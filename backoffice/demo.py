@@ -196,9 +196,9 @@ def load_demo() -> DemoSummary:
         label=SANDBOX_LABEL,
         defaults=dict(
             kind="sandbox",
-            base_url="http://sandbox.invalid",
+            base_url="https://sandbox.invalid",
             account_ref="demo-account",
-            secret_env="SANDBOX_API_TOKEN",
+            secret_env="PROVIDER_SECRET_SANDBOX",
             timeout_seconds=10,
             enabled=True,
         ),

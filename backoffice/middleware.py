@@ -1,5 +1,5 @@
 """Per-request staff session rules: the channel and step-up context for services and the
-audit trail, and the absolute session lifetime."""
+audit trail, the absolute session lifetime, and the second factor due before any page."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from backoffice import assurance
+from backoffice.security import gate
 
 #: When the session's user logged in; the absolute lifetime counts from here.
 LOGIN_AT_KEY = "backoffice_login_at"
@@ -47,3 +48,8 @@ class StaffSessionMiddleware:
         with assurance.acting(assurance.Channel.WEB, user=request.user,
                               second_factor_at=assurance.session_second_factor_at(request)):
             return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # Here rather than in each view: the URL is resolved, so the rule knows which
+        # page is asked for, and no view (admin, finance, one added later) is left out.
+        return gate.check(request)

@@ -2,25 +2,90 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-
-class AppendOnlyError(Exception):
-    """Raised on any attempt to change or delete an audit row."""
+from backoffice import assurance
 
 
-class StaffActionQuerySet(models.QuerySet):
+class AppendOnlyError(ValueError):
+    """Raised on any attempt to change or delete a row of an append-only table (the
+    audit trail, the payment ledger)."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Reads and inserts, never changes or removes a row, whichever path asks.
+
+    Set as both the default and the base manager (Meta.base_manager_name): Django's own
+    internals (Model.save's UPDATE, the deletion collector, bulk_update) go through the
+    base manager's `_update` and `_raw_delete`, not through `update()` and `delete()`.
+    """
+
+    def _refuse(self, verb: str):
+        raise AppendOnlyError(self.model.append_only_refusal.format(verb=verb))
+
     def update(self, **kwargs):
-        raise AppendOnlyError("Staff actions are append-only; they cannot be updated.")
+        self._refuse("updated")
+
+    def _update(self, values):
+        self._refuse("updated")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        self._refuse("updated")
+
+    def bulk_create(self, objs, *args, update_conflicts: bool = False, **kwargs):
+        # An upsert (INSERT ... ON CONFLICT DO UPDATE) rewrites the rows it meets.
+        if update_conflicts:
+            self._refuse("updated")
+        return super().bulk_create(objs, *args, **kwargs)
 
     def delete(self):
-        raise AppendOnlyError("Staff actions are append-only; they cannot be deleted.")
+        self._refuse("deleted")
+
+    def _raw_delete(self, using):
+        self._refuse("deleted")
 
 
-class StaffAction(models.Model):
+class AppendOnlyModel(models.Model):
+    """A row written once and never changed or deleted.
+
+    A subclass sets `append_only_refusal` ("... cannot be {verb}.") and, in its Meta,
+    `base_manager_name = "objects"` with `objects` an AppendOnlyQuerySet manager. On
+    PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE as well
+    (backoffice.db.append_only_guard).
+    """
+
+    append_only_refusal = "These rows are append-only; they cannot be {verb}."
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields"):
+            raise AppendOnlyError(self.append_only_refusal.format(verb="updated"))
+        # Never the UPDATE-then-INSERT Django tries for a row given an explicit id: an
+        # existing id fails loudly instead of overwriting that row.
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    save.alters_data = True
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(self.append_only_refusal.format(verb="deleted"))
+
+    delete.alters_data = True
+
+
+class StaffActionQuerySet(AppendOnlyQuerySet):
+    pass
+
+
+class StaffAction(AppendOnlyModel):
     """One row per upstream mutation (or attempt): who did what to which object, and how it ended.
 
-    Append-only. The model refuses updates and deletes, the admin offers neither, and on
-    PostgreSQL a trigger refuses them in the database too.
+    Append-only. The model refuses updates and deletes through every ORM path, the admin
+    offers neither, and on PostgreSQL a trigger refuses them (and TRUNCATE) in the
+    database too.
     """
+
+    append_only_refusal = "Staff actions are append-only; they cannot be {verb}."
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"
@@ -54,21 +119,20 @@ class StaffAction(models.Model):
     upstream_request_id = models.CharField(max_length=128, blank=True)
     process_id = models.CharField(max_length=64, blank=True)
     message = models.TextField(blank=True)
+    # Empty on rows written before the channel was recorded.
+    channel = models.CharField(
+        max_length=16, choices=assurance.Channel.choices,
+        default=assurance.channel, blank=True, db_index=True,
+        editable=False, help_text="How the work was started: web, command line, background "
+        "task or webhook.")
 
     objects = StaffActionQuerySet.as_manager()
 
     class Meta:
+        base_manager_name = "objects"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["target_type", "target_id", "-created_at"])]
         verbose_name = "staff action"
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.outcome}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError("Staff actions are append-only; they cannot be updated.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Staff actions are append-only; they cannot be deleted.")

@@ -48,6 +48,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registrar.view_processlogentry",
         "registrar.resend_process",
         "registrar.cancel_process",
+        # Their own high-risk requests and their state; approving is another person's.
+        "registrar.view_approval",
         *_REGISTRATION_OPERATIONS,
         "contacts.view_contact",
         "contacts.add_contact",
@@ -80,9 +82,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 def _admin_permissions(using: str) -> list[str]:
     """Admin holds everything in the back-office's apps plus user management, except
-    changing or deleting audit rows, which nobody can."""
+    changing or deleting audit rows, which nobody can; and may look at login attempts
+    and lockouts (django-axes), without editing them."""
+    from django.db.models import Q
+
     perms = Permission.objects.using(using).filter(
-        content_type__app_label__in=["registrar", "contacts", "billing", "backoffice", "auth"]
+        Q(content_type__app_label__in=["registrar", "contacts", "billing", "backoffice",
+                                        "auth"])
+        | Q(content_type__app_label="axes", codename__startswith="view_")
     ).select_related("content_type")
     forbidden = {"backoffice.change_staffaction", "backoffice.delete_staffaction",
                  "backoffice.add_staffaction"}

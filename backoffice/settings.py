@@ -112,6 +112,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The demo's "two-factor login is off" banner.
+                "backoffice.security.context.second_factor",
             ],
         },
     },
@@ -164,6 +166,7 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
 
 # --- Security -------------------------------------------------------------
 # Secure by default; development over plain http on loopback turns these off
@@ -202,11 +205,16 @@ TWO_PERSON_OPERATIONS = env.list("TWO_PERSON_OPERATIONS", default=[
     "auth_code_flagged",
 ])
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Registrar back-office")
-# Passkeys are bound to the site's host name: the first allowed host unless set.
-OTP_WEBAUTHN_RP_ID = env("OTP_WEBAUTHN_RP_ID", default=(ALLOWED_HOSTS or ["localhost"])[0])
+# Passkeys are bound to the site's host name: the first allowed host unless set. In
+# development, localhost: browsers accept passkeys over plain http only there, and
+# never for an IP address.
+OTP_WEBAUTHN_RP_ID = env("OTP_WEBAUTHN_RP_ID", default="localhost" if DEBUG else (
+    ALLOWED_HOSTS or ["localhost"])[0])
 OTP_WEBAUTHN_RP_NAME = env("OTP_WEBAUTHN_RP_NAME", default="Registrar back-office")
+# A passkey is the second step after the password, never a login on its own.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list("OTP_WEBAUTHN_ALLOWED_ORIGINS", default=(
-    [f"http://{host}:8000" for host in ALLOWED_HOSTS] if DEBUG
+    ["http://localhost:8000"] if DEBUG
     else [f"https://{host}" for host in ALLOWED_HOSTS if not host.startswith(".")])
     or ["https://localhost"])
 # Lockout after repeated failures for one user from one address (django-axes).
@@ -214,8 +222,14 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The lockout ends when its page says, however often the login is tried meanwhile.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Renders that template with the admin's context and the time the lockout ends.
+AXES_LOCKOUT_CALLABLE = "backoffice.security.lockout.lockout_response"
+# Every failure kept (AccessFailureLog), not only the running count per user and address.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 
 # Content-Security-Policy (django-csp): nothing inline without a per-response nonce.
 CONTENT_SECURITY_POLICY = {
@@ -298,6 +312,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# The worker logs through LOGGING below (and its redaction filter), not handlers of its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Following registrar processes: poll with capped backoff; after the limit a process
 # is marked stuck for staff instead of being polled forever.
@@ -354,12 +370,29 @@ SANDBOX_STATE_FILE: Path | None = Path(
 # in production.
 SANDBOX_TOKEN = env("SANDBOX_TOKEN", default="sandbox-token")
 PROVIDER_USER_AGENT = env("PROVIDER_USER_AGENT", default="registrar-backoffice/0.1")
+# A provider account may name only environment variables under this prefix as its
+# secret (or a <name>_FILE variable holding the path of a file with it): never the
+# back-office's own SECRET_KEY or DATABASE_URL. See README, "Provider accounts".
+PROVIDER_SECRET_ENV_PREFIX = "PROVIDER_SECRET_"  # noqa: S105 (a name prefix, not a secret)
+# Development only: provider base URLs on loopback (the sandbox, local test servers),
+# plain http included. Off, every base URL must be https on a public address.
+PROVIDER_LOOPBACK_HTTP_ALLOWED = env.bool("PROVIDER_LOOPBACK_HTTP_ALLOWED", default=DEBUG)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler masks tokens, auth codes, passwords and link tokens (backoffice/logredact.py).
+    "filters": {"redact": {"()": "backoffice.logredact.RedactFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"},
+                # Its start-up banner on every command; lockouts still log at WARNING.
+                "axes.apps": {"level": "WARNING"},
+                # Django's own default handlers (debug console, mail_admins, runserver)
+                # are replaced by the console above, so no record skips the filter.
+                "django": {"level": "INFO"},
+                "django.server": {"handlers": ["console"], "level": "INFO",
+                                  "propagate": False}},
 }

@@ -11,8 +11,11 @@ from datetime import timedelta
 
 from django.contrib import admin
 from django.db.models import Count, Q
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
+
+from backoffice.security import gate
+from backoffice.security import views as security_views
 
 
 class BackofficeAdminSite(admin.AdminSite):
@@ -20,6 +23,32 @@ class BackofficeAdminSite(admin.AdminSite):
     site_title = "Registrar back-office"
     index_title = "Dashboard"
     enable_nav_sidebar = True
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        if gate.due_for(request):
+            # Until the second factor is given, no menu of pages that would only send
+            # the user back to the code page.
+            context.update(available_apps=[], is_nav_sidebar_enabled=False)
+        return context
+
+    def get_urls(self):
+        def page(view, **kwargs):
+            return self.admin_view(lambda request, **kw: view(request, self, **kw), **kwargs)
+
+        # Reached before a second factor is given too: backoffice/security/gate.py
+        # lists which of these stay open while one is due.
+        return [
+            path("security/", page(security_views.overview), name="security"),
+            path("security/verify/", page(security_views.verify), name="security_verify"),
+            path("security/authenticator/", page(security_views.totp), name="security_totp"),
+            path("security/backup-codes/", page(security_views.backup_codes),
+                 name="security_backup_codes"),
+            path("security/staff/", page(security_views.staff), name="security_staff"),
+            path("security/staff/<int:user_id>/reset/", page(security_views.reset),
+                 name="security_reset"),
+            *super().get_urls(),
+        ]
 
     def index(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "dashboard": _dashboard(request)}
@@ -55,6 +84,14 @@ def _dashboard(request) -> list[dict]:
             "label": "Stuck processes",
             "value": Process.objects.filter(stuck=True, is_terminal=False).count(),
             "url": "/admin/registrar/process/?stuck__exact=1",
+        })
+    if request.user.has_perm("registrar.approve_operation"):
+        from registrar.approvals import pending_for
+
+        cards.append({
+            "label": "Requests waiting for your approval",
+            "value": pending_for(request.user).count(),
+            "url": reverse("admin:registrar_approval_changelist"),
         })
     if request.user.has_perm("billing.view_finance"):
         from billing.finance.attention import needing_attention

@@ -56,7 +56,7 @@ def create_orders(count: int) -> None:
 
     rng = random.Random(20240501)  # noqa: S311 - benchmark data, not security
     providers = [ProviderAccount.objects.create(
-        label=f"bench-{n}", kind="sandbox", base_url="http://sandbox.invalid")
+        label=f"bench-{n}", kind="sandbox", base_url="https://sandbox.invalid")
         for n in range(3)]
     tlds = [Tld.objects.create(name=name, provider_account=providers[n % 3])
             for n, name in enumerate(["com", "net", "de", "jp", "xn--p1ai"])]

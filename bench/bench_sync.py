@@ -40,8 +40,10 @@ def setup_django(var_dir: str) -> None:
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
     os.environ["SANDBOX_ENABLED"] = "1"  # for the runsandbox child process
+    # The runsandbox child listens on loopback, over plain http.
+    os.environ["PROVIDER_LOOPBACK_HTTP_ALLOWED"] = "1"
     os.environ["VAR_DIR"] = var_dir
-    os.environ["BENCH_SANDBOX_TOKEN"] = TOKEN
+    os.environ["PROVIDER_SECRET_BENCH_SANDBOX"] = TOKEN
     import django
 
     django.setup()
@@ -118,7 +120,8 @@ def account(url: str):
 
     provider, _ = ProviderAccount.objects.update_or_create(
         label="bench", defaults={"kind": "domain_api", "base_url": url,
-                                 "account_ref": "bench", "secret_env": "BENCH_SANDBOX_TOKEN",
+                                 "account_ref": "bench",
+                                 "secret_env": "PROVIDER_SECRET_BENCH_SANDBOX",
                                  "timeout_seconds": 30})
     Tld.objects.update_or_create(name="com", defaults={"provider_account": provider})
     return provider

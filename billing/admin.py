@@ -4,9 +4,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 
-from backoffice.admin import MirrorAdmin, ReadOnlyInline
+from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline
 from backoffice.models import StaffAction
 from billing import email_orders, ordering, portal
 from billing.forms import (
@@ -24,7 +23,7 @@ Outcomes = StaffAction.Outcome
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ConfigAuditMixin, admin.ModelAdmin):
     list_display = ("name", "email", "customer_reference", "entri_user_id", "created_at")
     search_fields = ("name", "email", "customer_reference")
     readonly_fields = ("created_at", "updated_at")
@@ -85,7 +84,9 @@ class AccountAdmin(admin.ModelAdmin):
                 form.add_refusal(refusal)
             else:
                 if outcome.ok:
-                    self._show_placed(request, outcome)
+                    if outcome.data.get("checkout_url"):
+                        return self._checkout_page(request, account, outcome)
+                    messages.success(request, outcome.message)
                     return HttpResponseRedirect(reverse("admin:billing_order_change",
                                                         args=[outcome.data["order"].pk]))
                 if outcome.status == Outcomes.UNKNOWN and outcome.data.get("order"):
@@ -228,18 +229,21 @@ class AccountAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @staticmethod
-    def _show_placed(request: HttpRequest, outcome: Outcome) -> None:
-        checkout_url = outcome.data.get("checkout_url")
-        if checkout_url:
-            # The adapter only passes https links on; format_html escapes it for the href.
-            messages.success(request, format_html(
-                '{} <a href="{}" target="_blank" rel="noopener noreferrer" '
-                'class="checkout-link">Open the checkout</a>: send this link to the customer '
-                "(it is not stored here; the audit keeps it masked).",
-                outcome.message, checkout_url))
-        else:
-            messages.success(request, outcome.message)
+    def _checkout_page(self, request: HttpRequest, account: Account,
+                       outcome: Outcome) -> TemplateResponse:
+        """A paid order's checkout link, shown on this response only: never a flash
+        message (messages travel in a cookie or the session, which would keep it) and
+        only to staff who may hand out billing links. The audit row holds it with its
+        token masked; the adapter passes on only https links with a host."""
+        may_see = request.user.has_perm(portal.BILLING_LINK_PERMISSION)
+        order = outcome.data["order"]
+        response = self._page(
+            request, account, "admin/billing/account/email_order_placed.html",
+            f"Order placed: {account}", outcome=outcome, order=order,
+            order_url=reverse("admin:billing_order_change", args=[order.pk]),
+            checkout_url=outcome.data["checkout_url"] if may_see else None)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class OrderItemInline(ReadOnlyInline):
@@ -299,6 +303,11 @@ class LedgerEntryAdmin(MirrorAdmin):
     list_select_related = ("order",)
     list_filter = ("kind", "state", "currency")
     search_fields = ("external_reference", "order__domain")
+
+    # Append-only for everyone, superusers included: the change page is for reading, and
+    # a POST to it (or to the delete page) is refused with 403 before any save is tried.
+    def has_change_permission(self, request, obj=None):
+        return False
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount(self, entry: LedgerEntry) -> str:

@@ -199,6 +199,12 @@ def _record(account: Account, provider_account: ProviderAccount, order_input: di
                    f"{account.name}: {len(lines)} mailbox(es) on {names}. Payment needed: "
                    f"{upstream} returned a checkout link for the customer to pay; the "
                    "mailboxes are provisioned once it is paid.")
+    elif placed.checkout_refused:
+        message = (f"Email infrastructure {reference} placed at {upstream} for "
+                   f"{account.name}: {len(lines)} mailbox(es) on {names}. Payment needed, "
+                   f"but {upstream} sent no usable checkout link (not an https URL): find "
+                   f"the order's checkout at {upstream}; the mailboxes are provisioned once "
+                   "it is paid.")
     else:
         message = (f"Email infrastructure {reference} placed at {upstream} for "
                    f"{account.name}: {len(lines)} mailbox(es) on {names}. No payment needed; "

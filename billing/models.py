@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backoffice.models import AppendOnlyModel, AppendOnlyQuerySet
 from registrar.models import currency_validator
 
 
@@ -223,17 +224,17 @@ class OrderItem(models.Model):
         return self.description
 
 
-class LedgerEntryQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise ValueError("The ledger is append-only; record a new entry instead.")
-
-    def delete(self):
-        raise ValueError("The ledger is append-only; record a new entry instead.")
+class LedgerEntryQuerySet(AppendOnlyQuerySet):
+    pass
 
 
-class LedgerEntry(models.Model):
-    """A payment or refund, as money actually moved (or was asked to). Append-only:
-    a refund that settles later is a new entry pointing at the pending one."""
+class LedgerEntry(AppendOnlyModel):
+    """A payment or refund, as money actually moved (or was asked to). Append-only
+    through every ORM path, and by trigger on PostgreSQL: a refund that settles later is
+    a new entry pointing at the pending one."""
+
+    append_only_refusal = ("The ledger is append-only; entries cannot be {verb}: record a "
+                           "new entry instead.")
 
     class Kind(models.TextChoices):
         PAYMENT = "payment", "Payment"
@@ -260,6 +261,7 @@ class LedgerEntry(models.Model):
     objects = LedgerEntryQuerySet.as_manager()
 
     class Meta:
+        base_manager_name = "objects"
         ordering = ["occurred_at", "id"]
         verbose_name_plural = "ledger entries"
         constraints = [
@@ -270,15 +272,6 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount_minor} {self.currency} ({self.state})"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValueError("The ledger is append-only; record a new entry instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("The ledger is append-only; record a new entry instead.")
-
 
 class WebhookEvent(models.Model):
     """An event an upstream pushed to us. Kept whatever its type, once per event id, so

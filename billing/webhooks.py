@@ -2,7 +2,8 @@
 
 Neither document specifies a signature, so each provider account has a shared secret
 (the environment variable named in its options as `webhook_secret_env`, by default
-<LABEL>_WEBHOOK_SECRET) that the sender puts in the X-Webhook-Secret header. See
+PROVIDER_SECRET_<LABEL>_WEBHOOK; like every provider secret it must start with
+PROVIDER_SECRET_) that the sender puts in the X-Webhook-Secret header. See
 docs/webhooks.md for the payloads.
 """
 
@@ -10,27 +11,51 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
+import logging
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from backoffice import assurance
 from billing.services import WebhookPayloadError, webhook_receive
 from registrar.models import ProviderAccount
+from registrar.providers.errors import ConfigurationError
+from registrar.providers.secrets import read_secret, secret_prefix
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
 
 
+def webhook_secret_env(account: ProviderAccount) -> str:
+    """The variable holding `account`'s webhook secret: its option, else the default."""
+    named = (account.options or {}).get("webhook_secret_env")
+    if named:
+        return str(named)
+    return f"{secret_prefix()}{account.label.upper().replace('-', '_')}_WEBHOOK"
+
+
 def webhook_secret(account: ProviderAccount) -> str:
-    name = (account.options or {}).get("webhook_secret_env") or (
-        f"{account.label.upper().replace('-', '_')}_WEBHOOK_SECRET")
-    return os.environ.get(name, "")
+    """The shared secret, or "" when none is configured or the option names a variable
+    outside the provider-secret prefix (such an account accepts no webhook)."""
+    try:
+        return read_secret(webhook_secret_env(account), account_label=account.label,
+                           what="webhook secret")
+    except ConfigurationError as error:
+        logger.warning("webhook for %s refused: %s", account.label, error.message)
+        return ""
 
 
 @csrf_exempt  # authenticated by the shared secret, not by a browser session
 @require_POST
 def receive(request: HttpRequest, kind: str, label: str) -> JsonResponse:
+    # An upstream pushed this, not a staff session: what it changes is audited as such.
+    with assurance.acting(assurance.Channel.WEBHOOK):
+        return _receive(request, kind, label)
+
+
+def _receive(request: HttpRequest, kind: str, label: str) -> JsonResponse:
     account = ProviderAccount.objects.filter(kind=kind, label=label, enabled=True).first()
     if account is None:
         return JsonResponse({"error": "unknown provider account"}, status=404)

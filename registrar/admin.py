@@ -15,8 +15,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from backoffice.admin import MirrorAdmin, ReadOnlyInline
-from registrar import services
+from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline
+from registrar import (
+    admin_approvals,  # noqa: F401  (registers the approvals admin)
+    services,
+)
 from registrar.admin_operations import RegistrationOperationsMixin, show_outcome
 from registrar.domain_names import to_unicode
 from registrar.models import (
@@ -34,7 +37,7 @@ from registrar.operations import OperationRefused
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(admin.ModelAdmin):
+class ProviderAccountAdmin(ConfigAuditMixin, admin.ModelAdmin):
     list_display = ("label", "kind", "base_url", "account_ref", "secret_env", "enabled")
     list_filter = ("kind", "enabled")
     search_fields = ("label", "account_ref")
@@ -47,7 +50,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tld)
-class TldAdmin(admin.ModelAdmin):
+class TldAdmin(ConfigAuditMixin, admin.ModelAdmin):
     list_display = ("__str__", "name", "provider_account", "supports_privacy",
                     "supports_transfer_lock", "supports_push_transfer", "supports_dnssec",
                     "requires_contact_validation", "authcode_behavior")
@@ -107,7 +110,7 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
     list_select_related = ("tld", "tld__provider_account", "provider_account", "account")
     list_filter = ("status", "tld", "provider_account", "locked", "privacy_protect",
                    "dnssec_enabled", "auto_renew", ExpiringFilter, "pending_async",
-                   "transfer_out_pending", MissingUpstreamFilter)
+                   "transfer_out_pending", "customer_flagged", MissingUpstreamFilter)
     search_fields = ("name", "name_unicode", "account__email", "upstream_id")
     search_help_text = "Name (Unicode or punycode), account e-mail or upstream id."
     date_hierarchy = None
@@ -117,7 +120,8 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
         (None, {"fields": ("name", "upstream_id", "tld", "provider_account", "account",
                            "status", "expires_at")}),
         ("Flags", {"fields": ("auto_renew", "locked", "privacy_protect", "dnssec_enabled",
-                              "server_transfer_prohibited", "local_contact_active",
+                              "server_transfer_prohibited", "customer_flagged",
+                              "local_contact_active",
                               "cancellation_deadline_at", "within_cancellation_window")}),
         ("Contacts", {"fields": ("owner_contact", "admin_contact", "tech_contact",
                                  "billing_contact")}),

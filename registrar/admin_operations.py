@@ -11,16 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from contacts.models import Contact
-from registrar import forms, selectors, services
+from backoffice import assurance
+from registrar import approvals, forms, selectors, services
 from registrar.models import Registration
 from registrar.money import format_minor
 from registrar.operations import OperationRefused, Outcome, Outcomes
@@ -31,13 +31,16 @@ class OperationPage:
     title: str
     intro: str
     form: Callable[[HttpRequest, Registration, Any], Any]
-    run: Callable[[Any, Registration, Any], Outcome]
+    # (form, registration, user, clearance): the clearance is the step-up and two-person
+    # request the page collected (registrar/approvals.py).
+    run: Callable[..., Outcome]
     danger: bool = False
 
 
 def _contacts_for(registration: Registration):
-    query = Q(account=registration.account) if registration.account_id else Q()
-    return Contact.objects.filter(query, upstream_id__isnull=False).order_by("handle")
+    # The service's own rule, so the lists offer nothing the service would refuse.
+    return (services.contacts_usable_for(registration)
+            .filter(upstream_id__isnull=False).order_by("handle"))
 
 
 def _on_off(current: Callable[[Registration], bool]):
@@ -45,24 +48,26 @@ def _on_off(current: Callable[[Registration], bool]):
         data, initial={"enabled": "0" if current(registration) else "1"})
 
 
-def _holder_run(form, registration, user) -> Outcome:
+def _holder_run(form, registration, user, clearance=None) -> Outcome:
     data = form.cleaned_data
     if data["action_mode"] == "edit_current":
         return services.registration_update_holder(
             registration=registration, action_mode="edit_current", actor=user,
             holder=form.contact_data(only_filled=True),
-            confirm_reverification=data["confirm_reverification"])
+            confirm_reverification=data["confirm_reverification"], clearance=clearance)
     return services.registration_update_holder(
         registration=registration, action_mode="change", actor=user,
         source_contact=data["source_contact"],
-        new_contact=None if data["source_contact"] else form.contact_data(only_filled=False))
+        new_contact=None if data["source_contact"] else form.contact_data(only_filled=False),
+        clearance=clearance)
 
 
-def _registrant_change_run(form, registration, user) -> Outcome:
+def _registrant_change_run(form, registration, user, clearance=None) -> Outcome:
     source = form.cleaned_data["source_contact"]
     return services.registration_order_registrant_change(
         registration=registration, actor=user, source_contact=source,
-        new_contact=None if source else form.contact_data(only_filled=False))
+        new_contact=None if source else form.contact_data(only_filled=False),
+        clearance=clearance)
 
 
 PAGES: dict[str, OperationPage] = {
@@ -71,35 +76,37 @@ PAGES: dict[str, OperationPage] = {
         "The transfer lock (clientTransferProhibited) stops the domain being transferred "
         "away. Unlock only when the holder is moving the domain.",
         _on_off(lambda r: r.locked),
-        lambda form, r, user: services.registration_set_lock(
-            registration=r, locked=form.cleaned_data["enabled"], actor=user)),
+        lambda form, r, user, clearance=None: services.registration_set_lock(
+            registration=r, locked=form.cleaned_data["enabled"], actor=user,
+            clearance=clearance)),
     "privacy": OperationPage(
         "WHOIS privacy",
         "Hides the holder's details in the public registration data. Switching it off is "
         "always free; on some TLDs switching it on is billed first.",
         _on_off(lambda r: r.privacy_protect),
-        lambda form, r, user: services.registration_set_privacy(
+        lambda form, r, user, clearance=None: services.registration_set_privacy(
             registration=r, enabled=form.cleaned_data["enabled"], actor=user)),
     "auto_renew": OperationPage(
         "Auto-renew",
         "Switching auto-renew off within the TLD's cancellation window refunds the last "
         "renewal; after it, nothing is refunded.",
         _on_off(lambda r: r.auto_renew),
-        lambda form, r, user: services.registration_set_auto_renew(
+        lambda form, r, user, clearance=None: services.registration_set_auto_renew(
             registration=r, auto_renew=form.cleaned_data["enabled"], actor=user)),
     "nameservers": OperationPage(
         "Nameservers", "The delegation of the domain, in order.",
         lambda request, r, data: forms.NameserversForm(
             data, dnssec_enabled=r.dnssec_enabled,
             initial={"nameservers": "\n".join(r.nameservers)}),
-        lambda form, r, user: services.registration_set_nameservers(
-            registration=r, nameservers=form.cleaned_data["nameservers"], actor=user)),
+        lambda form, r, user, clearance=None: services.registration_set_nameservers(
+            registration=r, nameservers=form.cleaned_data["nameservers"], actor=user,
+            clearance=clearance)),
     "dnssec": OperationPage(
         "DNSSEC", "Keys are sent to the registry as DNSKEY data (flags, algorithm, key).",
         lambda request, r, data: forms.DnssecForm(data),
-        lambda form, r, user: services.registration_set_dnssec(
+        lambda form, r, user, clearance=None: services.registration_set_dnssec(
             registration=r, mode=form.cleaned_data["mode"],
-            keys=form.cleaned_data["key_data"], actor=user)),
+            keys=form.cleaned_data["key_data"], actor=user, clearance=clearance)),
     "holder": OperationPage(
         "Holder (registrant)",
         "Editing the current holder is free. Replacing the holder is billed on some TLDs; "
@@ -114,40 +121,69 @@ PAGES: dict[str, OperationPage] = {
     "role_contacts": OperationPage(
         "Role contacts", "Admin, tech and billing contacts. The holder is changed separately.",
         lambda request, r, data: forms.RoleContactsForm(data, contacts=_contacts_for(r)),
-        lambda form, r, user: services.registration_set_role_contacts(
+        lambda form, r, user, clearance=None: services.registration_set_role_contacts(
             registration=r, roles=form.roles(), actor=user)),
     "force_sync": OperationPage(
         "Re-sync from the registrar",
         "Reads the registration at the registrar and shows what changed here.",
         lambda request, r, data: forms.ConfirmForm(data),
-        lambda form, r, user: services.registration_force_sync(registration=r, actor=user)),
+        lambda form, r, user, clearance=None: services.registration_force_sync(
+            registration=r, actor=user)),
     "transfer_out": OperationPage(
         "Outbound transfer",
         "Another registrar asked for this domain. Approve to let it go, reject to keep it.",
         lambda request, r, data: forms.TransferOutForm(data),
-        lambda form, r, user: services.registration_decide_transfer_out(
-            registration=r, decision=form.cleaned_data["decision"], actor=user),
+        lambda form, r, user, clearance=None: services.registration_decide_transfer_out(
+            registration=r, decision=form.cleaned_data["decision"], actor=user,
+            reason=form.cleaned_data["reason"], clearance=clearance),
         danger=True),
     "push_transfer": OperationPage(
         "Push transfer", "Moves the domain to another registrar without an auth code.",
         lambda request, r, data: forms.PushTransferForm(data),
-        lambda form, r, user: services.registration_push_transfer(
-            registration=r, recipient=form.cleaned_data["recipient"], actor=user),
+        lambda form, r, user, clearance=None: services.registration_push_transfer(
+            registration=r, recipient=form.cleaned_data["recipient"], actor=user,
+            clearance=clearance),
         danger=True),
     "dns_records": OperationPage(
         "DNS records",
         "The records the registrar's DNS serves for this domain. Saving replaces all of them.",
         lambda request, r, data: forms.DnsRecordsForm(data, registration=r, initial={
             "records": selectors.dns_records_text(r)}),
-        lambda form, r, user: services.registration_replace_dns_records(
+        lambda form, r, user, clearance=None: services.registration_replace_dns_records(
             registration=r, records=form.cleaned_data["records"], actor=user), danger=True),
     "resend_verification": OperationPage(
         "Resend holder verification",
         "Sends the holder the registry's verification e-mail again.",
         lambda request, r, data: forms.ConfirmForm(data),
-        lambda form, r, user: services.registration_resend_verification(
+        lambda form, r, user, clearance=None: services.registration_resend_verification(
             registration=r, actor=user)),
 }
+
+def _add_clearance(form, request: HttpRequest, registration: Registration,
+                   operation: str) -> None:
+    """Ask for what a high-risk operation needs beyond the permission, on its own page."""
+    user = request.user
+    forms.add_clearance_fields(
+        form,
+        step_up=(approvals.may_need_step_up(operation, registration)
+                 and assurance.second_factor_enforced(user)
+                 and not assurance.second_factor_fresh(user)),
+        two_person=approvals.may_need_approval(operation, registration),
+        max_age_minutes=max(1, settings.STEP_UP_MAX_AGE_SECONDS // 60))
+
+
+def _clearance(form, request: HttpRequest) -> approvals.Clearance | None:
+    """Check a typed step-up code (None, with a form error, when it is wrong) and
+    gather the two-person request fields."""
+    data = form.cleaned_data
+    code = (data.get("second_factor") or "").strip()
+    if code and not assurance.confirm_second_factor(request.user, code, request=request):
+        form.add_error("second_factor", "That code is not valid (or was already used). "
+                                        "Enter a current one.")
+        return None
+    return approvals.Clearance(ticket=data.get("ticket") or "",
+                               verification=data.get("verification") or "")
+
 
 def show_outcome(request: HttpRequest, outcome: Outcome) -> None:
     """Turn a service outcome into the message staff see."""
@@ -245,9 +281,13 @@ class RegistrationOperationsMixin:
             return HttpResponseRedirect(self._change_url(registration))
         form = page.form(request, registration, request.POST if request.method == "POST"
                          else None)
+        _add_clearance(form, request, registration, operation)
+        clearance = None
         if request.method == "POST" and form.is_valid():
+            clearance = _clearance(form, request)
+        if clearance is not None:
             try:
-                outcome = page.run(form, registration, request.user)
+                outcome = page.run(form, registration, request.user, clearance)
             except OperationRefused as refusal:
                 self._refusal_to_form(form, refusal)
             else:
@@ -314,14 +354,21 @@ class RegistrationOperationsMixin:
             messages.error(request, f"Auth code: {reason}")
             return HttpResponseRedirect(self._change_url(registration))
         form = forms.AuthCodeForm(request.POST if request.method == "POST" else None)
+        _add_clearance(form, request, registration, "auth_code")
         authcode = None
+        clearance = None
         if request.method == "POST" and form.is_valid():
+            clearance = _clearance(form, request)
+        if clearance is not None:
             try:
-                outcome = services.registration_reveal_auth_code(registration=registration,
-                                                                 actor=request.user)
+                outcome = services.registration_reveal_auth_code(
+                    registration=registration, actor=request.user, clearance=clearance)
             except OperationRefused as refusal:
-                form.add_error(None, refusal.message)
+                self._refusal_to_form(form, refusal)
             else:
+                if outcome.status == Outcomes.PENDING:  # filed for a second person
+                    show_outcome(request, outcome)
+                    return HttpResponseRedirect(self._change_url(registration))
                 if not outcome.ok:
                     show_outcome(request, outcome)
                     return HttpResponseRedirect(self._change_url(registration))
@@ -441,19 +488,32 @@ class RegistrationOperationsMixin:
 
     # -- bulk actions ------------------------------------------------------------------
 
-    def _bulk(self, request, queryset, *, operation: str, title: str,
-              run: Callable[[Registration], Outcome]):
+    def _bulk(self, request, queryset, *, operation: str | None, title: str,
+              run: Callable[[Registration], Outcome], step_up: bool = False):
         registrations = list(queryset.select_related("tld__provider_account"))
-        if request.POST.get("post") != "yes":
+        needs_code = (step_up and assurance.second_factor_enforced(request.user)
+                      and not assurance.second_factor_fresh(request.user))
+        code_error = ""
+        if request.POST.get("post") == "yes" and needs_code:
+            code = (request.POST.get("second_factor") or "").strip()
+            if assurance.confirm_second_factor(request.user, code, request=request):
+                needs_code = False
+            else:
+                code_error = ("Enter a current code from your authenticator app, or a "
+                              "backup code." if not code else
+                              "That code is not valid (or was already used).")
+        if request.POST.get("post") != "yes" or code_error:
             return TemplateResponse(request, "admin/registrar/registration/bulk_confirm.html", {
                 **self.admin_site.each_context(request),
                 "title": f"{title}: confirm",
                 "action_title": title,
-                "targets": [(r, services.unavailable_reason(r, operation, request.user))
-                            for r in registrations],
+                "targets": [(r, services.unavailable_reason(r, operation, request.user)
+                             if operation else None) for r in registrations],
                 "action": request.POST.get("action"),
                 "opts": self.model._meta,
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "needs_second_factor": needs_code,
+                "second_factor_error": code_error,
             })
         rows = []
         for registration in registrations:
@@ -484,7 +544,7 @@ class RegistrationOperationsMixin:
     @admin.action(description="Unlock selected registrations",
                   permissions=["lock_registration"])
     def bulk_unlock(self, request, queryset) -> HttpResponse:
-        return self._bulk(request, queryset, operation="lock", title="Unlock",
+        return self._bulk(request, queryset, operation="lock", title="Unlock", step_up=True,
                           run=lambda r: services.registration_set_lock(
                               registration=r, locked=False, actor=request.user))
 
@@ -507,5 +567,24 @@ class RegistrationOperationsMixin:
                           run=lambda r: services.registration_force_sync(
                               registration=r, actor=request.user))
 
+    def has_flag_registration_permission(self, request) -> bool:
+        return request.user.has_perm("registrar.flag_registration")
+
+    @admin.action(description="Flag for extra verification (two-person approval)",
+                  permissions=["flag_registration"])
+    def bulk_flag(self, request, queryset) -> HttpResponse:
+        return self._bulk(request, queryset, operation=None,
+                          title="Flag for extra verification",
+                          run=lambda r: services.registration_set_customer_flag(
+                              registration=r, flagged=True, actor=request.user))
+
+    @admin.action(description="Clear the extra-verification flag",
+                  permissions=["flag_registration"])
+    def bulk_unflag(self, request, queryset) -> HttpResponse:
+        return self._bulk(request, queryset, operation=None,
+                          title="Clear the extra-verification flag", step_up=True,
+                          run=lambda r: services.registration_set_customer_flag(
+                              registration=r, flagged=False, actor=request.user))
+
     actions = ["bulk_lock", "bulk_unlock", "bulk_auto_renew_on", "bulk_auto_renew_off",
-               "bulk_force_sync"]
+               "bulk_force_sync", "bulk_flag", "bulk_unflag"]

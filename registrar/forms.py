@@ -174,6 +174,38 @@ class TransferOutForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve: let the domain leave"),
                                           ("reject", "Reject: keep the domain here")],
                                  widget=forms.RadioSelect)
+    reason = forms.CharField(
+        required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required to reject: why the transfer is refused (e.g. the holder "
+                  "disputes it, or it is within 60 days of a holder change).")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "reject" and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Say why the transfer is rejected.")
+        return data
+
+
+def add_clearance_fields(form: forms.Form, *, step_up: bool, two_person: bool,
+                         max_age_minutes: int) -> None:
+    """The fields a high-risk page asks for: a fresh second factor (step-up) and, where a
+    second person must approve, the ticket and how the customer was verified."""
+    if step_up:
+        form.fields["second_factor"] = forms.CharField(
+            required=False, max_length=64, label="Second-factor code",
+            widget=forms.TextInput(attrs={"autocomplete": "one-time-code",
+                                          "inputmode": "numeric", "size": 12}),
+            help_text=f"A code from your authenticator app, or a backup code: this operation "
+                      f"needs a second factor from the last {max_age_minutes} minutes.")
+    if two_person:
+        form.fields["ticket"] = forms.CharField(
+            required=False, max_length=64, label="Ticket",
+            help_text="A second person must approve this. The support ticket it belongs to.")
+        form.fields["verification"] = forms.CharField(
+            required=False, max_length=1000, label="How the customer was verified",
+            widget=forms.Textarea(attrs={"rows": 2}),
+            help_text="e.g. called back on the phone number on file and checked the "
+                      "account PIN.")
 
 
 class PushTransferForm(forms.Form):

@@ -7,17 +7,23 @@ the admin shows them read-only.
 
 from __future__ import annotations
 
-from django.core.validators import MinValueValidator, RegexValidator
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
 from registrar.domain_names import normalise_tld, to_ascii, to_unicode
 from registrar.providers.base import Capability, RegistrationRef
+from registrar.providers.endpoints import (
+    TIMEOUT_MAX_SECONDS,
+    TIMEOUT_MIN_SECONDS,
+    validate_base_url,
+    validate_timeout,
+)
+from registrar.providers.secrets import validate_secret_env
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use an ISO 4217 code such as EUR or USD.")
-env_var_validator = RegexValidator(
-    r"^[A-Z_][A-Z0-9_]*$", "The name of an environment variable, e.g. DOMAIN_API_TOKEN."
-)
 
 
 def provider_kinds() -> list[tuple[str, str]]:
@@ -43,7 +49,10 @@ class ProviderAccount(models.Model):
 
     label = models.SlugField(max_length=64, unique=True)
     kind = models.CharField(max_length=32, choices=provider_kinds)
-    base_url = models.URLField(max_length=500)
+    base_url = models.URLField(
+        max_length=500, validators=[validate_base_url],
+        help_text="https, on the registrar's public host name: every request carries the "
+                  "account's secret.")
     account_ref = models.CharField(
         "upstream account reference",
         max_length=128,
@@ -54,10 +63,15 @@ class ProviderAccount(models.Model):
         "secret environment variable",
         max_length=64,
         blank=True,
-        validators=[env_var_validator],
-        help_text="Name of the environment variable that holds the API secret.",
+        validators=[validate_secret_env],
+        help_text="Name of the environment variable that holds the API secret: it must "
+                  "start with PROVIDER_SECRET_ (e.g. PROVIDER_SECRET_ENTRI_KEY); a name "
+                  "ending in _FILE holds the path of a file with the secret.",
     )
-    timeout_seconds = models.FloatField(default=15.0, validators=[MinValueValidator(0.1)])
+    timeout_seconds = models.FloatField(
+        default=15.0, validators=[validate_timeout],
+        help_text=f"Seconds to wait for an answer, {TIMEOUT_MIN_SECONDS:g} to "
+                  f"{TIMEOUT_MAX_SECONDS:g}.")
     enabled = models.BooleanField(default=True)
     options = models.JSONField(
         default=dict, blank=True, help_text="Provider-specific settings, e.g. lightning_mode."
@@ -77,6 +91,18 @@ class ProviderAccount(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def clean(self) -> None:
+        # The webhook's shared secret is named in the options; the same rule as the
+        # API secret's variable applies.
+        webhook_env = (self.options or {}).get("webhook_secret_env") \
+            if isinstance(self.options, dict) else None
+        if webhook_env is not None:
+            try:
+                validate_secret_env(webhook_env if isinstance(webhook_env, str) else "-")
+            except ValidationError as exc:
+                raise ValidationError({"options": [
+                    f"webhook_secret_env: {message}" for message in exc.messages]}) from None
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -245,6 +271,12 @@ class Registration(models.Model):
     # until the registration has been read again.
     unsettled_operation = models.CharField(max_length=32, blank=True)
     unsettled_since = models.DateTimeField(null=True, blank=True)
+    # Local, never mirrored: the customer asked that their domain's auth code and
+    # unlock need a second person's approval (registrar/approvals.py).
+    customer_flagged = models.BooleanField(
+        "extra verification", default=False,
+        help_text="The customer asked for two-person approval of auth-code reveals and "
+                  "unlocks.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -298,6 +330,7 @@ class Registration(models.Model):
             ("push_transfer", "Can push a registration to another registrar"),
             ("resend_verification", "Can resend holder contact verification"),
             ("manage_dns_records", "Can replace DNS records at the registrar"),
+            ("flag_registration", "Can set or clear a customer's extra-verification flag"),
         ]
 
     def __str__(self) -> str:
@@ -486,3 +519,53 @@ class ProcessLogEntry(models.Model):
 
     def __str__(self) -> str:
         return self.message[:80]
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved and run"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+
+
+class Approval(models.Model):
+    """A high-risk operation one person asked for and a second must approve (Nomulus's
+    registry-lock confirmation; the ICANN Transfer Policy's evidence of who authorised
+    a transfer). The request keeps what to run; approval runs it once, within the window.
+
+    Rows are never deleted: the request, the decision and the outcome are the record.
+    """
+
+    operation = models.CharField(max_length=32, help_text="The operation, as in services.")
+    rule = models.CharField(max_length=32, help_text="Which two-person rule asked for it.")
+    registration = models.ForeignKey(Registration, on_delete=models.PROTECT,
+                                     related_name="approvals")
+    # What to run on approval (no secrets: auth codes are never part of a request).
+    parameters = models.JSONField(default=dict, blank=True)
+    summary = models.CharField(max_length=255)
+    ticket = models.CharField("ticket", max_length=64)
+    verification = models.TextField("how the customer was verified")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="approvals_requested")
+    requested_at = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=ApprovalStatus.choices,
+                              default=ApprovalStatus.PENDING, db_index=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                   blank=True, related_name="approvals_decided")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    # Set when the approved operation ran: an approval is good for one run.
+    executed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, blank=True)
+    outcome_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "-requested_at"])]
+        permissions = [
+            ("approve_operation", "Can approve or decline another person's high-risk request"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.summary}"

@@ -92,6 +92,9 @@ def record_payment_required(*, actor, action: str, target, parameters: Mapping[s
     price = format_minor(payment.price.amount_minor, payment.price.currency)
     message = (f"{what} costs {price} on this TLD. Nothing was changed: the customer pays "
                f"in the billing portal first.")
+    if not payment.portal_url:
+        # The adapter keeps only an https link with a host (never javascript: or http:).
+        message += " The registrar sent no usable billing-portal link."
     row = audit.record(
         actor=actor, action=action, target=target,
         parameters={**parameters, "price": {"amount_minor": payment.price.amount_minor,

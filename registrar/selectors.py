@@ -6,9 +6,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from registrar.domain_names import to_ascii
-from registrar.models import Host, Registration
+from registrar.models import ApprovalStatus, Host, Registration
 from registrar.providers.errors import ProviderError
 from registrar.providers.registry import provider_for_registration
 
@@ -60,6 +61,9 @@ def registration_summary(registration: Registration | None, user) -> dict[str, A
         "dnssec_keys": list(registration.dnssec_keys.all()),
         "processes_in_flight": list(registration.processes.filter(is_terminal=False)),
         "unsettled": unsettled_notice(registration),
+        "approvals_waiting": list(registration.approvals.filter(
+            status=ApprovalStatus.PENDING, expires_at__gt=timezone.now())
+            .select_related("requested_by")),
         "hosts_url": (reverse("admin:registrar_registration_hosts", args=[registration.pk])
                       if user.has_perm("registrar.view_host") else None),
     }

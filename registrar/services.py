@@ -32,12 +32,13 @@ from typing import Any, NoReturn
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from backoffice import audit
 from contacts.models import Contact
 from contacts.validation import clean_contact_fields
-from registrar import charges
+from registrar import approvals, charges
 from registrar.domain_names import to_ascii, to_unicode
 from registrar.jobs import enqueue_after_commit
 from registrar.models import (
@@ -173,6 +174,11 @@ def unavailable_reason(registration: Registration, operation: str, user=None) ->
         return "A push transfer is already in progress."
     if operation in {"auth_code", "push_transfer"} and registration.server_transfer_prohibited:
         return "The registry prohibits transfers of this registration."
+    if operation == "lock" and registration.server_transfer_prohibited:
+        # The registry's own lock (document 001 answers 422 server_transfer_prohibited):
+        # it is set and lifted at the registry, with its own verification, not here.
+        return ("The registry itself locks this registration (serverTransferProhibited): "
+                "its lock is lifted at the registry, not here.")
     if operation == "auth_code" and registration.tld.authcode_behavior == AuthcodeBehavior.HIDDEN:
         return "This TLD's registry does not hand out the auth code through the API."
     if operation == "resend_verification" and registration.owner_contact_id is None:
@@ -249,10 +255,21 @@ def _run(
     done_message: Callable[[Registration, Done, dict], str],
     implied_changes: Mapping[str, Any] | None = None,
     what: str = "",
+    clearance: approvals.Clearance | None = None,
+    replay: Mapping[str, Any] | None = None,
+    summary: str = "",
 ) -> Outcome:
     op = OPERATIONS[operation]
     action = f"registration.{operation}"
     require_permission(actor, op.permission)
+    filed = approvals.clear(operation, registration=registration, actor=actor,
+                            label=summary or op.label,
+                            replay=parameters if replay is None else replay,
+                            summary=summary or f"{op.label} of {registration}",
+                            clearance=clearance)
+    if filed is not None:  # waiting for a second person; nothing sent
+        return filed
+    parameters = {**parameters, **approvals.audit_fields(clearance)}
     with transaction.atomic():
         row = _lock_row(registration)
         reason = unavailable_reason(row, operation)
@@ -484,9 +501,11 @@ def _flag_message(label: str, on: bool) -> Callable[[Registration, Done, dict], 
 # --- operations -------------------------------------------------------------------
 
 
-def registration_set_lock(*, registration: Registration, locked: bool, actor) -> Outcome:
+def registration_set_lock(*, registration: Registration, locked: bool, actor,
+                          clearance: approvals.Clearance | None = None) -> Outcome:
     return _run(
         "lock", registration=registration, actor=actor, parameters={"locked": locked},
+        clearance=clearance, summary=f"{'Lock' if locked else 'Unlock'} {registration}",
         call=lambda provider, row: provider.set_lock(row.ref, locked),
         done_message=_flag_message("The transfer lock", locked),
         implied_changes={"locked": locked},
@@ -559,11 +578,13 @@ def clean_nameservers(values: Sequence[str]) -> list[str]:
 
 
 def registration_set_nameservers(*, registration: Registration, nameservers: Sequence[str],
-                                 actor) -> Outcome:
+                                 actor, clearance: approvals.Clearance | None = None
+                                 ) -> Outcome:
     cleaned = clean_nameservers(nameservers)
     return _run(
         "nameservers", registration=registration, actor=actor,
-        parameters={"nameservers": cleaned},
+        parameters={"nameservers": cleaned}, clearance=clearance,
+        summary=f"Nameserver change of {registration}",
         call=lambda provider, row: provider.set_nameservers(row.ref, cleaned),
         done_message=lambda row, result, changes: (
             f"Nameservers of {row} are now {', '.join(cleaned)}." if changes
@@ -611,7 +632,8 @@ def clean_dnssec_key(flags: Any, algorithm: Any, public_key: str) -> DnssecKeyDa
 
 
 def registration_set_dnssec(*, registration: Registration, mode: str,
-                            keys: Sequence[DnssecKeyData] = (), actor) -> Outcome:
+                            keys: Sequence[DnssecKeyData] = (), actor,
+                            clearance: approvals.Clearance | None = None) -> Outcome:
     if mode not in {"enable", "disable", "add_keys"}:
         raise InvalidInput("Choose enable, disable or add keys.", field_errors={
             "mode": ["Unknown mode."]})
@@ -639,6 +661,8 @@ def registration_set_dnssec(*, registration: Registration, mode: str,
     return _run(
         "dnssec", registration=registration, actor=actor,
         parameters={"mode": mode, "keys": [k.as_wire() for k in keys]},
+        clearance=clearance, summary=(f"DNSSEC disable of {registration}" if mode == "disable"
+                                      else f"DNSSEC change of {registration}"),
         call=lambda provider, row: provider.set_dnssec(row.ref, mode, keys),
         done_message=after,
         implied_changes={"dnssec_enabled": mode != "disable"},
@@ -653,17 +677,40 @@ def _clean_contact(data: Mapping[str, Any], *, partial: bool = False) -> dict[st
                            field_errors=exc.message_dict) from exc
 
 
-def _source_contact(contact: Contact | None,
-                    registration: Registration | None = None) -> int | None:
+def contacts_usable_for(registration: Registration) -> QuerySet[Contact]:
+    """The contacts `registration` may take as holder or role contact: those of its own
+    customer, or, for a registration with no customer, only those with no customer.
+    The same rule as `contact_customer_mismatch`, as a query (for choice lists)."""
+    # account_id=None is IS NULL: a customer-less registration gets customer-less contacts.
+    return Contact.objects.filter(account_id=registration.account_id)
+
+
+def contact_customer_mismatch(contact: Contact, registration: Registration) -> str | None:
+    """Why `contact` may not be used on `registration` (a phrase that follows the
+    contact's name), or None when it may: a contact never crosses customers, and a
+    contact with no customer is no one's to hand to a customer's registration."""
+    if contact.account_id == registration.account_id:
+        return None
+    if registration.account_id is None:
+        return (f"belongs to a customer account, and {registration} has none: it can only "
+                "use contacts with no customer account")
+    if contact.account_id is None:
+        return (f"has no customer account, and {registration} belongs to one: it can only "
+                "use that customer's contacts")
+    return "belongs to another customer account"
+
+
+def _source_contact(contact: Contact | None, registration: Registration, *,
+                    field: str) -> int | None:
     if contact is None:
         return None
     if not contact.upstream_id:
-        raise InvalidInput("That contact does not exist upstream yet.")
-    # A customer's registration may only use that customer's contacts.
-    if (registration is not None and registration.account_id and contact.account_id
-            and contact.account_id != registration.account_id):
-        raise InvalidInput(f"Contact {contact} belongs to another customer.",
-                           code="foreign_contact")
+        raise InvalidInput("That contact does not exist upstream yet.",
+                           field_errors={field: ["That contact does not exist upstream yet."]})
+    mismatch = contact_customer_mismatch(contact, registration)
+    if mismatch:
+        message = f"Contact {contact} {mismatch}."
+        raise InvalidInput(message, code="foreign_contact", field_errors={field: [message]})
     return contact.upstream_id
 
 
@@ -676,6 +723,7 @@ def registration_update_holder(
     confirm_reverification: bool = False,
     source_contact: Contact | None = None,
     new_contact: Mapping[str, Any] | None = None,
+    clearance: approvals.Clearance | None = None,
 ) -> Outcome:
     """`edit_current` edits the owner contact in place (free); `change` replaces it with
     an existing or a new contact (402 on TLDs that meter registrant changes)."""
@@ -691,7 +739,7 @@ def registration_update_holder(
     elif action_mode == "change":
         if (source_contact is None) == (new_contact is None):
             raise InvalidInput("Choose an existing contact or enter a new one, not both.")
-        source_id = _source_contact(source_contact, registration)
+        source_id = _source_contact(source_contact, registration, field="source_contact")
         fields = _clean_contact(new_contact) if new_contact is not None else None
         parameters = {"action_mode": action_mode, "source_contact_id": source_id,
                       "new_contact": fields}
@@ -700,16 +748,22 @@ def registration_update_holder(
             new_contact=fields)
     else:
         raise InvalidInput("Choose to edit the current holder or change it.")
+    replay = {"action_mode": action_mode, "holder": dict(holder or {}) or None,
+              "confirm_reverification": confirm_reverification,
+              "source_contact": source_contact.pk if source_contact is not None else None,
+              "new_contact": dict(new_contact) if new_contact is not None else None}
     return _run(
         "holder", registration=registration, actor=actor, parameters=parameters, call=call,
         done_message=lambda row, result, changes: f"The holder of {row} is updated.",
-        what="A holder change",
+        what="A holder change", clearance=clearance, replay=replay,
+        summary=f"Holder change of {registration}",
     )
 
 
 def registration_order_registrant_change(*, registration: Registration, actor,
                                          source_contact: Contact | None = None,
-                                         new_contact: Mapping[str, Any] | None = None
+                                         new_contact: Mapping[str, Any] | None = None,
+                                         clearance: approvals.Clearance | None = None
                                          ) -> Outcome:
     """The paid registrant change: an order, charged to the account and applied
     asynchronously. The local order is opened (and committed) before the call leaves,
@@ -717,13 +771,21 @@ def registration_order_registrant_change(*, registration: Registration, actor,
     with the same key, which never charges twice; the order is followed to its end."""
     if (source_contact is None) == (new_contact is None):
         raise InvalidInput("Choose an existing contact or enter a new one, not both.")
-    source_id = _source_contact(source_contact, registration)
+    source_id = _source_contact(source_contact, registration, field="source_contact")
     fields = _clean_contact(new_contact) if new_contact is not None else None
     op = OPERATIONS["registrant_change"]
     require_permission(actor, op.permission)
+    filed = approvals.clear(
+        "registrant_change", registration=registration, actor=actor, label=op.label,
+        replay={"source_contact": source_contact.pk if source_contact is not None else None,
+                "new_contact": dict(new_contact) if new_contact is not None else None},
+        summary=f"Paid registrant change of {registration}", clearance=clearance)
+    if filed is not None:
+        return filed
     book = charges.book()
     action = "registration.registrant_change"
-    request = {"source_contact_id": source_id, "new_contact": fields}
+    request = {"source_contact_id": source_id, "new_contact": fields,
+               **approvals.audit_fields(clearance)}
     with transaction.atomic():
         row = _lock_row(registration)
         reason = unavailable_reason(row, "registrant_change")
@@ -791,7 +853,8 @@ def registration_set_role_contacts(*, registration: Registration,
                                    field_errors={role: ["There is no owner contact."]})
             choices[role] = RoleContactSource("same_as_owner")
         elif source == "existing":
-            contact_id = _source_contact(choice.get("contact"), registration)
+            contact_id = _source_contact(choice.get("contact"), registration,
+                                         field=f"{role}_contact")
             if contact_id is None:
                 raise InvalidInput(f"Choose the {role} contact.", field_errors={
                     role: ["Choose a contact."]})
@@ -811,11 +874,18 @@ def registration_set_role_contacts(*, registration: Registration,
     )
 
 
-def registration_reveal_auth_code(*, registration: Registration, actor) -> Outcome:
+def registration_reveal_auth_code(*, registration: Registration, actor,
+                                  clearance: approvals.Clearance | None = None) -> Outcome:
     """The auth code, in `Outcome.data['authcode']`: shown once, never stored or logged,
     never in the audit row (which records only that it was revealed)."""
     op = OPERATIONS["auth_code"]
     require_permission(actor, op.permission)
+    filed = approvals.clear("auth_code", registration=registration, actor=actor,
+                            label="Revealing the auth code", replay={},
+                            summary=f"Auth-code reveal of {registration}", clearance=clearance)
+    if filed is not None:
+        return filed
+    authorised = approvals.audit_fields(clearance)
     action = "registration.auth_code"
     with transaction.atomic():
         row = (Registration.objects.select_related("tld__provider_account", "provider_account")
@@ -825,16 +895,17 @@ def registration_reveal_auth_code(*, registration: Registration, actor) -> Outco
             raise OperationUnsupported(reason)
         provider = _provider(row)
         code = call_upstream(lambda: provider.get_auth_code(row.ref), actor=actor,
-                             action=action, target=row, parameters={})
+                             action=action, target=row, parameters=authorised)
         if isinstance(code, Outcome):
             return code
         if not code:
-            return record_failure(actor=actor, action=action, target=row, parameters={},
-                                  error=AuthcodeUnavailable(code="authcode_unavailable",
-                                                            status=200))
+            return record_failure(actor=actor, action=action, target=row,
+                                  parameters=authorised, error=AuthcodeUnavailable(
+                                      code="authcode_unavailable", status=200))
         message = f"Auth code of {row} revealed. It is shown once and is not stored."
-        row_audit = audit.record(actor=actor, action=action, target=row, parameters={},
-                                 outcome=Outcomes.SUCCEEDED, message=message)
+        row_audit = audit.record(actor=actor, action=action, target=row,
+                                 parameters=authorised, outcome=Outcomes.SUCCEEDED,
+                                 message=message)
         return Outcome(status=Outcomes.SUCCEEDED, message=message, data={"authcode": code},
                        audit_row=row_audit)
 
@@ -859,13 +930,25 @@ def registration_force_sync(*, registration: Registration, actor) -> Outcome:
 
 
 def registration_decide_transfer_out(*, registration: Registration, decision: str,
-                                     actor) -> Outcome:
+                                     actor, reason: str = "",
+                                     clearance: approvals.Clearance | None = None) -> Outcome:
+    """Approve or reject an outbound transfer. A rejection records its reason (the
+    ICANN Transfer Policy allows only a few, and the losing registrar must say which)."""
     if decision not in {"approve", "reject"}:
         raise InvalidInput("The decision must be approve or reject.")
+    reason = (reason or "").strip()
+    if decision == "reject" and not reason:
+        raise InvalidInput("Give the reason for rejecting the transfer.",
+                           field_errors={"reason": ["Say why the transfer is rejected."]})
     verb = "approved" if decision == "approve" else "rejected"
+    parameters: dict[str, Any] = {"decision": decision}
+    if reason:
+        parameters["reason"] = reason
     return _run(
         "transfer_out", registration=registration, actor=actor,
-        parameters={"decision": decision},
+        parameters=parameters, clearance=clearance, replay={"decision": decision},
+        summary=(f"Outbound transfer approval of {registration}" if decision == "approve"
+                 else f"Outbound transfer rejection of {registration}"),
         call=lambda provider, row: provider.decide_transfer_out(row.ref, decision),
         done_message=lambda row, result, changes: f"The outbound transfer of {row} is {verb}.",
         implied_changes={"transfer_out_pending": False},
@@ -876,18 +959,43 @@ RECIPIENT_HANDLE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 
 
 def registration_push_transfer(*, registration: Registration, recipient: str,
-                               actor) -> Outcome:
+                               actor, clearance: approvals.Clearance | None = None) -> Outcome:
     handle = (recipient or "").strip().upper()
     if not RECIPIENT_HANDLE.match(handle):
         raise InvalidInput("Give the receiving registrar's handle, e.g. REG-IDS.",
                            field_errors={"recipient": ["Letters, digits, - and _ only."]})
     return _run(
         "push_transfer", registration=registration, actor=actor,
-        parameters={"recipient": handle},
+        parameters={"recipient": handle}, clearance=clearance,
+        summary=f"Push transfer of {registration} to {handle}",
         call=lambda provider, row: provider.push_transfer(row.ref, handle),
         done_message=lambda row, result, changes: f"{row} was pushed to {handle}.",
         implied_changes={"push_transfer_pending": True},
     )
+
+
+def registration_set_customer_flag(*, registration: Registration, flagged: bool,
+                                   actor) -> Outcome:
+    """The customer's extra-verification flag: local only, nothing is sent upstream.
+    With it, unlocks and auth-code reveals need a second person (registrar/approvals.py).
+    Clearing it weakens the domain's protection, so that needs a fresh second factor."""
+    require_permission(actor, "registrar.flag_registration")
+    if not flagged:
+        approvals.require_step_up(actor, "Clearing the extra-verification flag")
+    with transaction.atomic():
+        row = Registration.objects.select_for_update().get(pk=registration.pk)
+        before = row.customer_flagged
+        if before != flagged:
+            row.customer_flagged = flagged
+            row.save(update_fields=["customer_flagged", "updated_at"])
+        state = "on" if flagged else "off"
+        message = (f"Extra verification is now {state} for {row}." if before != flagged
+                   else f"Extra verification was already {state} for {row}.")
+        row_audit = audit.record(
+            actor=actor, action="registration.customer_flag", target=row,
+            parameters={"changes": {"customer_flagged": [before, flagged]}},
+            outcome=Outcomes.SUCCEEDED, message=message)
+    return Outcome(status=Outcomes.SUCCEEDED, message=message, audit_row=row_audit)
 
 
 def registration_resend_verification(*, registration: Registration, actor) -> Outcome:

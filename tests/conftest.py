@@ -4,6 +4,9 @@ import pytest
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
 from tests.factories import UserFactory
 from tests.fakes.sandbox import RecordingTransport, SandboxControl
+from tests.log_guard import remember_secret
+
+pytest_plugins = ["tests.log_guard"]
 
 
 @pytest.fixture
@@ -40,10 +43,13 @@ def role_users(support_user, finance_user, admin_user_role, plain_staff_user):
 def sandbox(db):
     """A fresh in-memory sandbox, reached through a recording transport, seeded from
     the mirror on demand: `sandbox.seed()` after creating rows with factories."""
+    from django.conf import settings
+
     from registrar.providers.registry import override_transport
     from registrar.sandbox import get_app, reset_sandbox
     from registrar.sandbox.seed import seed_from_mirror
 
+    remember_secret(settings.SANDBOX_TOKEN)  # no log line may show it
     reset_sandbox()
     app = get_app()
     recorder = RecordingTransport(httpx.WSGITransport(app=app))

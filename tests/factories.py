@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from backoffice import audit
 from billing.models import (
@@ -54,9 +57,9 @@ class ProviderAccountFactory(factory.django.DjangoModelFactory):
 
     label = factory.Sequence(lambda n: f"provider-{n}")
     kind = "sandbox"
-    base_url = "http://sandbox.invalid"
+    base_url = "https://sandbox.invalid"
     account_ref = "test-account"
-    secret_env = "SANDBOX_API_TOKEN"
+    secret_env = "PROVIDER_SECRET_SANDBOX"
 
 
 class TldFactory(factory.django.DjangoModelFactory):
@@ -207,3 +210,21 @@ def staff_action(**overrides):
     values = dict(actor=None, action="registration.lock", outcome="succeeded")
     values.update(overrides)
     return audit.record(**values)
+
+
+class ApprovalFactory(factory.django.DjangoModelFactory):
+    """A two-person request, waiting, inside its window."""
+
+    class Meta:
+        model = "registrar.Approval"
+
+    operation = "push_transfer"
+    rule = "push_transfer"
+    registration = factory.SubFactory(RegistrationFactory)
+    parameters = factory.LazyFunction(lambda: {"recipient": "REG-IDS"})
+    summary = factory.LazyAttribute(lambda o: f"Push transfer of {o.registration}")
+    ticket = factory.Sequence(lambda n: f"SUP-{n}")
+    verification = "Called back on the number on file."
+    requested_by = factory.SubFactory(UserFactory)
+    requested_at = factory.LazyFunction(timezone.now)
+    expires_at = factory.LazyAttribute(lambda o: o.requested_at + timedelta(hours=1))

@@ -28,3 +28,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 SANDBOX_STATE_FILE = None  # in memory, reset for every test
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 (whitenoise warns when missing)
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    # Flushes between transactional tests get past the append-only triggers.
+    DATABASES["default"]["ENGINE"] = "tests.postgresql"  # noqa: F405
+# Most tests act through force_login and test what staff can do, not how they log in: no
+# second factor asked. The login-security tests switch it on with the `settings` fixture.
+STAFF_MFA_REQUIRED = False
+# The operation tests exercise one person's operation at a time; the two-person rules are
+# switched on, as production has them, by the approval tests (tests/registrar/test_approvals.py).
+TWO_PERSON_OPERATIONS: list[str] = []

@@ -18,7 +18,9 @@ EXPORT_PERMISSION = "billing.export_orders"
 
 def finance_view(permission: str = FINANCE_PERMISSION) -> Callable:
     """Staff only (anonymous visitors go to the admin login, as in the admin), and
-    `permission` or a 403: support staff have orders in the admin but not this area."""
+    `permission` or a 403: support staff have orders in the admin but not this area.
+    The second factor is due before any view, this one included (backoffice/security/gate.py,
+    applied by StaffSessionMiddleware): a password alone never reaches finance."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)

@@ -172,14 +172,16 @@ def order_export(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("\n".join(lines) + "\n",
                                       content_type="text/plain; charset=utf-8")
     params = filter_parameters(request.GET)
-    # The row count is only known once the download has streamed, so the trail keeps
-    # the filter, which says exactly which orders left.
+    # Recorded before the download streams, so an interrupted download is on record too:
+    # the filter says exactly which orders, the count how many matched when it started.
+    rows = order_filter.qs.count()
     audit.record(
         actor=request.user,
         action="orders.export",
         parameters=_audit_parameters(params),
         outcome=StaffAction.Outcome.SUCCEEDED,
-        message="Orders exported as CSV" + (" (filtered)" if params else " (all orders)"),
+        message=f"Exported {rows} order{'' if rows == 1 else 's'} as CSV"
+        + (" (filtered)." if params else " (all orders)."),
     )
     response = StreamingHttpResponse(OrderCsv(_deterministic(order_filter.qs)),
                                      content_type="text/csv; charset=utf-8")

@@ -434,12 +434,15 @@ class PlacedOrder:
 @dataclass(frozen=True)
 class EmailOrderPlaced:
     """An email-infrastructure order the upstream took. `checkout_url` (https only) is
-    where the customer pays; empty for a free order."""
+    where the customer pays; empty for a free order, and when the upstream sent a link
+    that is not an https URL (`checkout_refused`: payment is needed, but there is no
+    link to hand on)."""
 
     record: OrderRecord
     checkout_url: str = ""
     request_id: str = ""
     body: dict[str, Any] = field(default_factory=dict)
+    checkout_refused: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,12 @@ from typing import Any, TypeVar
 import httpx
 from django.utils.dateparse import parse_datetime
 
+from registrar.providers import secrets
 from registrar.providers.base import Provider
+from registrar.providers.endpoints import base_url_problem, timeout_problem
 from registrar.providers.errors import (
     CallerError,
+    ConfigurationError,
     MalformedResponse,
     ProviderError,
     TransportError,
@@ -74,7 +77,9 @@ class HttpClient:
     """A JSON-over-HTTP client for one provider account.
 
     `transport` is injectable: tests pass `httpx.MockTransport`, the sandbox an
-    `httpx.WSGITransport`. `sleep` is injectable so retry tests do not wait.
+    `httpx.WSGITransport`. `sleep` is injectable so retry tests do not wait. A base URL
+    or timeout that registrar.providers.endpoints refuses raises ConfigurationError
+    before any client exists, so nothing is sent.
     """
 
     def __init__(
@@ -90,6 +95,11 @@ class HttpClient:
         request_id_header: str = "X-Request-Id",
         provider_label: str = "",
     ) -> None:
+        problem = base_url_problem(base_url) or timeout_problem(timeout)
+        if problem:
+            raise ConfigurationError(
+                f"Provider account “{provider_label or 'unnamed'}” cannot be used: {problem} "
+                "Nothing was sent.", code="invalid_endpoint")
         self._client = httpx.Client(
             base_url=base_url,
             headers=dict(headers),
@@ -196,10 +206,13 @@ class HttpClient:
         )
 
     def _log_body(self, level: int, method: str, path: str, status: int, text: str) -> None:
-        # Raw bodies go to the log for diagnosis, never to staff. Error bodies do not
-        # carry secrets; success bodies (which can, e.g. an auth code) are not logged.
-        logger.log(level, "%s %s %s -> %s: %s", self._label, method, path, status,
-                   text[:LOGGED_BODY_LIMIT])
+        # Error bodies go to the log for diagnosis, never to staff; success bodies (an
+        # auth code, a token) are not logged at all. An error body can still echo a
+        # secret (our key, an auth code we sent) or carry a link token (a 402's
+        # portal_url): the values the provider layer knows are cut out here, and the
+        # redaction filter on every handler masks secret keys, links and tokens.
+        logger.log(level, "%s %s %s -> %s: %s", self._label, method, secrets.scrub(path),
+                   status, secrets.scrub(text[:LOGGED_BODY_LIMIT]))
 
 
 _INVALID = object()
@@ -251,6 +264,7 @@ class HttpProvider(Provider):
         self.label = label or self.kind
         self.options = dict(options or {})
         self._sleep = sleep
+        secrets.remember(token)  # never in a log, whoever passed it in
         self.http = HttpClient(
             base_url=base_url,
             headers={"Accept": "application/json", "User-Agent": user_agent,

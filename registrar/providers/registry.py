@@ -9,7 +9,6 @@ thread-safe and pool connections); editing the account rebuilds it.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,9 @@ import httpx
 from django.conf import settings
 
 from registrar.providers.base import Capability, Provider
+from registrar.providers.endpoints import base_url_problem, timeout_problem
 from registrar.providers.errors import ConfigurationError, ServiceUnavailable
+from registrar.providers.secrets import read_secret
 
 
 class ProviderAccount(Protocol):
@@ -118,7 +119,8 @@ def kinds_with(*capabilities: Capability) -> frozenset[str]:
 
 
 def _secret(account: ProviderAccount, cls: type[Provider]) -> str:
-    value = os.environ.get(account.secret_env, "") if account.secret_env else ""
+    value = read_secret(account.secret_env, account_label=account.label) \
+        if account.secret_env else ""
     if value:
         return value
     value = cls.default_secret()
@@ -137,12 +139,24 @@ def _transport(account: ProviderAccount, cls: type[Provider]) -> httpx.BaseTrans
     return cls.default_transport()
 
 
+def check_account(account: ProviderAccount) -> None:
+    """Refuse, before any secret is read or request sent, an account whose base URL or
+    timeout the rules refuse (a row stored before they existed, or edited around them).
+    The secret variable's name is checked when the secret is read."""
+    problem = base_url_problem(account.base_url) or timeout_problem(account.timeout_seconds)
+    if problem:
+        raise ConfigurationError(
+            f"Provider account “{account.label}” cannot be used: {problem} Nothing was sent.",
+            code="invalid_endpoint")
+
+
 def build_provider(account: ProviderAccount) -> Provider:
     """A new client for `account` (callers normally want `provider_for_account`)."""
     cls = adapter_class(account.kind)
     reason = cls.unavailable_reason()
     if reason:
         raise ConfigurationError(reason, code="provider_unavailable")
+    check_account(account)
     return cls(
         base_url=account.base_url,
         token=_secret(account, cls),

@@ -27,9 +27,9 @@ LABEL = "toy-main"
 @pytest.fixture
 def toy(db, monkeypatch):
     monkeypatch.setitem(registry.ADAPTERS, "toy", ADAPTER)  # the one registry line
-    monkeypatch.setenv("TOY_SECRET", "toy-secret")
+    monkeypatch.setenv("PROVIDER_SECRET_TOY", "toy-secret")
     account = ProviderAccount(label=LABEL, kind="toy", base_url="https://api.toy.test",
-                              secret_env="TOY_SECRET")
+                              secret_env="PROVIDER_SECRET_TOY")
     account.full_clean()  # "toy" is a valid kind now: the choices come from the registry
     account.save()
     fake = FakeToy()

@@ -18,6 +18,7 @@ MAKERS = {
     "registrar.hostaddress": lambda: factories.HostAddressFactory(),
     "registrar.process": lambda: factories.ProcessFactory(),
     "registrar.processlogentry": lambda: factories.ProcessLogEntryFactory(),
+    "registrar.approval": lambda: factories.ApprovalFactory(),
     "contacts.contact": lambda: factories.ContactFactory(),
     "billing.account": lambda: factories.AccountFactory(),
     "billing.order": lambda: factories.OrderFactory(),

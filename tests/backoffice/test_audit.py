@@ -85,3 +85,19 @@ def test_not_even_a_superuser_can_change_or_delete_through_the_admin(client):
     )
     assert changelist.status_code in (200, 302)
     assert StaffAction.objects.filter(pk=action.pk, message="").exists()
+
+
+@pytest.mark.django_db
+def test_the_trail_lists_and_filters_by_channel(client):
+    from backoffice import assurance
+
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    staff_action(action="registration.lock")
+    with assurance.acting(assurance.Channel.WEBHOOK):
+        staff_action(action="order.webhook")
+    url = reverse("admin:backoffice_staffaction_changelist")
+    page = client.get(url).content.decode()
+    assert "column-channel" in page
+    assert "Command line" in page and "Webhook" in page
+    filtered = client.get(url, {"channel__exact": "webhook"})
+    assert [row.action for row in filtered.context["cl"].result_list] == ["order.webhook"]

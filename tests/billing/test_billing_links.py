@@ -51,9 +51,9 @@ LINK_PATH = "/enterprise/sell/v1/billing/link"
 
 @pytest.fixture
 def entri(db, monkeypatch) -> Iterator[FakeEntri]:
-    monkeypatch.setenv("ENTRI_TEST_SECRET", SECRET)
+    monkeypatch.setenv("PROVIDER_SECRET_ENTRI_TEST", SECRET)
     ProviderAccount.objects.create(label=ENTRI, kind="entri", base_url=ENTRI_URL,
-                                   account_ref=APP_ID, secret_env="ENTRI_TEST_SECRET")
+                                   account_ref=APP_ID, secret_env="PROVIDER_SECRET_ENTRI_TEST")
     cache.clear()  # Entri's JWT is shared through the cache
     fake = FakeEntri(application_id=APP_ID, secret=SECRET)
     fake.billing_url = PORTAL_LINK

@@ -60,9 +60,9 @@ FREE = respond(201, {"message": "Domain purchased successfully",
 
 @pytest.fixture
 def saleshandy(db, monkeypatch) -> Iterator[FakeSaleshandy]:
-    monkeypatch.setenv("SALESHANDY_TEST_KEY", API_KEY)
+    monkeypatch.setenv("PROVIDER_SECRET_SALESHANDY_TEST", API_KEY)
     ProviderAccountFactory(label=LABEL, kind="saleshandy", base_url=BASE_URL, account_ref="",
-                           secret_env="SALESHANDY_TEST_KEY")
+                           secret_env="PROVIDER_SECRET_SALESHANDY_TEST")
     with FakeSaleshandy(api_key=API_KEY).serving(LABEL) as fake:
         yield fake
 
@@ -140,8 +140,15 @@ def test_placing_through_the_admin_sends_the_documented_body_and_mirrors_the_ord
     checkout = taken.checkout_url
 
     order = Order.objects.get()
-    assert response.status_code == 302
-    assert response["Location"] == reverse("admin:billing_order_change", args=[order.pk])
+    # A paid order: the checkout link is shown on this response, once, and nothing keeps
+    # it (no redirect, no flash message in the cookie or session, no cache).
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    text = page_text(response)
+    assert f'href="{checkout}"' in text and 'class="checkout-link"' in text
+    order_page = reverse("admin:billing_order_change", args=[order.pk])
+    assert f'href="{order_page}"' in text
+    assert checkout not in str(response.cookies) and not list(response.wsgi_request._messages)
     assert order.kind == OrderKind.EMAIL_INFRASTRUCTURE
     assert order.status == OrderStatus.PAYMENT_INITIATED  # a checkoutUrl: not paid yet
     assert (order.upstream_id, order.domain) == (taken.order_id, "tryoutreachteam.com")
@@ -180,11 +187,52 @@ def test_placing_through_the_admin_sends_the_documented_body_and_mirrors_the_ord
     # After the commit, the follow-up is enqueued with the order's id.
     assert enqueued == [((order.pk,), {}, django_settings.EMAIL_ORDER_FOLLOW_BASE_DELAY)]
 
-    # Staff see the checkout link (escaped into the href) on the order page.
-    page = client.get(response["Location"])
+    # The order page does not show it again: it was shown once.
+    page = client.get(order_page)
     assert page.status_code == 200
-    text = page_text(page)
-    assert f'href="{checkout}"' in text and 'class="checkout-link"' in text
+    assert checkout not in page_text(page) and checkout not in str(client.cookies)
+
+
+def test_the_checkout_link_is_withheld_from_staff_who_may_not_hand_out_payment_links(
+        client, saleshandy, customer):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    orderer = UserFactory(username="orders-only")
+    orderer.user_permissions.set(Permission.objects.filter(
+        content_type__app_label="billing",
+        codename__in=["view_account", "view_order", "place_order"]))
+    client.force_login(orderer)
+
+    response = client.post(order_url(customer), form_data())
+
+    (taken,) = saleshandy.orders.values()
+    assert taken.checkout_url
+    text = page_text(response)
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    assert 'id="checkout-link-withheld"' in text
+    assert taken.checkout_url not in text and "checkout-link-box" not in text
+
+
+@pytest.mark.parametrize("sent", ["javascript:alert(document.cookie)", "http://pay.example/x",
+                                  "/checkout/relative"])
+def test_a_checkout_link_that_is_not_https_is_never_shown(client, support_user, saleshandy,
+                                                          customer, sent):
+    saleshandy.script("POST", "/v1/domain", respond(201, {"orderId": "ord_js",
+                                                           "checkoutUrl": sent}))
+    client.force_login(support_user)
+
+    response = client.post(order_url(customer), form_data(), follow=True)
+
+    text = page_text(response)
+    assert "sent no usable checkout link" in text
+    assert sent not in text and "checkout-link" not in text
+    order = Order.objects.get()
+    assert order.status == OrderStatus.PAYMENT_INITIATED  # still to be paid
+    row = StaffAction.objects.get()
+    assert "sent no usable checkout link" in row.message
+    assert row.parameters["checkout_url"] == ""
 
 
 def test_several_domains_with_named_and_derived_senders_on_a_free_order(
@@ -520,7 +568,7 @@ def test_a_refused_connection_says_saleshandy_could_not_be_reached(
 
 def test_a_missing_secret_is_refused_above_the_form(client, support_user, saleshandy, customer,
                                                     monkeypatch):
-    monkeypatch.delenv("SALESHANDY_TEST_KEY")
+    monkeypatch.delenv("PROVIDER_SECRET_SALESHANDY_TEST")
     client.force_login(support_user)
     response = client.post(order_url(customer), form_data())
     assert response.status_code == 200
@@ -528,7 +576,7 @@ def test_a_missing_secret_is_refused_above_the_form(client, support_user, salesh
     # A refusal without field errors goes above the form, word for word.
     assert response.context["form"].non_field_errors() == [
         f"Provider account “{LABEL}” has no secret: set the environment variable "
-        "SALESHANDY_TEST_KEY."]
+        "PROVIDER_SECRET_SALESHANDY_TEST."]
     assert saleshandy.requests == [] and not Order.objects.exists()
 
 
@@ -760,7 +808,7 @@ def test_the_button_and_the_page_follow_the_permission(client, role_users, sales
         assert has_button is ALLOWED[role]
     if ALLOWED[role]:
         assert page.status_code == 200 and "Domains and mailboxes" in page_text(page)
-        assert post.status_code == 302
+        assert post.status_code == 200 and 'id="email-order-placed"' in page_text(post)
         assert Order.objects.count() == 1
     else:
         assert page.status_code == 403 and post.status_code == 403

@@ -121,9 +121,9 @@ PRICING = {"purchasePrice": 19, "renewalPrice": 24, "currency": "USD", "billingP
 
 @pytest.fixture
 def entri(db, monkeypatch) -> Iterator[FakeEntri]:
-    monkeypatch.setenv("ENTRI_SYNC_SECRET", ENTRI_SECRET)
+    monkeypatch.setenv("PROVIDER_SECRET_ENTRI_SYNC", ENTRI_SECRET)
     ProviderAccountFactory(label=ENTRI_LABEL, kind="entri", base_url="https://api.goentri.com",
-                           account_ref=ENTRI_APP, secret_env="ENTRI_SYNC_SECRET")
+                           account_ref=ENTRI_APP, secret_env="PROVIDER_SECRET_ENTRI_SYNC")
     cache.clear()  # the shared JWT cache: a token another test's fake minted is refused here
     with FakeEntri(application_id=ENTRI_APP, secret=ENTRI_SECRET).serving(ENTRI_LABEL) as fake:
         yield fake
@@ -475,10 +475,10 @@ DOMAINEE_KEY = "dme_live_secret"
 
 @pytest.fixture
 def domainee(db, monkeypatch) -> Iterator[FakeDomainee]:
-    monkeypatch.setenv("DOMAINEE_SYNC_KEY", DOMAINEE_KEY)
+    monkeypatch.setenv("PROVIDER_SECRET_DOMAINEE_SYNC", DOMAINEE_KEY)
     ProviderAccountFactory(label=DOMAINEE_LABEL, kind="domainee",
                            base_url="https://api.domainee.dev", account_ref="",
-                           secret_env="DOMAINEE_SYNC_KEY")
+                           secret_env="PROVIDER_SECRET_DOMAINEE_SYNC")
     with FakeDomainee(token=DOMAINEE_KEY).serving(DOMAINEE_LABEL) as fake:
         yield fake
 
@@ -765,9 +765,9 @@ MAILBOXES = [{"name": "tryoutreachteam.com", "redirect_url": "acmecorp.com",
 
 @pytest.fixture
 def saleshandy(db, monkeypatch) -> Iterator[FakeSaleshandy]:
-    monkeypatch.setenv("SALESHANDY_SYNC_KEY", SALESHANDY_KEY)
+    monkeypatch.setenv("PROVIDER_SECRET_SALESHANDY_SYNC", SALESHANDY_KEY)
     ProviderAccountFactory(label=SALESHANDY_LABEL, kind="saleshandy", base_url=SALESHANDY_URL,
-                           account_ref="", secret_env="SALESHANDY_SYNC_KEY")
+                           account_ref="", secret_env="PROVIDER_SECRET_SALESHANDY_SYNC")
     with FakeSaleshandy(api_key=SALESHANDY_KEY).serving(SALESHANDY_LABEL) as fake:
         yield fake
 
@@ -920,9 +920,9 @@ def test_a_saleshandy_error_stops_the_run(saleshandy, support_user):
 
 
 def test_an_account_that_cannot_be_used_is_a_clear_failure(saleshandy, monkeypatch):
-    monkeypatch.delenv("SALESHANDY_SYNC_KEY")
+    monkeypatch.delenv("PROVIDER_SECRET_SALESHANDY_SYNC")
     report = mirror_orders(saleshandy_account())
-    assert not report.ok and "SALESHANDY_SYNC_KEY" in report.aborted
+    assert not report.ok and "PROVIDER_SECRET_SALESHANDY_SYNC" in report.aborted
     assert not saleshandy.requests
     namecom = ProviderAccountFactory(label="namecom-main", kind="namecom")
     assert "have no orders to mirror" in mirror_orders(namecom).aborted

@@ -74,18 +74,18 @@ def customer(db) -> Account:
 
 @pytest.fixture
 def namecom(db, monkeypatch) -> Iterator[FakeNamecom]:
-    monkeypatch.setenv("NAMECOM_TEST_TOKEN", NAMECOM_TOKEN)
+    monkeypatch.setenv("PROVIDER_SECRET_NAMECOM_TEST", NAMECOM_TOKEN)
     ProviderAccountFactory(label=NAMECOM, kind="namecom", base_url=NAMECOM_URL,
-                           account_ref=NAMECOM_USER, secret_env="NAMECOM_TEST_TOKEN")
+                           account_ref=NAMECOM_USER, secret_env="PROVIDER_SECRET_NAMECOM_TEST")
     with FakeNamecom(username=NAMECOM_USER, token=NAMECOM_TOKEN).serving(NAMECOM) as fake:
         yield fake
 
 
 @pytest.fixture
 def domainee(db, monkeypatch) -> Iterator[FakeDomainee]:
-    monkeypatch.setenv("DOMAINEE_TEST_KEY", DOMAINEE_KEY)
+    monkeypatch.setenv("PROVIDER_SECRET_DOMAINEE_TEST", DOMAINEE_KEY)
     ProviderAccountFactory(label=DOMAINEE, kind="domainee", base_url=DOMAINEE_URL,
-                           account_ref="", secret_env="DOMAINEE_TEST_KEY")
+                           account_ref="", secret_env="PROVIDER_SECRET_DOMAINEE_TEST")
     with FakeDomainee(token=DOMAINEE_KEY).serving(DOMAINEE) as fake:
         yield fake
 
@@ -513,7 +513,7 @@ def test_the_webhook_for_a_refund_answered_without_its_record_updates_the_placed
     order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
                    owner=registrant, ceiling=Money(2000, "USD"))
     ordering.order_confirm(order=order, actor=support_user)
-    monkeypatch.setenv("DOMAINEE_MAIN_WEBHOOK_SECRET", "whsec-test")
+    monkeypatch.setenv("PROVIDER_SECRET_DOMAINEE_MAIN_WEBHOOK", "whsec-test")
 
     # The domain_purchase.failed delivery Domainee fired for that purchase.
     [event] = domainee.events
@@ -886,13 +886,13 @@ def test_an_account_that_takes_no_domain_orders_is_refused_with_nothing_sent(
 
 def test_an_account_without_its_secret_is_refused_before_anything_is_sent(
         support_user, customer, namecom, monkeypatch):
-    monkeypatch.delenv("NAMECOM_TEST_TOKEN")
+    monkeypatch.delenv("PROVIDER_SECRET_NAMECOM_TEST")
 
     with pytest.raises(OperationRefused) as refused:
         quote(support_user, customer, NAMECOM, "register", "acme-bakery.com")
 
     assert refused.value.code == "missing_credentials"
-    assert "NAMECOM_TEST_TOKEN" in str(refused.value)
+    assert "PROVIDER_SECRET_NAMECOM_TEST" in str(refused.value)
     assert namecom.requests == [] and Order.objects.count() == 0
 
 

@@ -27,7 +27,7 @@ PURCHASE = {
 
 @pytest.fixture
 def domainee(db, monkeypatch):
-    monkeypatch.setenv("DOMAINEE_MAIN_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("PROVIDER_SECRET_DOMAINEE_MAIN_WEBHOOK", SECRET)
     AccountFactory(customer_reference="ACC-WEB-1")
     return ProviderAccountFactory(label="domainee-main", kind="domainee",
                                   base_url="https://api.domainee.test")
@@ -102,7 +102,7 @@ def test_bad_payloads_get_400_and_change_nothing(client, domainee, payload):
 def test_a_wrong_or_missing_secret_is_refused(client, domainee, monkeypatch):
     assert post(client, event(), secret="guess").status_code == 401
     assert post(client, event(), secret="").status_code == 401
-    monkeypatch.delenv("DOMAINEE_MAIN_WEBHOOK_SECRET")
+    monkeypatch.delenv("PROVIDER_SECRET_DOMAINEE_MAIN_WEBHOOK")
     assert post(client, event()).status_code == 503
     assert post(client, event(), label="nope").status_code == 404
     assert not WebhookEvent.objects.exists()
@@ -113,7 +113,7 @@ def test_only_post_is_accepted(client, domainee):
 
 
 def test_entri_order_status_follows(client, db, monkeypatch):
-    monkeypatch.setenv("ENTRI_MAIN_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("PROVIDER_SECRET_ENTRI_MAIN_WEBHOOK", SECRET)
     entri = ProviderAccountFactory(label="entri-main", kind="entri",
                                    base_url="https://api.entri.test")
     order = OrderFactory(provider_account=entri, upstream_id="21b363fb-c8c0-427e",

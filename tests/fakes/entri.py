@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from tests.fakes.http import FakeUpstream, Route, json_response, route
+from tests.log_guard import remember_link
 
 PREFIX = "/enterprise/sell/v1"
 TOKEN_PATH = "/token"
@@ -473,6 +474,7 @@ class FakeEntri(FakeUpstream):
         url = self.billing_url or (
             f"https://billing.stripe.com/p/session/cs_test_{len(self.billing_links) + 1:04d}")
         self.billing_links.append(url)
+        remember_link(url)  # a signed link: no log line may show it
         return json_response(200, {"url": url})
 
     # --- shared -----------------------------------------------------------------------------

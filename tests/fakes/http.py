@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from tests.log_guard import remember_exchange
+
 Answer = Callable[[httpx.Request], httpx.Response]
 REQUEST_ID = "req-0123"
 
@@ -80,7 +82,9 @@ class Scripted:
         request.read()
         self.requests.append(request)
         index = min(len(self.requests), len(self.answers)) - 1
-        return self.answers[index](request)
+        response = self.answers[index](request)
+        remember_exchange(request, response)  # no log line may show its secrets
+        return response
 
     @property
     def count(self) -> int:
@@ -154,7 +158,12 @@ class FakeUpstream:
         return self.requests[0]
 
     def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self)
+        def observed(request: httpx.Request) -> httpx.Response:
+            response = self(request)
+            remember_exchange(request, response)  # no log line may show its secrets
+            return response
+
+        return httpx.MockTransport(observed)
 
     @contextmanager
     def serving(self, label: str) -> Iterator[FakeUpstream]:

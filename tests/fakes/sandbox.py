@@ -7,6 +7,8 @@ from __future__ import annotations
 import httpx
 from django.conf import settings as django_settings
 
+from tests.log_guard import remember_exchange
+
 
 class RecordingTransport(httpx.BaseTransport):
     """Passes requests to the sandbox and remembers each one: what left, in order."""
@@ -25,7 +27,9 @@ class RecordingTransport(httpx.BaseTransport):
         self.requests.append(request)
         if self._failures:
             raise self._failures.pop(0)
-        return self.inner.handle_request(request)
+        response = self.inner.handle_request(request)
+        remember_exchange(request, response)  # auth codes, portal links, the token
+        return response
 
     def sent(self, method: str | None = None, path_suffix: str = "") -> list[httpx.Request]:
         return [r for r in self.requests

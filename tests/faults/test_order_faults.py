@@ -591,9 +591,9 @@ KEPT = ("The order is kept here, open, while the back-office reads Saleshandy's 
 def saleshandy(db, monkeypatch, settings) -> Iterator[tuple[FakeSaleshandy, FaultTransport]]:
     settings.EMAIL_ORDER_POLL_INTERVAL = 0.0
     settings.EMAIL_ORDER_FOLLOW_LIMIT = 3
-    monkeypatch.setenv("SALESHANDY_TEST_KEY", SALESHANDY_KEY)
+    monkeypatch.setenv("PROVIDER_SECRET_SALESHANDY_TEST", SALESHANDY_KEY)
     ProviderAccountFactory(label=SALESHANDY, kind="saleshandy", base_url=BASE_URL,
-                           account_ref="", secret_env="SALESHANDY_TEST_KEY")
+                           account_ref="", secret_env="PROVIDER_SECRET_SALESHANDY_TEST")
     fake = FakeSaleshandy(api_key=SALESHANDY_KEY)
     faults = FaultTransport(fake.transport())
     with override_transport(SALESHANDY, faults):
@@ -718,7 +718,7 @@ def test_an_email_order_whose_answer_was_lost_and_that_was_then_paid_is_one_orde
 def test_a_domainee_webhook_replayed_out_of_order_never_moves_an_order_back(
         client, support_user, customer, registrant, domainee, domainee_faults, monkeypatch,
         fault, worker, django_capture_on_commit_callbacks):
-    monkeypatch.setenv("DOMAINEE_MAIN_WEBHOOK_SECRET", "whsec-test")
+    monkeypatch.setenv("PROVIDER_SECRET_DOMAINEE_MAIN_WEBHOOK", "whsec-test")
     order = quoted(support_user, customer, DOMAINEE, "register", "janesbakery.com",
                    owner=registrant, ceiling=Money(2000, "USD"))
     if fault is not None:

@@ -105,7 +105,8 @@ CASES = {
     "transfer_out_approve": Case(lambda w, u: services.registration_decide_transfer_out(
         registration=w.registration, decision="approve", actor=u), "POST", "/transfer_out$"),
     "transfer_out_reject": Case(lambda w, u: services.registration_decide_transfer_out(
-        registration=w.registration, decision="reject", actor=u), "POST", "/transfer_out$"),
+        registration=w.registration, decision="reject", reason="holder disputes it",
+        actor=u), "POST", "/transfer_out$"),
     "push_transfer": Case(lambda w, u: services.registration_push_transfer(
         registration=w.registration, recipient="reg-ids", actor=u), "POST", "/push_transfer$"),
     "resend_verification": Case(lambda w, u: services.registration_resend_verification(

@@ -144,13 +144,15 @@ def registrar(sandbox):
 
 
 @pytest.fixture
-def loopback_registration(registrar, monkeypatch):
+def loopback_registration(registrar, monkeypatch, settings):
     if connection.vendor != "postgresql":
         _skip("a worker in another process needs a database it can reach (PostgreSQL)")
-    monkeypatch.setenv("WORKER_TEST_DOMAIN_API_TOKEN", "sandbox-token")
+    # The registrar here listens on loopback over plain http, as only development allows.
+    settings.PROVIDER_LOOPBACK_HTTP_ALLOWED = True
+    monkeypatch.setenv("PROVIDER_SECRET_WORKER_TEST", "sandbox-token")
     account = ProviderAccountFactory(label="loopback", kind="domain_api", base_url=registrar.url,
                                      account_ref="acct-1",
-                                     secret_env="WORKER_TEST_DOMAIN_API_TOKEN")
+                                     secret_env="PROVIDER_SECRET_WORKER_TEST")
     registration = RegistrationFactory(name="worker.com", tld=TldFactory(
         name="com", provider_account=account), provider_account=account)
     from registrar.sandbox.seed import seed_from_mirror
@@ -173,6 +175,7 @@ class _Worker:
             "CELERY_BROKER_URL": REDIS_URL,
             "SECRET_KEY": "worker-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
             "DEBUG": "0",
+            "PROVIDER_LOOPBACK_HTTP_ALLOWED": "1",  # the test's registrar is on loopback
             "PROCESS_POLL_BASE_DELAY": "0.3",
             "PROCESS_POLL_MAX_DELAY": "1.2",
             "PYTHONUNBUFFERED": "1",

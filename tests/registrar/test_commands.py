@@ -50,18 +50,18 @@ def accounts_and_tlds() -> tuple[list[dict], list[dict]]:
 
 CREATE = ("configure_provider", "main-api", "--kind", "domain_api", "--base-url",
           "https://api.registrar.example/v2", "--account", "acct-9", "--secret-env",
-          "MAIN_API_TOKEN", "--timeout", "20", "--tld", ".DE", "com")
+          "PROVIDER_SECRET_MAIN_API", "--timeout", "20", "--tld", ".DE", "com")
 
 
 def test_configure_provider_creates_the_account_and_points_tlds(db, capsys, monkeypatch):
-    monkeypatch.setenv("MAIN_API_TOKEN", "s3cret-value-never-printed")
+    monkeypatch.setenv("PROVIDER_SECRET_MAIN_API", "s3cret-value-never-printed")
     TldFactory(name="com", provider_account=None)
     run(*CREATE)
     account = ProviderAccount.objects.get(label="main-api")
     assert (account.kind, account.base_url, account.account_ref, account.secret_env,
             account.timeout_seconds, account.enabled) == (
-        "domain_api", "https://api.registrar.example/v2", "acct-9", "MAIN_API_TOKEN", 20.0,
-        True)
+        "domain_api", "https://api.registrar.example/v2", "acct-9", "PROVIDER_SECRET_MAIN_API",
+        20.0, True)
     assert Tld.objects.get(name="de").provider_account == account
     assert Tld.objects.get(name="com").provider_account == account
     out, err = capsys.readouterr()
@@ -73,7 +73,7 @@ def test_configure_provider_creates_the_account_and_points_tlds(db, capsys, monk
 
 
 def test_configure_provider_updates_only_what_differs(db, capsys, monkeypatch):
-    monkeypatch.setenv("MAIN_API_TOKEN", "x")
+    monkeypatch.setenv("PROVIDER_SECRET_MAIN_API", "x")
     other = ProviderAccountFactory(label="old-api", kind="domain_api")
     TldFactory(name="net", provider_account=other)
     run(*CREATE)
@@ -96,7 +96,7 @@ def test_configure_provider_updates_only_what_differs(db, capsys, monkeypatch):
 
 
 def test_configure_provider_is_idempotent(db, capsys, monkeypatch):
-    monkeypatch.setenv("MAIN_API_TOKEN", "x")
+    monkeypatch.setenv("PROVIDER_SECRET_MAIN_API", "x")
     run(*CREATE)
     before = accounts_and_tlds()
     capsys.readouterr()
@@ -107,7 +107,7 @@ def test_configure_provider_is_idempotent(db, capsys, monkeypatch):
 
 
 def test_configure_provider_dry_run_writes_nothing(db, capsys, monkeypatch):
-    monkeypatch.setenv("MAIN_API_TOKEN", "x")
+    monkeypatch.setenv("PROVIDER_SECRET_MAIN_API", "x")
     before = accounts_and_tlds()
     run(*CREATE, "--dry-run")
     assert accounts_and_tlds() == before
@@ -120,10 +120,10 @@ def test_configure_provider_dry_run_writes_nothing(db, capsys, monkeypatch):
 
 def test_configure_provider_warns_when_the_secret_variable_is_not_set(db, capsys,
                                                                       monkeypatch):
-    monkeypatch.delenv("MAIN_API_TOKEN", raising=False)
+    monkeypatch.delenv("PROVIDER_SECRET_MAIN_API", raising=False)
     run(*CREATE)
     err = capsys.readouterr().err
-    assert "MAIN_API_TOKEN is not set" in err
+    assert "PROVIDER_SECRET_MAIN_API is not set" in err
     assert ProviderAccount.objects.filter(label="main-api").exists()
 
 
@@ -133,7 +133,7 @@ def test_configure_provider_warns_about_what_calls_will_miss(db, capsys):
     err = capsys.readouterr().err
     assert "no secret variable is named" in err and "no --account" in err
     run("configure_provider", "later", "--kind", "entri", "--base-url",
-        "https://api.entri.example", "--account", "app-1", "--secret-env", "ENTRI_SECRET")
+        "https://api.entri.example", "--account", "app-1", "--secret-env", "PROVIDER_SECRET_ENTRI")
     # Every kind has an adapter now, so nothing warns about a missing one.
     assert "no adapter serves" not in capsys.readouterr().err
 
@@ -146,18 +146,30 @@ def _with(option: str, value: str) -> tuple[str, ...]:
 
 @pytest.mark.parametrize(("args", "message"), [
     (_with("--kind", "epp"), "Unknown provider kind “epp”"),
-    (_with("--base-url", "ftp://api.registrar.example"), "is not an http\\(s\\) URL"),
-    (_with("--base-url", "not a url"), "is not an http\\(s\\) URL"),
-    (_with("--secret-env", "sk_live_abcdef"), "NAME of an environment variable"),
-    (_with("--timeout", "0"), "at least 0.1"),
-    (_with("--timeout", "nan"), "at least 0.1"),
+    (_with("--base-url", "ftp://api.registrar.example"), "Enter an https URL"),
+    (_with("--base-url", "not a url"), "Enter an https URL"),
+    (_with("--base-url", "http://api.registrar.example"), "must use https"),
+    (_with("--base-url", "https://127.0.0.1:8443"), "may not point at this machine"),
+    (_with("--base-url", "https://localhost/v2"), "may not point at this machine"),
+    (_with("--base-url", "https://10.0.0.5/v2"), "private, link-local or reserved"),
+    (_with("--base-url", "https://169.254.169.254/latest"), "private, link-local or reserved"),
+    (_with("--base-url", "https://[::1]/v2"), "may not point at this machine"),
+    (_with("--base-url", "https://0.0.0.0/v2"), "may not point at this machine|reserved"),
+    (_with("--base-url", "https://user:pw@api.registrar.example"), "user name or password"),
+    (_with("--secret-env", "sk_live_abcdef"), "name of an environment variable"),
+    (_with("--secret-env", "SECRET_KEY"), "start with PROVIDER_SECRET_"),
+    (_with("--secret-env", "DATABASE_URL"), "start with PROVIDER_SECRET_"),
+    (_with("--secret-env", "PROVIDER_SECRET_"), "start with PROVIDER_SECRET_"),
+    (_with("--timeout", "0.5"), "between 1 and 60 seconds"),
+    (_with("--timeout", "61"), "between 1 and 60 seconds"),
+    (_with("--timeout", "nan"), "between 1 and 60 seconds"),
     (("configure_provider", "Main API!", *CREATE[2:]), "Invalid provider account"),
     (_with("--tld", "co.uk"), "not a TLD"),
     (_with("--tld", "b_d"), "Invalid --tld"),
 ])
 def test_configure_provider_refuses_bad_input_and_changes_nothing(db, monkeypatch, capsys,
                                                                   args, message):
-    monkeypatch.setenv("MAIN_API_TOKEN", "x")
+    monkeypatch.setenv("PROVIDER_SECRET_MAIN_API", "x")
     run(*CREATE)  # an account the bad run must leave as it is
     before = accounts_and_tlds()
     with pytest.raises(CommandError, match=message):
@@ -171,7 +183,7 @@ def test_configure_provider_refuses_the_sandbox_where_it_is_disabled(db):
     with override_settings(SANDBOX_ENABLED=False), pytest.raises(
             CommandError, match="SANDBOX_ENABLED is off"):
         run("configure_provider", "dev", "--kind", "sandbox", "--base-url",
-            "http://sandbox.invalid", "--tld", "com")
+            "https://sandbox.invalid", "--tld", "com")
     assert not ProviderAccount.objects.filter(label="dev").exists()
     assert not Tld.objects.filter(name="com").exists()
 

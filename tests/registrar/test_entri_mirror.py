@@ -72,9 +72,9 @@ SNAPSHOT = (*MIRRORED, "name_unicode", "upstream_id", "tld_id", "provider_accoun
 
 @pytest.fixture
 def entri(db, monkeypatch):
-    monkeypatch.setenv("ENTRI_SELL_SECRET", SECRET)
+    monkeypatch.setenv("PROVIDER_SECRET_ENTRI_SELL", SECRET)
     ProviderAccountFactory(label=LABEL, kind="entri", base_url="https://api.goentri.com",
-                           account_ref=APP_ID, secret_env="ENTRI_SELL_SECRET")
+                           account_ref=APP_ID, secret_env="PROVIDER_SECRET_ENTRI_SELL")
     fake = FakeEntri(application_id=APP_ID, secret=SECRET, page_size_limit=2)
     for name, values in UPSTREAM.items():
         fake.add_domain(name, **values)

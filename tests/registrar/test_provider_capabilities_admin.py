@@ -21,10 +21,10 @@ ZONE_PATH = f"{PREFIX}/domains/store.shop/dns-records"
 
 @pytest.fixture
 def entri(db, sandbox, monkeypatch):
-    monkeypatch.setenv("ENTRI_TEST_SECRET", "entri-secret")
+    monkeypatch.setenv("PROVIDER_SECRET_ENTRI_TEST", "entri-secret")
     account = ProviderAccountFactory(label="entri-main", kind="entri",
                                      base_url="https://api.entri.test", account_ref="app-1",
-                                     secret_env="ENTRI_TEST_SECRET")
+                                     secret_env="PROVIDER_SECRET_ENTRI_TEST")
     registration = RegistrationFactory(name="store.shop", upstream_id=None,
                                        tld=TldFactory(name="shop", provider_account=account))
     fake = FakeEntri(application_id="app-1", secret="entri-secret")

@@ -38,10 +38,12 @@ def sandbox_url():
 
 
 @pytest.fixture
-def account(db, sandbox_url, monkeypatch):
-    monkeypatch.setenv("LOOPBACK_DOMAIN_API_TOKEN", "sandbox-token")
+def account(db, sandbox_url, monkeypatch, settings):
+    # runsandbox listens on loopback over plain http: allowed only as in development.
+    settings.PROVIDER_LOOPBACK_HTTP_ALLOWED = True
+    monkeypatch.setenv("PROVIDER_SECRET_LOOPBACK", "sandbox-token")
     account = ProviderAccountFactory(label="loopback", kind="domain_api", base_url=sandbox_url,
-                                     account_ref="acct-1", secret_env="LOOPBACK_DOMAIN_API_TOKEN")
+                                     account_ref="acct-1", secret_env="PROVIDER_SECRET_LOOPBACK")
     TldFactory(name="com", provider_account=account)
     return account
 
@@ -54,7 +56,7 @@ def test_provider_check_reports_reachable_authorised_latency_and_tlds(account, c
 
 
 def test_provider_check_fails_with_a_clear_message_on_a_bad_token(account, monkeypatch):
-    monkeypatch.setenv("LOOPBACK_DOMAIN_API_TOKEN", "wrong-token")
+    monkeypatch.setenv("PROVIDER_SECRET_LOOPBACK", "wrong-token")
     with pytest.raises(CommandError, match=r"rejected our API token.*HTTP 401"):
         call_command("provider_check", "loopback")
 
@@ -65,7 +67,7 @@ def test_provider_check_fails_when_nothing_listens(account):
 
 
 def test_provider_check_names_a_missing_secret(account, monkeypatch):
-    monkeypatch.delenv("LOOPBACK_DOMAIN_API_TOKEN")
+    monkeypatch.delenv("PROVIDER_SECRET_LOOPBACK")
     with pytest.raises(CommandError, match="set the environment variable"):
         call_command("provider_check", "loopback")
 
@@ -90,8 +92,8 @@ def test_missing_account_header_is_400_and_bad_token_is_401(sandbox_url):
 def test_the_adapter_times_out_cleanly_over_real_http(account):
     with httpx.Client(base_url=account.base_url, timeout=5, headers={
             "Authorization": "Bearer sandbox-token"}) as control:
-        control.post("/_sandbox/faults", json={"path": "/force_sync$", "delay": 2})
-    account.timeout_seconds = 0.3
+        control.post("/_sandbox/faults", json={"path": "/force_sync$", "delay": 2.5})
+    account.timeout_seconds = 1.0  # the shortest an account may wait
     provider = build_provider(account)
     try:
         with pytest.raises(TransportError) as caught:

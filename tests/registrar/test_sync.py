@@ -198,10 +198,10 @@ def test_sync_registrations_covers_every_upstream_that_lists_its_domains(db, mon
     its own account, and an email-only upstream does not become the TLD's registrar."""
     from tests.fakes.saleshandy import API_KEY, FakeSaleshandy
 
-    monkeypatch.setenv("SALESHANDY_SYNC_KEY", API_KEY)
+    monkeypatch.setenv("PROVIDER_SECRET_SALESHANDY_SYNC", API_KEY)
     account = ProviderAccountFactory(label="sh-sync", kind="saleshandy",
                                      base_url="https://open-api.saleshandy.com",
-                                     secret_env="SALESHANDY_SYNC_KEY")
+                                     secret_env="PROVIDER_SECRET_SALESHANDY_SYNC")
     fake = FakeSaleshandy()
     fake.add_domain("outreach-one.com", "active")
     fake.add_domain("outreach-two.com", "inProgress")

@@ -1,11 +1,13 @@
 """`manage.py export_orders --since DATE --until DATE`: orders placed in a date range, as CSV.
 
 The same columns and rules as the finance area's "Download CSV" (billing.finance.export),
-streamed in constant memory. Read-only: it writes nothing but the output file.
+streamed in constant memory. It changes no order: it writes the output file, and one
+audit row saying what left (the range, the statuses, the row count, where it went).
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import tempfile
@@ -15,6 +17,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from backoffice import audit
+from backoffice.models import StaffAction
 from billing.finance.export import OrderCsv
 from billing.models import Order, OrderStatus
 
@@ -72,12 +76,23 @@ class Command(BaseCommand):
         if statuses:
             orders = orders.filter(status__in=statuses)
         export = OrderCsv(orders.order_by("placed_at", "id"))
-        if output is None:
-            for text in export:
-                self.stdout.write(text, ending="")
-            return
-        self._write_file(export, Path(output))
-        self.stderr.write(f"Exported {export.rows} orders to {output}")
+        exported = {"since": first.isoformat(), "until": last.isoformat(),
+                    "status": statuses, "format": "csv", "output": output or "stdout"}
+        try:
+            if output is None:
+                for text in export:
+                    self.stdout.write(text, ending="")
+            else:
+                self._write_file(export, Path(output))
+        except BaseException:
+            # Whatever streamed before the failure has left (stdout is not atomic).
+            _audit(exported, export.rows, StaffAction.Outcome.FAILED,
+                   f"Order export failed after {_orders(export.rows)}.")
+            raise
+        _audit(exported, export.rows, StaffAction.Outcome.SUCCEEDED,
+               f"Exported {_orders(export.rows)} as CSV to {output or 'stdout'}.")
+        if output is not None:
+            self.stderr.write(f"Exported {export.rows} orders to {output}")
 
     def _write_file(self, export: OrderCsv, path: Path) -> None:
         """Into a temporary file beside `path`, renamed over it only once complete."""
@@ -96,3 +111,21 @@ class Command(BaseCommand):
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _orders(count: int) -> str:
+    return f"{count} order{'' if count == 1 else 's'}"
+
+
+def _operator() -> str:
+    """Who ran the command, as the operating system knows them."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in this environment
+        return "unknown"
+
+
+def _audit(exported: dict[str, Any], rows: int, outcome: str, message: str) -> None:
+    audit.record(actor=None, actor_label=f"command:export_orders ({_operator()})",
+                 action="orders.export", parameters={**exported, "rows": rows},
+                 outcome=outcome, message=message)

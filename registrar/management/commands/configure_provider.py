@@ -2,28 +2,34 @@
 
 Idempotent: the arguments describe the wanted state, and a run that finds it already in
 place writes nothing and says "unchanged". Everything is validated before anything is
-written, and the writes happen in one transaction. The account's secret is never
-accepted or printed: only the *name* of the environment variable that holds it.
+written, and the writes happen in one transaction with one audit row (old and new
+values; the actor is --as, or the command itself). The account's secret is never
+accepted or printed: only the *name* of the environment variable that holds it, which
+must start with settings.PROVIDER_SECRET_ENV_PREFIX.
 """
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.core.validators import URLValidator
 from django.db import transaction
 
+from backoffice import audit
+from backoffice.acting_user import resolve_acting_user
+from backoffice.models import StaffAction
 from registrar.domain_names import normalise_tld, to_unicode
-from registrar.models import ProviderAccount, Tld, env_var_validator
+from registrar.models import ProviderAccount, Tld
+from registrar.providers.endpoints import base_url_problem, timeout_problem
 from registrar.providers.errors import ProviderError
 from registrar.providers.registry import ADAPTERS, adapter_class
+from registrar.providers.secrets import read_secret, secret_env_problem
 
-_http_url = URLValidator(schemes=["http", "https"])
+AUDIT_ACTION = "provider_account.configure"
+COMMAND_LABEL = "manage.py configure_provider"
+PERMISSION = "registrar.change_provideraccount"
 
 # The account fields this command sets, in the order changes are reported.
 _FIELDS = ("kind", "base_url", "account_ref", "secret_env", "timeout_seconds", "enabled")
@@ -57,16 +63,19 @@ class Command(BaseCommand):
         parser.add_argument("--kind", required=True, metavar="KIND",
                             help="The upstream API: " + ", ".join(ADAPTERS) + ".")
         parser.add_argument("--base-url", required=True, metavar="URL",
-                            help="The API's base URL (http or https).")
+                            help="The API's base URL: https, on the registrar's public host "
+                                 "name (loopback http only where "
+                                 "PROVIDER_LOOPBACK_HTTP_ALLOWED is on, as in development).")
         parser.add_argument("--account", dest="account_ref", metavar="REF",
                             help="The upstream account reference (X-Auth-Account, "
                                  "applicationId). Omitted: kept as is (new accounts: none).")
         parser.add_argument("--secret-env", metavar="VAR",
-                            help="NAME of the environment variable holding the API secret, "
-                                 "e.g. DOMAIN_API_TOKEN. Omitted: kept as is (new "
-                                 "accounts: none).")
+                            help="NAME of the environment variable holding the API secret; "
+                                 "it must start with PROVIDER_SECRET_, e.g. "
+                                 "PROVIDER_SECRET_DOMAIN_API_KEY (or ..._FILE: the path of a "
+                                 "file holding it). Omitted: kept as is (new accounts: none).")
         parser.add_argument("--timeout", type=float, dest="timeout_seconds", metavar="SECONDS",
-                            help="Request timeout in seconds (at least 0.1). Omitted: kept as "
+                            help="Request timeout in seconds (1 to 60). Omitted: kept as "
                                  "is (new accounts: 15).")
         parser.add_argument("--disable", action="store_true",
                             help="Store the account disabled. Without it the account is "
@@ -78,14 +87,21 @@ class Command(BaseCommand):
                                  "are left as they are.")
         parser.add_argument("--dry-run", action="store_true",
                             help="Show what would change; write nothing.")
+        parser.add_argument("--as", dest="actor", metavar="USERNAME",
+                            help="The staff user making the change (active, staff, with the "
+                                 "permission to change provider accounts): the actor of the "
+                                 "audit row. Omitted: the row names this command.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        actor = (resolve_acting_user(options["actor"], permission=PERMISSION,
+                                     needed_for="change provider accounts")
+                 if options.get("actor") is not None else None)
         wanted = self._validated(options)
         tld_names = self._tld_names(options["tlds"])
         plan = self._plan(options["label"], wanted, tld_names)
         self._report(plan, dry_run=options["dry_run"])
         if plan.changed and not options["dry_run"]:
-            self._apply(plan)
+            self._apply(plan, actor)
         self._warnings(plan.account)
         self.stdout.write(self._summary(plan, dry_run=options["dry_run"]))
 
@@ -104,32 +120,25 @@ class Command(BaseCommand):
         if unavailable:
             raise CommandError(f"Refusing --kind {kind}: {unavailable}")
         base_url = options["base_url"].strip()
-        try:
-            _http_url(base_url)
-        except ValidationError:
-            raise CommandError(f"--base-url “{base_url}” is not an http(s) URL, e.g. "
-                               "https://api.registrar.example/v2.") from None
+        problem = base_url_problem(base_url)
+        if problem:
+            raise CommandError(f"--base-url “{base_url}”: {problem}")
         wanted: dict[str, Any] = {"kind": kind, "base_url": base_url,
                                   "enabled": not options["disable"]}
         if options["secret_env"] is not None:
             secret_env = options["secret_env"].strip()
-            if secret_env:
-                try:
-                    env_var_validator(secret_env)
-                except ValidationError:
-                    # The value is not echoed: a mistyped invocation may hold the secret.
-                    raise CommandError(
-                        "--secret-env takes the NAME of an environment variable (upper "
-                        "case letters, digits and _, e.g. DOMAIN_API_TOKEN), never the "
-                        "secret itself.") from None
+            problem = secret_env_problem(secret_env) if secret_env else None
+            if problem:
+                # The value is not echoed: a mistyped invocation may hold the secret.
+                raise CommandError(f"--secret-env: {problem}")
             wanted["secret_env"] = secret_env
         if options["account_ref"] is not None:
             wanted["account_ref"] = options["account_ref"].strip()
         timeout = options["timeout_seconds"]
         if timeout is not None:
-            if not math.isfinite(timeout) or timeout < 0.1:
-                raise CommandError(f"--timeout must be a number of seconds, at least 0.1 "
-                                   f"(got {timeout}).")
+            problem = timeout_problem(timeout)
+            if problem:
+                raise CommandError(f"--timeout: {problem} (got {timeout:g}).")
             wanted["timeout_seconds"] = timeout
         return wanted
 
@@ -184,7 +193,7 @@ class Command(BaseCommand):
         return plan
 
     @transaction.atomic
-    def _apply(self, plan: _Plan) -> None:
+    def _apply(self, plan: _Plan, actor: Any) -> None:
         account = plan.account
         if plan.created or plan.changes:
             account.save()
@@ -193,6 +202,10 @@ class Command(BaseCommand):
             tld.save(update_fields=["provider_account"])
         for name in plan.new_tlds:
             Tld.objects.create(name=name, provider_account=account)
+        audit.record(
+            actor=actor, actor_label="" if actor is not None else COMMAND_LABEL,
+            action=AUDIT_ACTION, target=account, parameters=_audit_parameters(plan),
+            outcome=StaffAction.Outcome.SUCCEEDED, message=self._summary(plan, dry_run=False))
 
     # -- output --------------------------------------------------------------------------
 
@@ -224,7 +237,7 @@ class Command(BaseCommand):
             self.stderr.write(f"Warning: no adapter serves the kind “{account.kind}” yet; "
                               "operations on its TLDs will be refused.", style_func=warn)
             return
-        if account.secret_env and not os.environ.get(account.secret_env):
+        if account.secret_env and not _secret_is_set(account):
             fallback = (" (it falls back to its built-in development token)"
                         if adapter.default_secret() else "")
             self.stderr.write(f"Warning: the environment variable {account.secret_env} is not "
@@ -257,6 +270,31 @@ class Command(BaseCommand):
             return (f"Dry run: provider account {label} {verb}{what}{tlds}. "
                     "Nothing was written.")
         return f"Provider account {label} {what}{tlds}."
+
+
+def _secret_is_set(account: ProviderAccount) -> bool:
+    try:
+        return bool(read_secret(account.secret_env, account_label=account.label))
+    except ProviderError:
+        return False
+
+
+def _audit_parameters(plan: _Plan) -> dict[str, Any]:
+    """Old and new values of what changed: variable names, never a secret's value
+    (the command never sees one). As a list, so the field names are not taken for
+    secret keys and masked."""
+    account = plan.account
+    fields = _FIELDS if plan.created else tuple(plan.changes)
+    changes = [{"field": name,
+                "old": None if plan.created else plan.changes[name][0],
+                "new": getattr(account, name)} for name in fields]
+    return {
+        "created": plan.created,
+        "changes": changes,
+        "tlds_created": list(plan.new_tlds),
+        "tlds_repointed": [{"tld": tld.name, "from": previous}
+                           for tld, previous in plan.moved_tlds],
+    }
 
 
 def _shown(value: Any) -> str:

@@ -1,10 +1,23 @@
+"""`manage.py provider_check LABEL`: is a provider account reachable, and does it accept
+our credentials? The check sends the account's secret, so it is refused like any other
+call when the account's base URL, timeout or secret variable break the rules, and every
+run (passed, failed or refused) leaves one audit row."""
+
 import time
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from backoffice import audit
+from backoffice.acting_user import resolve_acting_user
+from backoffice.models import StaffAction
 from registrar.models import ProviderAccount
 from registrar.providers.errors import ProviderError
 from registrar.providers.registry import build_provider
+
+AUDIT_ACTION = "provider_account.check"
+COMMAND_LABEL = "manage.py provider_check"
+PERMISSION = "registrar.view_provideraccount"
 
 
 class Command(BaseCommand):
@@ -15,9 +28,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("label", help="The provider account's label.")
-        parser.add_argument("--base-url", help="Check this URL instead of the stored one.")
+        parser.add_argument("--base-url", help="Check this URL instead of the stored one "
+                                               "(the same rules apply: https, public host).")
+        parser.add_argument("--as", dest="actor", metavar="USERNAME",
+                            help="The staff user running the check: the actor of the audit "
+                                 "row. Omitted: the row names this command.")
 
-    def handle(self, *args, label, base_url=None, **options):
+    def handle(self, *args, label, base_url=None, actor=None, **options):
+        user = (resolve_acting_user(actor, permission=PERMISSION,
+                                    needed_for="check provider accounts")
+                if actor is not None else None)
         try:
             account = ProviderAccount.objects.get(label=label)
         except ProviderAccount.DoesNotExist:
@@ -25,6 +45,8 @@ class Command(BaseCommand):
             raise CommandError(f"No provider account “{label}” (known: {known}).") from None
         if base_url:
             account.base_url = base_url
+        parameters = {"base_url": account.base_url, "base_url_given": bool(base_url)}
+        provider = None
         try:
             provider = build_provider(account)
             started = time.perf_counter()
@@ -32,11 +54,15 @@ class Command(BaseCommand):
             latency_ms = (time.perf_counter() - started) * 1000
         except ProviderError as error:
             status = f" (HTTP {error.status}, {error.code})" if error.status else f" ({error.code})"
-            raise CommandError(f"{account.label} at {account.base_url}: {error.message}{status}"
-                               ) from error
+            message = f"{account.label} at {account.base_url}: {error.message}{status}"
+            self._audit(user, account, parameters, StaffAction.Outcome.FAILED, message,
+                        error=error)
+            raise CommandError(message) from error
         finally:
-            if "provider" in locals():
+            if provider is not None:
                 provider.close()
+        self._audit(user, account, parameters, StaffAction.Outcome.SUCCEEDED,
+                    f"{account.label}: reachable and authorised ({latency_ms:.0f} ms).")
         tlds = ", ".join(f".{name}" for name in account.tlds.values_list("name", flat=True))
         capabilities = ", ".join(sorted(provider.capabilities))
         self.stdout.write(self.style.SUCCESS(
@@ -46,3 +72,13 @@ class Command(BaseCommand):
         self.stdout.write(f"  capabilities: {capabilities}")
         if not account.enabled:
             self.stdout.write(self.style.WARNING("  the account is disabled in the back-office"))
+
+    @staticmethod
+    def _audit(user: Any, account: ProviderAccount, parameters: dict[str, Any], outcome: str,
+               message: str, error: ProviderError | None = None) -> None:
+        audit.record(
+            actor=user, actor_label="" if user is not None else COMMAND_LABEL,
+            action=AUDIT_ACTION, target=account, parameters=parameters, outcome=outcome,
+            upstream_status=error.status if error else None,
+            upstream_code=error.code if error else "",
+            upstream_request_id=error.request_id if error else "", message=message)

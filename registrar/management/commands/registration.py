@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
+from backoffice import assurance
+from backoffice.acting_user import resolve_acting_user
 from contacts.models import Contact
-from registrar import services
+from registrar import approvals, services
 from registrar.domain_names import to_ascii, to_unicode
 from registrar.forms import CONTACT_FIELD_NAMES
 from registrar.models import Registration
@@ -175,6 +176,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         plan = _plan(options)
         actor = self._actor(options["actor"], plan)
+        code = (options.get("otp") or "").strip()
+        if code and not assurance.confirm_second_factor(actor, code):
+            raise CommandError("--otp: that code is not valid for "
+                               f"{actor.get_username()} (or was already used). Nothing was "
+                               "sent.")
         targets = _targets(_names(options["names"], options["file"]))
         if options["dry_run"]:
             self._dry_run(plan, actor, targets)
@@ -182,14 +188,9 @@ class Command(BaseCommand):
             self._run(plan, actor, targets)
 
     def _actor(self, username: str, plan: Plan) -> Any:
-        """The acting user: must exist, be active and hold the operation's permission."""
-        user_model = get_user_model()
-        try:
-            user = user_model._default_manager.get_by_natural_key(username)
-        except user_model.DoesNotExist:
-            raise CommandError(f"--as: no user “{username}”.") from None
-        if not user.is_active:
-            raise CommandError(f"--as: the user “{username}” is inactive and cannot act.")
+        """The acting user: must exist, be active, be staff and hold the operation's
+        permission."""
+        user = resolve_acting_user(username)
         permission = services.OPERATIONS[plan.operation].permission
         if not user.has_perm(permission):
             # The service would refuse too; saying it once beats once per name.
@@ -281,6 +282,16 @@ def _add_targets(sub: CommandParser) -> None:
     sub.add_argument("--dry-run", action="store_true",
                      help="Resolve the names and show which would be refused, and why; send "
                           "nothing.")
+    sub.add_argument("--otp", metavar="CODE",
+                     help="A current code from your authenticator app (or a backup code): "
+                          "high-risk operations (unlock, auth code, holder change, transfer "
+                          "approval, push transfer, DNSSEC disable, nameservers of a locked "
+                          "domain) need a fresh second factor.")
+    sub.add_argument("--ticket", default="", metavar="REF",
+                     help="Where a second person must approve: the support ticket.")
+    sub.add_argument("--reason", default="", metavar="TEXT",
+                     help="Where a second person must approve: how the customer was "
+                          "verified. For transfer-out reject: why the transfer is refused.")
 
 
 def _on_off(sub: CommandParser) -> None:
@@ -299,10 +310,14 @@ def _add_fields(sub: CommandParser) -> None:
 
 def _plan(options: dict[str, Any]) -> Plan:
     op = options["op"]
+    # What a two-person request carries; the step-up code is checked once the actor is
+    # known (handle()).
+    clearance = approvals.Clearance(ticket=options.get("ticket") or "",
+                                    verification=options.get("reason") or "")
     if op in {"lock", "unlock"}:
         locked = op == "lock"
         return Plan("lock", op, lambda r, actor: services.registration_set_lock(
-            registration=r, locked=locked, actor=actor))
+            registration=r, locked=locked, actor=actor, clearance=clearance))
     if op == "privacy":
         enabled = options["state"] == "on"
         return Plan("privacy", f"privacy {options['state']}",
@@ -318,20 +333,27 @@ def _plan(options: dict[str, Any]) -> Plan:
     if op == "nameservers":
         return _nameservers_plan(options["nameservers"], options["confirm_dnssec"])
     if op == "holder":
-        return _holder_plan(options)
+        return _holder_plan(options, clearance)
     if op == "contacts":
         return _contacts_plan(options)
     if op == "auth-code":
         return Plan("auth_code", "auth-code", lambda r, actor: (
-            services.registration_reveal_auth_code(registration=r, actor=actor)))
+            services.registration_reveal_auth_code(registration=r, actor=actor,
+                                                   clearance=clearance)))
     if op == "sync":
         return Plan("force_sync", "sync", lambda r, actor: services.registration_force_sync(
             registration=r, actor=actor))
     if op == "transfer-out":
         decision = options["decision"]
+        reason = (options.get("reason") or "").strip()
+        if decision == "reject" and not reason:
+            raise CommandError("transfer-out reject needs --reason: why the transfer is "
+                               "refused. Nothing was sent.")
         return Plan("transfer_out", f"transfer-out {decision}",
                     lambda r, actor: services.registration_decide_transfer_out(
-                        registration=r, decision=decision, actor=actor))
+                        registration=r, decision=decision, actor=actor,
+                        reason=reason if decision == "reject" else "",
+                        clearance=clearance if decision == "approve" else None))
     if op == "push-transfer":
         recipient = options["recipient"]
         if not services.RECIPIENT_HANDLE.match(recipient.strip().upper()):
@@ -339,7 +361,8 @@ def _plan(options: dict[str, Any]) -> Plan:
                                "handle, e.g. REG-IDS (letters, digits, - and _).")
         return Plan("push_transfer", f"push-transfer to {recipient.strip().upper()}",
                     lambda r, actor: services.registration_push_transfer(
-                        registration=r, recipient=recipient, actor=actor))
+                        registration=r, recipient=recipient, actor=actor,
+                        clearance=clearance))
     if op == "resend-verification":
         return Plan("resend_verification", "resend-verification",
                     lambda r, actor: services.registration_resend_verification(
@@ -406,18 +429,20 @@ def _contact(contact_id: int, option: str) -> Contact:
 
 
 def _same_account(contacts: Iterable[Contact]) -> Check:
-    """The admin offers only the registration's own customer's contacts; so does this."""
+    """The admin offers only the contacts the service accepts; so does this (the same
+    rule: the registration's own customer's, or none's for a customer-less one)."""
     def check(registration: Registration) -> str | None:
         for contact in contacts:
-            if registration.account_id and contact.account_id != registration.account_id:
+            mismatch = services.contact_customer_mismatch(contact, registration)
+            if mismatch:
                 return (f"contact #{contact.pk} ({contact.handle or contact.full_name}) "
-                        "belongs to another customer account.")
+                        f"{mismatch}.")
         return None
 
     return check
 
 
-def _holder_plan(options: dict[str, Any]) -> Plan:
+def _holder_plan(options: dict[str, Any], clearance: approvals.Clearance) -> Plan:
     mode, fields = options["mode"], _fields(options["fields"])
     source_id, confirm = options["source_contact"], options["confirm_reverification"]
     if mode == "edit_current":
@@ -428,7 +453,7 @@ def _holder_plan(options: dict[str, Any]) -> Plan:
         return Plan("holder", "holder edit", lambda r, actor: (
             services.registration_update_holder(
                 registration=r, action_mode="edit_current", holder=fields,
-                confirm_reverification=confirm, actor=actor)))
+                confirm_reverification=confirm, actor=actor, clearance=clearance)))
     if confirm:
         raise CommandError("--confirm-reverification belongs to --mode edit_current.")
     if (source_id is None) == (not fields):
@@ -438,7 +463,7 @@ def _holder_plan(options: dict[str, Any]) -> Plan:
     return Plan("holder", "holder change", lambda r, actor: (
         services.registration_update_holder(
             registration=r, action_mode="change", source_contact=source,
-            new_contact=fields or None, actor=actor)),
+            new_contact=fields or None, actor=actor, clearance=clearance)),
         _same_account([source] if source else []))
 
 
@@ -535,8 +560,11 @@ def _outcome_text(outcome: Outcome) -> str:
         return f"auth code: {outcome.data['authcode']}"
     if outcome.status == Outcomes.PAYMENT_REQUIRED and outcome.payment is not None:
         price = outcome.payment.price
+        link = outcome.payment.portal_url
+        shown = (f"billing portal: {link}" if link
+                 else "the registrar sent no usable billing-portal link")
         return (f"{outcome.message} Price: {format_minor(price.amount_minor, price.currency)}; "
-                f"billing portal: {outcome.payment.portal_url}")
+                f"{shown}")
     if outcome.status == Outcomes.FAILED and outcome.error is not None:
         return f"{outcome.message} (registrar code: {outcome.error.code})"
     return outcome.message

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import quote
 
+from registrar.providers import secrets
 from registrar.providers.base import (
     Capability,
     ContactRecord,
@@ -49,6 +50,7 @@ from registrar.providers.domain_api.wire import (
     parse_process,
     parse_registration,
 )
+from registrar.providers.endpoints import https_link
 from registrar.providers.errors import CallerError, MalformedResponse, PaymentRequiredError
 from registrar.providers.http import NO_RETRY, HttpProvider, Reply, drop_unset, guard_parsing
 
@@ -97,9 +99,13 @@ class DomainApiProvider(HttpProvider):
             price = fee.details.get("price") or {}
             if parse_money(price) is None:
                 raise  # a fee gate without a price cannot be shown to staff: a plain failure
+            # Staff open or hand on this link: only an https URL with a host is kept
+            # (never javascript: or http:), and its token never reaches a log.
+            portal_url = https_link(fee.details.get("portal_url"))
+            secrets.remember(portal_url)
             return PaymentRequired(
                 price=parse_money(price),
-                portal_url=str(fee.details.get("portal_url") or ""),
+                portal_url=portal_url,
                 role=str(price.get("role") or ""),
                 remediation=str(fee.details.get("remediation") or ""),
                 request_id=fee.request_id,
@@ -285,7 +291,9 @@ class DomainApiProvider(HttpProvider):
         # A GET, but a write-scoped one that the registry may count: do not repeat it.
         reply = self.http.request("GET", f"{self._registration(ref)}/epp_code",
                                   retry=NO_RETRY)
-        return str(reply.body.get("authcode", ""))
+        auth_code = str(reply.body.get("authcode", ""))
+        secrets.remember(auth_code)  # shown to staff once, never to a log
+        return auth_code
 
     def force_sync(self, ref: RegistrationRef) -> Done:
         """Done.changes is the refreshed registration; Done.body['changed'] lists fields."""
@@ -391,8 +399,9 @@ class DomainApiProvider(HttpProvider):
             "max_total": {"amount_cents": max_total.amount_minor, "currency": max_total.currency}
             if max_total else None,
         })
-        reply = self.http.request("POST", "/api/orders/domain", json_body=body,
-                                  headers={"Idempotency-Key": idempotency_key})
+        with secrets.hiding(auth_code or ""):
+            reply = self.http.request("POST", "/api/orders/domain", json_body=body,
+                                      headers={"Idempotency-Key": idempotency_key})
         return self._placed(reply)
 
     def quote_domain_order(self, request: DomainQuoteRequest) -> DomainQuote:

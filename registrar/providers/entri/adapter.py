@@ -4,23 +4,21 @@ One method per endpoint. Every call carries a short-lived JWT minted from the
 application's id and secret (`POST /token`); the JWT is shared through Django's cache
 by every thread and process, re-minted shortly before its 60 minutes run out, and once
 more when the API answers 401. Neither the secret nor a JWT nor a transfer auth code is
-ever logged or put into an exception: error bodies are logged with them redacted.
+ever logged or put into an exception: each is handed to registrar.providers.secrets,
+which cuts it out of logged error bodies and of the messages staff see.
 
 Where the document is silent the choices are commented in place (search "silent").
 """
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import logging
 import re
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -30,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
 from registrar.domain_names import normalise_tld, to_ascii
+from registrar.providers import secrets
 from registrar.providers.base import (
     Capability,
     Done,
@@ -43,6 +42,7 @@ from registrar.providers.base import (
     RegistrationRef,
     RegistrationView,
 )
+from registrar.providers.endpoints import https_link
 from registrar.providers.entri import dns, wire
 from registrar.providers.entri.wire import (
     ENTRI_STATUSES,
@@ -81,7 +81,6 @@ TOKEN_LIFETIME_SECONDS = 60 * 60
 # the hour never reaches Entri with a token that died on the way.
 TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60
 TOKEN_REUSE_SECONDS = TOKEN_LIFETIME_SECONDS - TOKEN_REFRESH_MARGIN_SECONDS
-REDACTED = "[redacted]"
 # Silent: the document gives no largest page; the registration sync asks for this many.
 PAGE_SIZE_MAX = 100
 #: The auto-renew period sent (the document's example is 12 and names no unit: months,
@@ -94,11 +93,6 @@ AUTO_RENEW_PERIOD = 12
 _mint_locks: dict[str, threading.Lock] = {}
 _mint_locks_guard = threading.Lock()
 
-# Secrets of the call in flight on this thread (a transfer's auth code), hidden in logs.
-_in_flight_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "entri_in_flight_secrets", default=())
-
-
 def _mint_lock(key: str) -> threading.Lock:
     with _mint_locks_guard:
         return _mint_locks.setdefault(key, threading.Lock())
@@ -109,18 +103,6 @@ def token_cache_key(base_url: str, application_id: str) -> str:
     from neither the secret nor the token."""
     digest = hashlib.sha256(f"{base_url}\n{application_id}".encode()).hexdigest()[:32]
     return f"registrar:entri:jwt:{digest}"
-
-
-class _RedactingHttpClient(HttpClient):
-    """HttpClient that logs error bodies with our secrets cut out: an upstream that
-    echoes the secret, the JWT or an auth code in an error must not put it in a log."""
-
-    def __init__(self, *, redact: Callable[[str], str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._redact = redact
-
-    def _log_body(self, level: int, method: str, path: str, status: int, text: str) -> None:
-        super()._log_body(level, method, self._redact(path), status, self._redact(text))
 
 
 def _normalise_base_url(base_url: str) -> str:
@@ -219,6 +201,7 @@ class EntriProvider(Provider):
         self.auto_renew_period = period
         self.label = label or "entri"
         self._secret = token
+        secrets.remember(token)
         self._clock = clock
         if cache is None:
             from django.core.cache import cache as default_cache
@@ -227,10 +210,8 @@ class EntriProvider(Provider):
         self._cache = cache
         self._cache_key = token_cache_key(self.base_url, account_ref)
         self._lock = _mint_lock(self._cache_key)
-        self._known_tokens: deque[str] = deque(maxlen=4)  # recent JWTs, to redact
         self._local_entry: dict[str, Any] | None = None  # when the shared cache fails
-        self.http = _RedactingHttpClient(
-            redact=self._redact,
+        self.http = HttpClient(
             base_url=self.base_url,
             headers={"Accept": "application/json", "User-Agent": user_agent},
             timeout=timeout,
@@ -249,25 +230,13 @@ class EntriProvider(Provider):
 
     # --- secrets --------------------------------------------------------------------
 
-    def _redact(self, text: str) -> str:
-        for secret in (self._secret, *self._known_tokens, *_in_flight_secrets.get()):
-            if secret and secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
     def _parse_error(self, status: int, body: Any, text: str, request_id: str) -> ProviderError:
         error = parse_error(status, body, text, request_id)
-        error.details["upstream_message"] = self._redact(error.details.get(
+        # What the upstream said reaches staff and the audit trail: never an echo of our
+        # secret, a JWT or the auth code in flight.
+        error.details["upstream_message"] = secrets.scrub(error.details.get(
             "upstream_message", ""))
         return error
-
-    @contextmanager
-    def _hiding(self, *secrets: str) -> Iterator[None]:
-        reset = _in_flight_secrets.set((*_in_flight_secrets.get(), *filter(None, secrets)))
-        try:
-            yield
-        finally:
-            _in_flight_secrets.reset(reset)
 
     # --- the JWT --------------------------------------------------------------------
 
@@ -299,8 +268,7 @@ class EntriProvider(Provider):
             return None
         if self._clock() - minted_at >= TOKEN_REUSE_SECONDS:
             return None
-        if jwt not in self._known_tokens:
-            self._known_tokens.append(jwt)
+        secrets.remember(jwt)
         return jwt
 
     def _mint(self) -> str:
@@ -310,7 +278,7 @@ class EntriProvider(Provider):
         jwt = body.get("auth_token")
         if not isinstance(jwt, str) or not jwt.strip() or any(c.isspace() for c in jwt):
             raise MalformedResponse(code="malformed_token", status=reply.status)
-        self._known_tokens.append(jwt)
+        secrets.remember(jwt)
         self._cache_write({"token": jwt, "minted_at": self._clock()})
         logger.info("%s: minted an Entri token for application %s", self.label,
                     self.application_id)
@@ -521,7 +489,7 @@ class EntriProvider(Provider):
         if not isinstance(contact, Mapping) or not contact:
             raise CallerError("Give the contact details for the transferred domain.")
         ascii_name = _caller_name(name)
-        with self._hiding(authorization_code):
+        with secrets.hiding(authorization_code):
             body = self._body(self._call(
                 "POST", self._domain_path(ascii_name, "/transfers/in"),
                 json_body={"domain": ascii_name, "authorizationCode": authorization_code,
@@ -536,11 +504,13 @@ class EntriProvider(Provider):
         ascii_name = _caller_name(name)
         body = self._body(self._call("POST", self._domain_path(ascii_name, "/transfers/out"),
                                      json_body={"domain": ascii_name}))
+        auth_code = str(body.get("authCode") or "")
+        secrets.remember(auth_code)  # handed to staff once, never to a log
         return TransferInfo(domain=upstream_name(body["domain"]),
                             transfer_id=str(body.get("transferId") or ""),
                             status=order_state(body["transferStatus"]),
                             transfer_type=str(body.get("transferType") or ""),
-                            auth_code=str(body.get("authCode") or ""))
+                            auth_code=auth_code)
 
     # --- orders -------------------------------------------------------------------------
 
@@ -618,7 +588,7 @@ class EntriProvider(Provider):
             raise CallerError("The return URL must be an absolute http(s) URL.") from None
         body = self._body(self._call("GET", "/billing/link", params={
             "email": _caller_email(email), "returnUrl": return_url}))
-        url = body["url"]
-        if not isinstance(url, str) or not url.startswith("https://"):
+        url = https_link(body["url"])
+        if not url:
             raise ValueError("the billing link is not an https URL")
         return url

@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+from registrar.providers import secrets
 from registrar.providers.base import (
     Capability,
     DomainPlacement,
@@ -327,7 +328,8 @@ class NamecomProvider(HttpProvider):
             # 004 Transfers: Whois Privacy is charged separately from purchasePrice.
             body["privacyEnabled"] = privacy_enabled
         body.update(_pricing_fields(quote))
-        reply = self.http.request("POST", f"{API}/transfers", json_body=body)
+        with secrets.hiding(auth_code):
+            reply = self.http.request("POST", f"{API}/transfers", json_body=body)
         answer = reply.body or {}
         return Purchase(Operation.TRANSFER, _order_id(answer),
                         _total_paid(answer.get("totalPaid")), quote,

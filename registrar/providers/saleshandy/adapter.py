@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import ValidationError
 
 from registrar.domain_names import to_ascii
+from registrar.providers import secrets
 from registrar.providers.base import (
     Capability,
     EmailOrderPlaced,
@@ -33,6 +34,7 @@ from registrar.providers.base import (
     OrderRecord,
     RegistrationRecord,
 )
+from registrar.providers.endpoints import https_link
 from registrar.providers.errors import CallerError, MalformedResponse
 from registrar.providers.http import HttpProvider, guard_parsing, parse_each
 from registrar.providers.saleshandy.orders import (
@@ -155,12 +157,14 @@ class SaleshandyProvider(HttpProvider):
         # order (raising would invite a duplicate): staff find it by listing.
         answer = payload(reply.body)
         answer = answer if isinstance(answer, Mapping) else {}
-        checkout_url = str(answer.get("checkoutUrl") or "")
-        if checkout_url and not checkout_url.startswith("https://"):
-            # Shown to staff as a link: only an https URL, never javascript: or http.
-            logger.warning("Saleshandy order %s: ignored a non-https checkoutUrl",
-                           answer.get("orderId"))
-            checkout_url = ""
+        sent_checkout = answer.get("checkoutUrl")
+        # Shown to staff as a link: only an https URL with a host, never javascript:,
+        # http: or a relative path. Its token never reaches a log.
+        checkout_url = https_link(sent_checkout)
+        secrets.remember(checkout_url)
+        if sent_checkout and not checkout_url:
+            logger.warning("Saleshandy order %s: ignored a checkoutUrl that is not an "
+                           "https URL", answer.get("orderId"))
         return OrderPlaced(
             order_id=str(answer.get("orderId") or ""),
             checkout_url=checkout_url,
@@ -168,6 +172,7 @@ class SaleshandyProvider(HttpProvider):
             is_replacement=body["isReplacement"],
             request_id=reply.request_id,
             raw=dict(answer),
+            checkout_refused=bool(sent_checkout) and not checkout_url,
         )
 
     def list_domains(self, *, search: str | None = None, order: str | None = None,
@@ -255,7 +260,8 @@ class SaleshandyProvider(HttpProvider):
         placed = self.create_order(**order)
         return EmailOrderPlaced(
             record=order_record(body, placed.order_id, needs_payment=placed.needs_payment),
-            checkout_url=placed.checkout_url, request_id=placed.request_id, body=body)
+            checkout_url=placed.checkout_url, checkout_refused=placed.checkout_refused,
+            request_id=placed.request_id, body=body)
 
     def refresh_email_order(self, known: KnownOrder, *, max_polls: int = 1,
                             interval: float = 0.0,

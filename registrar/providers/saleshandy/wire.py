@@ -41,7 +41,9 @@ def list_in(value: Any, *keys: str) -> list[Any]:
 @dataclass(frozen=True)
 class OrderPlaced:
     """The answer to POST /v1/domain. A paid order carries `checkout_url` (Paddle or
-    Stripe) for the customer to pay; a free order carries only `order_id`."""
+    Stripe) for the customer to pay; a free order carries only `order_id`.
+    `checkout_refused`: a checkout link came back that is not an https URL, so it was
+    dropped (the order still awaits payment)."""
 
     order_id: str
     checkout_url: str
@@ -49,10 +51,11 @@ class OrderPlaced:
     is_replacement: bool
     request_id: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    checkout_refused: bool = False
 
     @property
     def needs_payment(self) -> bool:
-        return bool(self.checkout_url)
+        return bool(self.checkout_url) or self.checkout_refused
 
 
 @dataclass(frozen=True)

@@ -87,24 +87,24 @@ def test_an_account_of_an_unknown_kind_builds_nothing():
 
 @pytest.mark.django_db
 def test_an_account_without_its_secret_builds_nothing(monkeypatch):
-    monkeypatch.delenv("DOMAIN_API_TOKEN_UNSET", raising=False)
+    monkeypatch.delenv("PROVIDER_SECRET_DOMAIN_API_UNSET", raising=False)
     account = ProviderAccountFactory(label="registrar", kind="domain_api",
                                      base_url="https://api.example.test",
-                                     secret_env="DOMAIN_API_TOKEN_UNSET")
+                                     secret_env="PROVIDER_SECRET_DOMAIN_API_UNSET")
 
     with pytest.raises(ConfigurationError) as caught:
         registry.build_provider(account)
 
     assert caught.value.code == "missing_credentials"
-    assert "DOMAIN_API_TOKEN_UNSET" in caught.value.message
+    assert "PROVIDER_SECRET_DOMAIN_API_UNSET" in caught.value.message
 
 
 @pytest.mark.django_db
 def test_an_account_is_built_from_its_configuration(monkeypatch):
-    monkeypatch.setenv("DOMAIN_API_TOKEN", "tok-from-env")
+    monkeypatch.setenv("PROVIDER_SECRET_DOMAIN_API", "tok-from-env")
     account = ProviderAccountFactory(label="registrar", kind="domain_api",
                                      base_url="https://api.example.test", account_ref="acct-9",
-                                     secret_env="DOMAIN_API_TOKEN")
+                                     secret_env="PROVIDER_SECRET_DOMAIN_API")
     upstream = Scripted(respond(200, {"domain_registrations": []}))
 
     with registry.override_transport("registrar", httpx.MockTransport(upstream)):

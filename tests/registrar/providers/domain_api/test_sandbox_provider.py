@@ -27,9 +27,10 @@ def test_it_is_the_domain_api_under_its_own_kind():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("secret_env", ["", "SANDBOX_TOKEN_NOT_SET"], ids=["none", "unset"])
+@pytest.mark.parametrize("secret_env", ["", "PROVIDER_SECRET_SANDBOX_NOT_SET"],
+                         ids=["none", "unset"])
 def test_it_falls_back_on_the_sandbox_token(sandbox, monkeypatch, secret_env):
-    monkeypatch.delenv("SANDBOX_TOKEN_NOT_SET", raising=False)
+    monkeypatch.delenv("PROVIDER_SECRET_SANDBOX_NOT_SET", raising=False)
     account = ProviderAccountFactory(label="sandbox", kind="sandbox", secret_env=secret_env)
 
     provider = registry.provider_for_account(account)
@@ -44,9 +45,9 @@ def test_it_falls_back_on_the_sandbox_token(sandbox, monkeypatch, secret_env):
 
 @pytest.mark.django_db
 def test_a_secret_in_the_environment_wins_over_the_sandbox_token(sandbox, monkeypatch):
-    monkeypatch.setenv("OTHER_SANDBOX_TOKEN", "not-the-sandbox-token")
+    monkeypatch.setenv("PROVIDER_SECRET_OTHER_SANDBOX", "not-the-sandbox-token")
     account = ProviderAccountFactory(label="sandbox", kind="sandbox",
-                                     secret_env="OTHER_SANDBOX_TOKEN")
+                                     secret_env="PROVIDER_SECRET_OTHER_SANDBOX")
 
     with pytest.raises(AuthenticationFailed) as caught:
         registry.provider_for_account(account).ping()

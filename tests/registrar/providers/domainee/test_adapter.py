@@ -1044,7 +1044,7 @@ WEBHOOK_SECRET = "whsec-test"
 def domainee_account(db, monkeypatch):
     from tests.factories import ProviderAccountFactory
 
-    monkeypatch.setenv("DOMAINEE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("PROVIDER_SECRET_DOMAINEE_WEBHOOK", WEBHOOK_SECRET)
     return ProviderAccountFactory(kind="domainee", label="domainee")
 
 

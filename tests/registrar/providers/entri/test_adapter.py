@@ -204,9 +204,9 @@ def test_a_pasted_api_base_url_is_reduced_to_the_host(fake):
 
 
 def test_build_provider_passes_the_account_options(monkeypatch, fake):
-    monkeypatch.setenv("ENTRI_TEST_SECRET", SECRET)
+    monkeypatch.setenv("PROVIDER_SECRET_ENTRI_TEST", SECRET)
     account = ProviderAccount(label="entri-registry-test", kind="entri", base_url=BASE_URL,
-                              account_ref=APP_ID, secret_env="ENTRI_TEST_SECRET",
+                              account_ref=APP_ID, secret_env="PROVIDER_SECRET_ENTRI_TEST",
                               timeout_seconds=7.0,
                               options={"lightning_mode": True, "auto_renew_period": 24})
     django_cache.delete(token_cache_key(BASE_URL, APP_ID))  # the suite's shared test cache
@@ -1065,10 +1065,10 @@ def test_secrets_never_reach_the_log_or_an_exception(caplog):
 
     assert_no_secret(caplog, refused.value, failed.value, invalid.value, unauthorised.value)
     # The error bodies were logged for diagnosis, with the secrets cut out.
-    assert "bad secret [redacted]" in caplog.text
-    assert "cannot decode [redacted]" in caplog.text
-    assert "auth code [redacted] is wrong" in caplog.text
-    assert failed.value.details["upstream_message"] == "cannot decode [redacted]"
+    assert "bad secret ***" in caplog.text
+    assert "cannot decode ***" in caplog.text
+    assert "auth code *** is wrong" in caplog.text
+    assert failed.value.details["upstream_message"] == "cannot decode ***"
 
 
 # --- Error mapping ------------------------------------------------------------------------
