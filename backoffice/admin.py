@@ -12,23 +12,147 @@ from typing import Any
 import django.contrib.auth.admin as auth_admin
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, SEARCH_VAR
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, router, transaction
 from django.db.models.query import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from backoffice import audit
+from backoffice.ids import parse_int, parse_pk
 from backoffice.models import StaffAction
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
 
 User = get_user_model()
 
 
-class MirrorAdmin(admin.ModelAdmin):
+# --- ids and filter values typed by hand --------------------------------------------------
+
+#: Lookups whose value is compared as a number when the field holds one.
+_NUMBER_LOOKUPS = {"exact", "iexact", "gt", "gte", "lt", "lte", "in"}
+#: Date parts a changelist's date hierarchy (or a hand-made URL) filters on, and the
+#: values each may take.
+_DATE_PARTS = {"year": (1, 9999), "month": (1, 12), "day": (1, 31), "week": (1, 53),
+               "week_day": (1, 7), "iso_week_day": (1, 7), "quarter": (1, 4),
+               "iso_year": (1, 9999), "hour": (0, 23), "minute": (0, 59), "second": (0, 59)}
+#: The changelist's own parameters, which Django reads (and forgives) itself.
+_CHANGELIST_VARS = {PAGE_VAR, ORDER_VAR, SEARCH_VAR, IS_POPUP_VAR, TO_FIELD_VAR, "e", "all",
+                    "_changelist_filters", "_facets"}
+
+MALFORMED_SELECTION = "Some selected ids were not valid; nothing was done."
+
+
+def _holds_integer(field: models.Field) -> bool:
+    while field.is_relation and field.target_field is not field:
+        field = field.target_field
+    return isinstance(field, models.IntegerField)
+
+
+def _filter_target(model: type[models.Model], key: str) -> tuple[models.Field, str] | None:
+    """The field a changelist parameter filters on and its lookup, or None when the key
+    is not a field path (a SimpleListFilter's own parameter)."""
+    field = None
+    opts = model._meta
+    parts = key.split("__")
+    for index, part in enumerate(parts):
+        try:
+            field = opts.get_field(part)
+        except FieldDoesNotExist:
+            if field is None:
+                return None
+            return field, "__".join(parts[index:])
+        if field.is_relation and field.related_model is not None:
+            opts = field.related_model._meta
+    return (field, "exact") if field is not None else None
+
+
+def malformed_value(field: models.Field, lookup: str, values: list[str]) -> str | None:
+    """What `values` should have been (\"number\", \"year\"...) when one of them is not it,
+    else None. Only the shapes a database driver chokes on are checked: numbers beyond
+    64 bits, and date parts out of any calendar."""
+    if lookup in _DATE_PARTS and isinstance(field, models.DateField | models.TimeField):
+        low, high = _DATE_PARTS[lookup]
+        return lookup.replace("_", " ") if any(
+            parse_int(value, low, high) is None for value in values) else None
+    if lookup in _NUMBER_LOOKUPS and _holds_integer(field):
+        items = [item for value in values
+                 for item in (value.split(",") if lookup == "in" else [value])]
+        return "number" if any(parse_int(item) is None for item in items) else None
+    return None
+
+
+class StrictIdsMixin:
+    """A malformed id or filter value typed into an admin URL, or forged into a bulk
+    action's selection, is "no such row" (a 404 or Django's "doesn't exist" redirect) or
+    a dropped filter with a message: never a database error.
+
+    Ids are ASCII digits within the BigAutoField range (backoffice/ids.py); anything else
+    never reaches the database, where SQLite overflows on 400 digits and PostgreSQL
+    rejects them mid-transaction."""
+
+    def _integer_pk(self) -> bool:
+        return _holds_integer(self.model._meta.pk)
+
+    def get_object(self, request, object_id, from_field=None):
+        field = (self.model._meta.pk if from_field is None
+                 else self.model._meta.get_field(from_field))
+        if _holds_integer(field) and parse_pk(object_id) is None:
+            return None
+        try:
+            return super().get_object(request, object_id, from_field)
+        except (ValueError, OverflowError, ValidationError):
+            return None
+
+    def malformed_parameters(self, request: HttpRequest) -> dict[str, str]:
+        """{parameter: what it should have been} for the changelist's query parameters
+        that name a field and hold a value no database could compare with it."""
+        found = {}
+        for key in request.GET:
+            if key in _CHANGELIST_VARS:
+                continue
+            target = _filter_target(self.model, key)
+            if target is None:
+                continue
+            expected = malformed_value(*target, request.GET.getlist(key))
+            if expected:
+                found[key] = expected
+        return found
+
+    def _selection_is_malformed(self, request: HttpRequest) -> bool:
+        if request.method != "POST" or "action" not in request.POST:
+            return False
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        return self._integer_pk() and any(parse_pk(value) is None for value in selected)
+
+    def changelist_view(self, request, extra_context=None):
+        if self._selection_is_malformed(request):
+            # Before Django builds the queryset: acting on the valid part of a forged
+            # selection would be acting on something nobody chose.
+            messages.error(request, MALFORMED_SELECTION)
+            return HttpResponseRedirect(request.get_full_path())
+        malformed = self.malformed_parameters(request)
+        if malformed:
+            return self._without(request, malformed)
+        return super().changelist_view(request, extra_context)
+
+    def _without(self, request: HttpRequest, malformed: dict[str, str]) -> HttpResponse:
+        for key, expected in malformed.items():
+            messages.error(request, f"The filter {key} was dropped: its value is not a "
+                                    f"valid {expected}.")
+        kept = request.GET.copy()
+        for key in malformed:
+            kept.pop(key)
+        query = kept.urlencode()
+        return HttpResponseRedirect(f"{request.path}?{query}" if query else request.path)
+
+
+class MirrorAdmin(StrictIdsMixin, admin.ModelAdmin):
     """Admin for upstream mirrors: every field read-only; staff change upstream state
     only through operations, never by editing a form. No add, no delete."""
 
@@ -65,7 +189,7 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class RecordAdmin(admin.ModelAdmin):
+class RecordAdmin(StrictIdsMixin, admin.ModelAdmin):
     """Admin for records the back-office writes itself (the audit trail, approvals):
     shown, never added, changed or deleted here, for everyone including superusers."""
 
@@ -246,7 +370,7 @@ PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "user_permissions")
 ROLE_GROUPS = (SUPPORT, FINANCE, ADMIN)
 
 
-class StaffUserAdmin(ConfigAuditMixin, auth_admin.UserAdmin):
+class StaffUserAdmin(StrictIdsMixin, ConfigAuditMixin, auth_admin.UserAdmin):
     """Django's user admin, with least privilege for non-superusers (Admins).
 
     An Admin cannot make anyone (themselves included) a superuser or staff, grant
@@ -346,10 +470,11 @@ class StaffUserAdmin(ConfigAuditMixin, auth_admin.UserAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         self._refuse_forged_privileges(request, object_id)
-        if request.user.is_superuser and str(unquote(object_id)).isdigit():
+        user_id = parse_pk(unquote(object_id))
+        if request.user.is_superuser and user_id is not None:
             # Only superusers reset another's second factor (backoffice/security).
             extra_context = {**(extra_context or {}), "second_factor_reset_url": reverse(
-                "admin:security_reset", args=[unquote(object_id)])}
+                "admin:security_reset", args=[user_id])}
         return super().change_view(request, object_id, form_url, extra_context)
 
     # -- passwords -------------------------------------------------------------------------
@@ -381,7 +506,7 @@ class StaffUserAdmin(ConfigAuditMixin, auth_admin.UserAdmin):
         return response
 
 
-class StaffGroupAdmin(ConfigAuditMixin, auth_admin.GroupAdmin):
+class StaffGroupAdmin(StrictIdsMixin, ConfigAuditMixin, auth_admin.GroupAdmin):
     """Django's group admin, audited, and plain about the three role groups: their
     permissions are whatever backoffice/roles.py says, and setup_roles (run after every
     migrate) puts them back."""
@@ -430,3 +555,13 @@ for _model, _admin in ((User, StaffUserAdmin), (Group, StaffGroupAdmin)):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
     admin.site.register(_model, _admin)
+
+
+# The installed apps' admins (login attempts, second-factor devices) are registered before
+# the project's: they take the same care with ids and filters.
+for _model, _model_admin in list(admin.site._registry.items()):
+    if not isinstance(_model_admin, StrictIdsMixin):
+        _class = type(_model_admin)
+        admin.site.unregister(_model)
+        admin.site.register(_model, type(_class.__name__, (StrictIdsMixin, _class), {
+            "__module__": _class.__module__, "__doc__": _class.__doc__}))

@@ -1,11 +1,12 @@
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline
+from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline, StrictIdsMixin
+from backoffice.ids import parse_pk
 from backoffice.models import StaffAction
 from billing import email_orders, ordering, portal
 from billing.forms import (
@@ -23,7 +24,7 @@ Outcomes = StaffAction.Outcome
 
 
 @admin.register(Account)
-class AccountAdmin(ConfigAuditMixin, admin.ModelAdmin):
+class AccountAdmin(StrictIdsMixin, ConfigAuditMixin, admin.ModelAdmin):
     list_display = ("name", "email", "customer_reference", "entri_user_id", "created_at")
     search_fields = ("name", "email", "customer_reference")
     readonly_fields = ("created_at", "updated_at")
@@ -57,10 +58,8 @@ class AccountAdmin(ConfigAuditMixin, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _account(self, request: HttpRequest, object_id: str) -> Account:
-        try:
-            account = Account.objects.filter(pk=unquote(object_id)).first()
-        except (ValueError, ValidationError):  # a hand-typed id that is not a number
-            account = None
+        pk = parse_pk(unquote(object_id))
+        account = Account.objects.filter(pk=pk).first() if pk is not None else None
         if account is None or not self.has_view_permission(request, account):
             raise Http404("No such account.")
         return account
@@ -161,8 +160,9 @@ class AccountAdmin(ConfigAuditMixin, admin.ModelAdmin):
         if not request.user.has_perm(ordering.PLACE_ORDER_PERMISSION):
             raise PermissionDenied
         account = self._account(request, object_id)
+        order_pk = parse_pk(order_id)
         order = Order.objects.select_related("provider_account", "account").filter(
-            pk=order_id, account=account).first()
+            pk=order_pk, account=account).first() if order_pk is not None else None
         if order is None:
             raise Http404("No such order for this account.")
         order_url = reverse("admin:billing_order_change", args=[order.pk])

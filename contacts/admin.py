@@ -6,6 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from backoffice.admin import MirrorAdmin
+from backoffice.ids import parse_pk
 from contacts import services
 from contacts.forms import ContactForm
 from contacts.models import Contact
@@ -49,9 +50,10 @@ class ContactAdmin(MirrorAdmin):
         ]
 
     def _contact(self, request, object_id) -> Contact:
+        pk = parse_pk(unquote(object_id))
         contact = (Contact.objects.select_related("tld__provider_account", "account",
                                                   "split_from")
-                   .filter(pk=unquote(object_id)).first())
+                   .filter(pk=pk).first()) if pk is not None else None
         if not self.has_view_permission(request, contact):
             raise PermissionDenied
         if contact is None:

@@ -15,7 +15,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline
+from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline, StrictIdsMixin
+from backoffice.ids import parse_pk
 from registrar import (
     admin_approvals,  # noqa: F401  (registers the approvals admin)
     services,
@@ -37,7 +38,7 @@ from registrar.operations import OperationRefused
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(ConfigAuditMixin, admin.ModelAdmin):
+class ProviderAccountAdmin(StrictIdsMixin, ConfigAuditMixin, admin.ModelAdmin):
     list_display = ("label", "kind", "base_url", "account_ref", "secret_env", "enabled")
     list_filter = ("kind", "enabled")
     search_fields = ("label", "account_ref")
@@ -50,7 +51,7 @@ class ProviderAccountAdmin(ConfigAuditMixin, admin.ModelAdmin):
 
 
 @admin.register(Tld)
-class TldAdmin(ConfigAuditMixin, admin.ModelAdmin):
+class TldAdmin(StrictIdsMixin, ConfigAuditMixin, admin.ModelAdmin):
     list_display = ("__str__", "name", "provider_account", "supports_privacy",
                     "supports_transfer_lock", "supports_push_transfer", "supports_dnssec",
                     "requires_contact_validation", "authcode_behavior")
@@ -221,7 +222,8 @@ class ProcessAdmin(MirrorAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        process = Process.objects.filter(pk=unquote(object_id)).first()
+        pk = parse_pk(unquote(object_id))
+        process = Process.objects.filter(pk=pk).first() if pk is not None else None
         actions = []
         if process is not None:
             for name, spec in PROCESS_ACTIONS.items():
@@ -239,8 +241,10 @@ class ProcessAdmin(MirrorAdmin):
             raise Http404("No such action.")
         if not request.user.has_perm(spec["permission"]):
             raise PermissionDenied
-        process = get_object_or_404(Process.objects.select_related("registration"),
-                                    pk=unquote(object_id))
+        pk = parse_pk(unquote(object_id))
+        if pk is None:
+            raise Http404("No such process.")
+        process = get_object_or_404(Process.objects.select_related("registration"), pk=pk)
         back = reverse("admin:registrar_process_change", args=[process.pk])
         if request.method == "POST":
             try:

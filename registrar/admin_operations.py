@@ -14,12 +14,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from backoffice import assurance
+from backoffice.ids import parse_pk
 from registrar import approvals, forms, selectors, services
 from registrar.models import Registration
 from registrar.money import format_minor
@@ -249,13 +250,13 @@ class RegistrationOperationsMixin:
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _registration(self, request, object_id) -> Registration | None:
-        try:
-            return (Registration.objects.select_related("tld__provider_account", "account",
-                                                        "owner_contact", "admin_contact",
-                                                        "tech_contact", "billing_contact")
-                    .filter(pk=unquote(object_id)).first())
-        except (ValueError, ValidationError):  # a hand-typed id that is not a number
+        pk = parse_pk(unquote(object_id))
+        if pk is None:  # a hand-typed id that is not one
             return None
+        return (Registration.objects.select_related("tld__provider_account", "account",
+                                                    "owner_contact", "admin_contact",
+                                                    "tech_contact", "billing_contact")
+                .filter(pk=pk).first())
 
     def _get_or_404(self, request, object_id) -> Registration:
         registration = self._registration(request, object_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from backoffice.ids import parse_pk
 from billing.finance import attention, chart
 from billing.finance.access import finance_view, page_context
 from billing.finance.filters import filtered_orders
@@ -23,6 +24,8 @@ ATTENTION_ROWS = 100
 
 @finance_view()
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if parse_pk(pk) is None:  # <int:> takes 400 digits too, beyond any database's ids
+        raise Http404("No such order.")
     order = get_object_or_404(order_for_detail(), pk=pk)
     return render(request, "finance/order_detail.html", page_context(
         request, f"Order {order.pk}", finance_section="orders", order=order,
