@@ -370,6 +370,8 @@ SANDBOX_STATE_FILE: Path | None = Path(
 # in production.
 SANDBOX_TOKEN = env("SANDBOX_TOKEN", default="sandbox-token")
 PROVIDER_USER_AGENT = env("PROVIDER_USER_AGENT", default="registrar-backoffice/0.1")
+# A webhook body above this is answered 413 before it is parsed (docs/webhooks.md).
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 # A provider account may name only environment variables under this prefix as its
 # secret (or a <name>_FILE variable holding the path of a file with it): never the
 # back-office's own SECRET_KEY or DATABASE_URL. See README, "Provider accounts".

@@ -74,5 +74,10 @@ def webhook_receive(*, account: ProviderAccount, payload: Mapping[str, Any]) -> 
                     message=f"{event.event_type} from {account.label}: order {order.pk} is "
                             f"{order.get_status_display()}.")
     except IntegrityError:
-        return "duplicate"  # the same event delivered twice at once: the other one won
+        # The same event delivered twice at once (the other one won) is a duplicate; any
+        # other broken constraint is the event's fault, and is raised for a 400.
+        if WebhookEvent.objects.filter(provider_account=account,
+                                       event_id=event.event_id).exists():
+            return "duplicate"
+        raise
     return "applied" if applied else "ignored"

@@ -1,10 +1,11 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from backoffice.cli import ProjectCommand
 from backoffice.demo import load_demo
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Load demo data (provider account, TLDs, registrations, contacts, orders) and one "
         "user per role. Idempotent. Refuses to run with DEBUG off."

@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from backoffice.cli import ProjectCommand
 from backoffice.roles import setup_roles
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Create or correct the Support, Finance and Admin groups and their permissions."
 
     def handle(self, *args, **options):

@@ -15,9 +15,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from backoffice import audit
+from backoffice.cli import ProjectCommand
 from backoffice.models import StaffAction
 from billing.finance.export import OrderCsv
 from billing.models import Order, OrderStatus
@@ -45,7 +46,7 @@ def _statuses(values: list[str]) -> list[str]:
     return chosen
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Export the orders placed from --since to --until (whole days, inclusive, UTC) as "
         "CSV, oldest first: to stdout, or atomically to --output FILE (a failure leaves no "

@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from backoffice.cli import ProjectCommand
 from billing.order_sync import mirror_orders, order_accounts
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Mirror the upstream orders into the order list: each upstream's order list where "
         "it has one, otherwise its open orders read again one by one. Idempotent: a second "

@@ -12,18 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django.utils.timesince import timesince
 
 from backoffice import assurance
 from backoffice.acting_user import resolve_acting_user
+from backoffice.cli import ProjectCommand
 from registrar import approvals
 from registrar.models import Approval
 from registrar.operations import OperationRefused, Outcomes
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = ("List, approve or decline the high-risk requests that wait for a second person. "
             "Approving runs the operation at once; it needs a fresh second factor (--otp).")
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from backoffice import audit
 from backoffice.acting_user import resolve_acting_user
+from backoffice.cli import ProjectCommand
 from backoffice.models import StaffAction
 from registrar.domain_names import normalise_tld, to_unicode
 from registrar.models import ProviderAccount, Tld
@@ -51,7 +52,7 @@ class _Plan:
         return self.created or bool(self.changes or self.new_tlds or self.moved_tlds)
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Create or update a provider account and point TLDs at it. Idempotent: a second "
         "identical run changes nothing. Takes the NAME of the environment variable that "

@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
+from backoffice.cli import ProjectCommand
 from registrar.domain_names import normalise_tld
 from registrar.models import Registration, RegistrationStatus, Tld
 
@@ -26,7 +27,7 @@ GONE = (RegistrationStatus.TRANSFERRED_OUT, RegistrationStatus.CANCELLED)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "List the registrations that expire within the next N days (from now, UTC), "
         "soonest first: name, TLD, account e-mail, expiry, auto-renew, lock. Transferred-"

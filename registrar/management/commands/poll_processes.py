@@ -1,12 +1,13 @@
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from backoffice.cli import ProjectCommand
 from registrar.models import Process
 from registrar.services import process_follow_step
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Poll every registrar process that is still running, once. Completed ones refresh "
         "and unblock their registration; ones polled too often are marked stuck."

@@ -6,10 +6,11 @@ run (passed, failed or refused) leaves one audit row."""
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from backoffice import audit
 from backoffice.acting_user import resolve_acting_user
+from backoffice.cli import ProjectCommand
 from backoffice.models import StaffAction
 from registrar.models import ProviderAccount
 from registrar.providers.errors import ProviderError
@@ -20,7 +21,7 @@ COMMAND_LABEL = "manage.py provider_check"
 PERMISSION = "registrar.view_provideraccount"
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Check one provider account: is it reachable and does it accept our credentials? "
         "Prints the latency and what the account serves; exits non-zero on failure."

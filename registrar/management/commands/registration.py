@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
 
 from backoffice import assurance
 from backoffice.acting_user import resolve_acting_user
+from backoffice.cli import ProjectCommand
 from contacts.models import Contact
 from registrar import approvals, services
 from registrar.domain_names import to_ascii, to_unicode
@@ -93,7 +94,7 @@ class _Progress:
             self.stream.write("\r\x1b[K", ending="", style_func=str)
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Run a registration operation on one or more registrations, through the same "
         "services as the admin: permission check, audit row (actor: --as), upstream call. "

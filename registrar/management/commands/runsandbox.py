@@ -6,13 +6,14 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from backoffice.cli import ProjectCommand
 from registrar.sandbox import SandboxApp, SandboxState
 from registrar.sandbox.server import SandboxServer, bind, is_loopback
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Serve the sandbox upstream (the Domain Registration API's wire format) over HTTP "
         "on loopback. State lives in SANDBOX_STATE_FILE, shared with the web process and "

@@ -1,14 +1,17 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
 
+from backoffice.cli import ProjectCommand
+from registrar.domain_names import to_ascii
 from registrar.models import ProviderAccount
 from registrar.providers.base import Capability
 from registrar.providers.errors import ProviderError
 from registrar.sync import SyncReport, display_value, sync_provider
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Reconcile registrations (with contacts and glue hosts) from the registrar into "
         "the mirror. Never deletes: what the registrar no longer returns is flagged. "
@@ -31,6 +34,13 @@ class Command(BaseCommand):
                force=False, verbosity=1, **options):
         if not 1 <= concurrency <= 128:
             raise CommandError("--concurrency must be between 1 and 128.")
+        for name in only or ():
+            # Checked before any upstream is asked, so a typo is not a failed sync.
+            try:
+                to_ascii(name)
+            except ValidationError as error:
+                reason = error.messages[0].rstrip(".")
+                raise CommandError(f"--only “{name}” is refused: {reason}.") from None
         accounts = ProviderAccount.objects.filter(enabled=True).with_capability(
             Capability.REGISTRATION_SYNC)
         if provider:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from registrar.providers import webhook_fields as fields
 from registrar.providers.base import (
     OrderLine,
     OrderRecord,
@@ -303,23 +304,22 @@ def parse_webhook(payload: Mapping[str, Any]) -> PushedEvent:
     directly under "data" and a top-level "purchase". The caller authenticates the
     delivery (the document gives no signature scheme) and dedupes on the event id.
     """
-    event_type = payload.get("type") or payload.get("event")
-    event_id = payload.get("id")
-    if isinstance(event_id, bool) or not isinstance(event_id, str | int) or not str(event_id):
-        raise ValueError("The webhook event has no id.")
-    if not isinstance(event_type, str) or not event_type:
-        raise ValueError("The webhook event has no type.")
+    type_field = "type" if payload.get("type") else "event"
+    event_type = fields.text(payload.get(type_field), type_field, max_length=128)
+    event_id = fields.text(payload.get("id"), "id", max_length=128, allow_int=True)
     data = payload.get("data")
     if event_type not in WEBHOOK_EVENTS:
-        return PushedEvent(event_id=str(event_id), event_type=event_type)
+        return PushedEvent(event_id=event_id, event_type=event_type)
     if isinstance(data, Mapping) and isinstance(data.get("purchase"), Mapping):
-        raw = data["purchase"]
+        raw, path = data["purchase"], "data.purchase"
     elif isinstance(data, Mapping) and "hostname" in data:
-        raw = data
+        raw, path = data, "data"
     elif isinstance(payload.get("purchase"), Mapping):
-        raw = payload["purchase"]
+        raw, path = payload["purchase"], "purchase"
     else:
-        raise ValueError("The webhook event carries no purchase (data.purchase).")
+        raise fields.InvalidField("data.purchase",
+                                  "The webhook event carries no purchase (data.purchase).")
+    _check_purchase(raw, path)
     try:
         purchase = parse_purchase(raw)
         order = purchase_record(purchase)
@@ -328,7 +328,30 @@ def parse_webhook(payload: Mapping[str, Any]) -> PushedEvent:
     reason = data.get("reason") if isinstance(data, Mapping) else None
     if reason and not order.status_reason:
         order = replace(order, status_reason=str(reason))
-    return PushedEvent(event_id=str(event_id), event_type=event_type, order=order)
+    return PushedEvent(event_id=event_id, event_type=event_type, order=order)
+
+
+def _check_purchase(raw: Mapping[str, Any], path: str) -> None:
+    """Each field of a pushed purchase, against the columns it is mirrored into; raises
+    InvalidField naming the first one refused."""
+    fields.text(raw.get("id"), f"{path}.id", max_length=64, allow_int=True)
+    fields.domain(raw.get("hostname"), f"{path}.hostname")
+    fields.years(raw.get("years"), f"{path}.years")
+    for name in ("wholesaleCents", "feeCents", "totalCents"):
+        fields.minor_amount(raw.get(name), f"{path}.{name}")
+    fields.currency(raw.get("currency"), f"{path}.currency")
+    status = raw.get("status")
+    if status not in _ORDER_STATE:
+        raise fields.InvalidField(f"{path}.status", f"{path}.status must be one of "
+                                  f"{', '.join(sorted(_ORDER_STATE))}.")
+    for name in ("customerReference", "registrar", "registrarDomainId", "connectedDomainId"):
+        fields.text(raw.get(name), f"{path}.{name}", max_length=64, required=False)
+    for name in ("whoisPrivacyEnabled", "autoRenew"):
+        if raw.get(name) is not None and not isinstance(raw.get(name), bool):
+            raise fields.InvalidField(f"{path}.{name}", f"{path}.{name} must be true or false.")
+    fields.timestamp(raw.get("createdAt"), f"{path}.createdAt")
+    fields.timestamp(raw.get("updatedAt"), f"{path}.updatedAt")
+    fields.timestamp(raw.get("expiresAt"), f"{path}.expiresAt", expiry=True)
 
 
 def purchase_page(body: Any) -> tuple[list[Any], tuple[str, str] | None]:

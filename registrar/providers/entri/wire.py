@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from registrar.domain_names import to_ascii
+from registrar.providers import webhook_fields
 from registrar.providers.base import (
     Money,
     OrderLine,
@@ -274,18 +275,19 @@ ORDER_STATUS_CHANGED = "order.status_changed"
 def parse_webhook(payload: Mapping[str, Any]) -> PushedEvent:
     """{"id", "type", "data": {...}}: an order's new status (`order.status_changed`,
     data {orderId, status}); any other type is stored without an order update."""
-    event_id, event_type = payload.get("id"), payload.get("type")
-    if isinstance(event_id, bool) or not isinstance(event_id, str | int) or not str(event_id):
-        raise ValueError("The event has no id.")
-    if not isinstance(event_type, str) or not event_type:
-        raise ValueError("The event has no type.")
+    event_id = webhook_fields.text(payload.get("id"), "id", max_length=128, allow_int=True)
+    event_type = webhook_fields.text(payload.get("type"), "type", max_length=128)
     data = payload.get("data")
     if not isinstance(data, Mapping):
-        raise ValueError("data must be an object.")
+        raise webhook_fields.InvalidField("data", "data must be an object.")
     if event_type != ORDER_STATUS_CHANGED:
-        return PushedEvent(event_id=str(event_id), event_type=event_type)
-    order_id, status = data.get("orderId"), data.get("status")
-    if not order_id or status not in ORDER_STATE:
-        raise ValueError("data.orderId and a known data.status are required.")
-    return PushedEvent(event_id=str(event_id), event_type=event_type,
-                       order=OrderRecord(upstream_id=str(order_id), state=ORDER_STATE[status]))
+        return PushedEvent(event_id=event_id, event_type=event_type)
+    # The order's upstream id lands in a 64-character column.
+    order_id = webhook_fields.text(data.get("orderId"), "data.orderId", max_length=64,
+                                   allow_int=True)
+    status = data.get("status")
+    if not isinstance(status, str) or status not in ORDER_STATE:
+        raise webhook_fields.InvalidField("data.status", "data.status must be a known Entri "
+                                          "status, e.g. registered.")
+    return PushedEvent(event_id=event_id, event_type=event_type,
+                       order=OrderRecord(upstream_id=order_id, state=ORDER_STATE[status]))
