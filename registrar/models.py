@@ -179,7 +179,10 @@ class Tld(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        self.name = normalise_tld(self.name)
+        try:
+            self.name = normalise_tld(self.name)
+        except ValidationError as exc:  # named, so the form shows it on its field
+            raise ValidationError({"name": exc.messages}) from exc
 
     @property
     def unicode_name(self) -> str:

@@ -152,9 +152,7 @@ class Command(ProjectCommand):
             except ValidationError as exc:
                 errors.append(f"“{raw}”: {exc.messages[0]}")
                 continue
-            if "." in name:
-                errors.append(f"“{raw}” is not a TLD (one label, e.g. de or .com).")
-            elif name not in names:
+            if name not in names:
                 names.append(name)
         if errors:
             raise CommandError("Invalid --tld: " + " ".join(errors))
