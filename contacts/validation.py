@@ -87,8 +87,15 @@ def clean_contact_fields(data: dict, *, partial: bool = False) -> dict:
     errors: dict[str, list[str]] = {}
     cleaned: dict = {}
     for name in REQUIRED_CONTACT_FIELDS:
-        if not partial and not str(data.get(name) or "").strip():
+        if str(data.get(name) or "").strip():
+            continue
+        if not partial:
             errors.setdefault(name, []).append("This field is required.")
+        elif name in data:
+            # An edit may leave a required field out (it keeps its value), never blank it:
+            # the registrar would store a contact without a name, country or phone.
+            errors.setdefault(name, []).append(
+                "This field cannot be blank: leave it out to keep the current value.")
     for name, limit in CONTACT_LIMITS.items():
         if name not in data:
             continue
@@ -141,6 +148,7 @@ def collect_contact_fields(given: Mapping[str, Any], errors: dict[str, list[str]
             errors.setdefault(name, []).extend(messages)
         cleaned = {}
     for name in also_required:
-        if not str(given.get(name) or "").strip() and name not in errors:
-            errors.setdefault(name, []).append(required_message)
+        if not str(given.get(name) or "").strip():
+            # Left empty where it is required: that is the one thing to say of it.
+            errors[name] = [required_message]
     return {} if errors else cleaned

@@ -109,3 +109,18 @@ def test_the_tld_admin_refuses_a_tld_that_is_not_one(value, client, db, django_u
     assert "name" in response.context["adminform"].form.errors
     assert not Tld.objects.filter(name__contains="1").exists()
     assert not Tld.objects.filter(name="example.c").exists()
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name", "country", "email", "phone"])
+def test_a_holder_edit_never_blanks_a_required_field(field, world, sandbox, support_user):
+    with pytest.raises(InvalidInput) as refused:
+        services.registration_update_holder(
+            registration=world, action_mode="edit_current", holder={field: ""},
+            actor=support_user)
+    assert field in refused.value.field_errors
+    with pytest.raises(CommandError):
+        call_command("registration", "holder", "example.com", "--mode", "edit_current",
+                     "--field", f"{field}=", "--as", support_user.username,
+                     stdout=StringIO(), stderr=StringIO())
+    assert sandbox.transport.requests == []
+    assert not StaffAction.objects.exists()
