@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from backoffice import audit
+from backoffice.forms import with_text_rule
 from backoffice.ids import parse_int, parse_pk
 from backoffice.models import StaffAction
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
@@ -87,14 +88,20 @@ def malformed_value(field: models.Field, lookup: str, values: list[str]) -> str 
     return None
 
 
-class StrictIdsMixin:
+class StrictInputMixin:
     """A malformed id or filter value typed into an admin URL, or forged into a bulk
     action's selection, is "no such row" (a 404 or Django's "doesn't exist" redirect) or
-    a dropped filter with a message: never a database error.
+    a dropped filter with a message: never a database error. Text typed into the admin's
+    forms obeys the free-text rule.
 
     Ids are ASCII digits within the BigAutoField range (backoffice/ids.py); anything else
     never reaches the database, where SQLite overflows on 400 digits and PostgreSQL
     rejects them mid-transaction."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # Text typed into any admin form obeys the free-text rule: no control characters,
+        # no bidi overrides (registrar/values/text.py).
+        return with_text_rule(super().formfield_for_dbfield(db_field, request, **kwargs))
 
     def _integer_pk(self) -> bool:
         return _holds_integer(self.model._meta.pk)
@@ -152,7 +159,7 @@ class StrictIdsMixin:
         return HttpResponseRedirect(f"{request.path}?{query}" if query else request.path)
 
 
-class MirrorAdmin(StrictIdsMixin, admin.ModelAdmin):
+class MirrorAdmin(StrictInputMixin, admin.ModelAdmin):
     """Admin for upstream mirrors: every field read-only; staff change upstream state
     only through operations, never by editing a form. No add, no delete."""
 
@@ -189,7 +196,7 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class RecordAdmin(StrictIdsMixin, admin.ModelAdmin):
+class RecordAdmin(StrictInputMixin, admin.ModelAdmin):
     """Admin for records the back-office writes itself (the audit trail, approvals):
     shown, never added, changed or deleted here, for everyone including superusers."""
 
@@ -370,7 +377,7 @@ PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "user_permissions")
 ROLE_GROUPS = (SUPPORT, FINANCE, ADMIN)
 
 
-class StaffUserAdmin(StrictIdsMixin, ConfigAuditMixin, auth_admin.UserAdmin):
+class StaffUserAdmin(StrictInputMixin, ConfigAuditMixin, auth_admin.UserAdmin):
     """Django's user admin, with least privilege for non-superusers (Admins).
 
     An Admin cannot make anyone (themselves included) a superuser or staff, grant
@@ -506,7 +513,7 @@ class StaffUserAdmin(StrictIdsMixin, ConfigAuditMixin, auth_admin.UserAdmin):
         return response
 
 
-class StaffGroupAdmin(StrictIdsMixin, ConfigAuditMixin, auth_admin.GroupAdmin):
+class StaffGroupAdmin(StrictInputMixin, ConfigAuditMixin, auth_admin.GroupAdmin):
     """Django's group admin, audited, and plain about the three role groups: their
     permissions are whatever backoffice/roles.py says, and setup_roles (run after every
     migrate) puts them back."""
@@ -560,8 +567,8 @@ for _model, _admin in ((User, StaffUserAdmin), (Group, StaffGroupAdmin)):
 # The installed apps' admins (login attempts, second-factor devices) are registered before
 # the project's: they take the same care with ids and filters.
 for _model, _model_admin in list(admin.site._registry.items()):
-    if not isinstance(_model_admin, StrictIdsMixin):
+    if not isinstance(_model_admin, StrictInputMixin):
         _class = type(_model_admin)
         admin.site.unregister(_model)
-        admin.site.register(_model, type(_class.__name__, (StrictIdsMixin, _class), {
+        admin.site.register(_model, type(_class.__name__, (StrictInputMixin, _class), {
             "__module__": _class.__module__, "__doc__": _class.__doc__}))

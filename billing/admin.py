@@ -5,7 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline, StrictIdsMixin
+from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline, StrictInputMixin
 from backoffice.ids import parse_pk
 from backoffice.models import StaffAction
 from billing import email_orders, ordering, portal
@@ -24,7 +24,7 @@ Outcomes = StaffAction.Outcome
 
 
 @admin.register(Account)
-class AccountAdmin(StrictIdsMixin, ConfigAuditMixin, admin.ModelAdmin):
+class AccountAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin):
     list_display = ("name", "email", "customer_reference", "entri_user_id", "created_at")
     search_fields = ("name", "email", "customer_reference")
     readonly_fields = ("created_at", "updated_at")

@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
+from backoffice.forms import TextRuleForm
 from registrar.models import ProviderAccount
 from registrar.operations import OperationRefused
 from registrar.providers.base import Capability
@@ -96,7 +97,7 @@ def email_order_accounts():
             .with_capability(Capability.EMAIL_ORDERS).order_by("label"))
 
 
-class EmailInfrastructureOrderForm(forms.Form):
+class EmailInfrastructureOrderForm(TextRuleForm, forms.Form):
     """An email-infrastructure order for one customer account.
 
     `cleaned_data` carries the service's arguments: provider_account, owner (our
@@ -232,7 +233,7 @@ class RefusalOnFormMixin:
             self.add_error(None, refusal.message)
 
 
-class DomainOrderForm(RefusalOnFormMixin, forms.Form):
+class DomainOrderForm(RefusalOnFormMixin, TextRuleForm, forms.Form):
     provider_account = forms.ModelChoiceField(
         queryset=ProviderAccount.objects.none(), label="Registrar",
         help_text="Where the domain is bought.")
@@ -265,14 +266,14 @@ class DomainOrderForm(RefusalOnFormMixin, forms.Form):
         self.fields["owner"].queryset = owners.order_by("handle", "id")
 
 
-class ConfirmDomainOrderForm(RefusalOnFormMixin, forms.Form):
+class ConfirmDomainOrderForm(RefusalOnFormMixin, TextRuleForm, forms.Form):
     auth_code = forms.CharField(
         required=False, strip=True, max_length=255, label="Authorization (EPP) code",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Sent once with the transfer; never stored.")
 
 
-class BillingLinkForm(RefusalOnFormMixin, forms.Form):
+class BillingLinkForm(RefusalOnFormMixin, TextRuleForm, forms.Form):
     provider_account = forms.ModelChoiceField(queryset=ProviderAccount.objects.none(),
                                               label="Billing portal of")
     return_url = forms.URLField(

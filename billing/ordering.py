@@ -44,7 +44,6 @@ from backoffice.models import StaffAction
 from billing.models import Account, Order, OrderKind, OrderStatus
 from billing.order_sync import ORDER_KIND, apply_record, final_statuses
 from contacts.models import Contact
-from registrar.domain_names import to_ascii
 from registrar.jobs import enqueue_after_commit
 from registrar.models import ProviderAccount, Tld
 from registrar.money import format_minor
@@ -72,6 +71,7 @@ from registrar.providers.errors import (
     Unsupported,
 )
 from registrar.providers.registry import adapter_class, provider_for_account
+from registrar.values.names import intake_name, lookalike_warning
 
 logger = logging.getLogger(__name__)
 Outcomes = StaffAction.Outcome
@@ -164,7 +164,7 @@ def order_quote(request: OrderRequest, *, actor) -> Outcome:
               "operation": action.value, "purchase_type": quote.purchase_type,
               "premium": quote.premium, "currency": quote.currency,
               "total_minor": quote.total_minor, "ceiling_minor": quote.ceiling_minor,
-              "notes": list(quote.notes),
+              "notes": [*quote.notes, *filter(None, [lookalike_warning(domain)])],
               "owner_contact_id": getattr(request.owner, "pk", None)}
     order = Order.objects.create(
         kind=Action.KIND[action.value],
@@ -203,7 +203,7 @@ def _check_request(request: OrderRequest) -> tuple[str, OrderAction]:
                             " domains."]
     domain = ""
     try:
-        domain = to_ascii(request.domain)
+        domain = intake_name(request.domain)
     except ValidationError as exc:
         errors["domain"] = exc.messages
     if (isinstance(request.years, bool) or not isinstance(request.years, int)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from backoffice.forms import TextRuleForm
 from contacts.models import Contact
 from contacts.validation import clean_contact_fields
 from registrar.models import Tld
@@ -13,7 +14,7 @@ FIELDS = ("first_name", "last_name", "organization", "street_address", "post_cod
           "state", "country", "email", "phone", "extra_properties")
 
 
-class ContactForm(forms.Form):
+class ContactForm(TextRuleForm, forms.Form):
     tld = forms.ModelChoiceField(
         queryset=Tld.objects.filter(provider_account__isnull=False), label="TLD",
         help_text="The contact is pinned to this TLD: its registry's rules apply.")
@@ -61,5 +62,5 @@ class ContactForm(forms.Form):
         return data
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(TextRuleForm, forms.Form):
     """Nothing to enter: the POST is the confirmation."""

@@ -15,14 +15,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline, StrictIdsMixin
+from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline, StrictInputMixin
 from backoffice.ids import parse_pk
 from registrar import (
     admin_approvals,  # noqa: F401  (registers the approvals admin)
     services,
 )
 from registrar.admin_operations import RegistrationOperationsMixin, show_outcome
-from registrar.domain_names import to_unicode
 from registrar.models import (
     DnssecKey,
     Host,
@@ -35,10 +34,11 @@ from registrar.models import (
     Tld,
 )
 from registrar.operations import OperationRefused
+from registrar.values.names import to_unicode
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(StrictIdsMixin, ConfigAuditMixin, admin.ModelAdmin):
+class ProviderAccountAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin):
     list_display = ("label", "kind", "base_url", "account_ref", "secret_env", "enabled")
     list_filter = ("kind", "enabled")
     search_fields = ("label", "account_ref")
@@ -51,7 +51,7 @@ class ProviderAccountAdmin(StrictIdsMixin, ConfigAuditMixin, admin.ModelAdmin):
 
 
 @admin.register(Tld)
-class TldAdmin(StrictIdsMixin, ConfigAuditMixin, admin.ModelAdmin):
+class TldAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin):
     list_display = ("__str__", "name", "provider_account", "supports_privacy",
                     "supports_transfer_lock", "supports_push_transfer", "supports_dnssec",
                     "requires_contact_validation", "authcode_behavior")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from backoffice.forms import TextRuleForm
 from contacts.models import Contact
 from registrar.operations import InvalidInput
 from registrar.providers.registry import adapter_class
@@ -20,18 +21,18 @@ CONTACT_FIELD_NAMES = ("first_name", "last_name", "organization", "street_addres
                        "post_code", "city", "state", "country", "email", "phone")
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(TextRuleForm, forms.Form):
     """An operation with nothing to enter: the POST itself is the confirmation."""
 
 
-class OnOffForm(forms.Form):
+class OnOffForm(TextRuleForm, forms.Form):
     enabled = forms.TypedChoiceField(
         choices=[("1", "On"), ("0", "Off")], coerce=lambda v: v == "1",
         widget=forms.RadioSelect, label="Set to",
     )
 
 
-class NameserversForm(forms.Form):
+class NameserversForm(TextRuleForm, forms.Form):
     nameservers = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6, "cols": 50}),
         help_text="One host name per line, in order: 2 to 13.",
@@ -61,7 +62,7 @@ class NameserversForm(forms.Form):
         return data
 
 
-class DnssecForm(forms.Form):
+class DnssecForm(TextRuleForm, forms.Form):
     mode = forms.ChoiceField(choices=[("enable", "Enable with these keys"),
                                       ("add_keys", "Add these keys"),
                                       ("disable", "Disable DNSSEC")],
@@ -94,7 +95,7 @@ class DnssecForm(forms.Form):
         return data
 
 
-class ContactFieldsForm(forms.Form):
+class ContactFieldsForm(TextRuleForm, forms.Form):
     first_name = forms.CharField(max_length=100, required=False)
     last_name = forms.CharField(max_length=100, required=False)
     organization = forms.CharField(max_length=255, required=False)
@@ -145,7 +146,7 @@ ROLE_SOURCES = [("", "Leave unchanged"), ("same_as_owner", "Same as owner"),
                 ("existing", "An existing contact"), ("new", "A new contact (fields below)")]
 
 
-class RoleContactsForm(forms.Form):
+class RoleContactsForm(TextRuleForm, forms.Form):
     def __init__(self, *args, contacts=None, **kwargs):
         super().__init__(*args, **kwargs)
         for role in ("admin", "tech", "billing"):
@@ -170,7 +171,7 @@ class RoleContactsForm(forms.Form):
         return roles
 
 
-class TransferOutForm(forms.Form):
+class TransferOutForm(TextRuleForm, forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve: let the domain leave"),
                                           ("reject", "Reject: keep the domain here")],
                                  widget=forms.RadioSelect)
@@ -208,18 +209,18 @@ def add_clearance_fields(form: forms.Form, *, step_up: bool, two_person: bool,
                       "account PIN.")
 
 
-class PushTransferForm(forms.Form):
+class PushTransferForm(TextRuleForm, forms.Form):
     recipient = forms.CharField(max_length=32, help_text="The receiving registrar's handle, "
                                                          "e.g. REG-IDS.")
 
 
-class AuthCodeForm(forms.Form):
+class AuthCodeForm(TextRuleForm, forms.Form):
     confirm = forms.BooleanField(
         label="I have verified the requester and understand the code lets the domain be "
               "transferred away. It is shown once and not stored.")
 
 
-class HostAddressesForm(forms.Form):
+class HostAddressesForm(TextRuleForm, forms.Form):
     """A glue host's addresses: cleaned to [(address, version)] by the service's rules."""
 
     addresses = forms.CharField(
@@ -252,7 +253,7 @@ class HostCreateForm(HostAddressesForm):
             raise ValidationError(exc.field_errors.get("host_name") or exc.message) from exc
 
 
-class DnsRecordsForm(forms.Form):
+class DnsRecordsForm(TextRuleForm, forms.Form):
     records = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 10, "cols": 90}),
         help_text="One record per line: host type value ttl, e.g. “www CNAME site.example.net "

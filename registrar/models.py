@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
-from registrar.domain_names import normalise_tld, to_ascii, to_unicode
 from registrar.providers.base import Capability, RegistrationRef
 from registrar.providers.endpoints import (
     TIMEOUT_MAX_SECONDS,
@@ -22,8 +20,11 @@ from registrar.providers.endpoints import (
     validate_timeout,
 )
 from registrar.providers.secrets import validate_secret_env
+from registrar.values.currencies import validate_currency
+from registrar.values.names import normalise_tld, to_ascii, to_unicode
 
-currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use an ISO 4217 code such as EUR or USD.")
+# ISO 4217 from the maintained table: a regex would take "USA" (a country) for a currency.
+currency_validator = validate_currency
 
 
 def provider_kinds() -> list[tuple[str, str]]:

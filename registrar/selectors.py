@@ -8,10 +8,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from registrar.domain_names import to_ascii
 from registrar.models import ApprovalStatus, Host, Registration
 from registrar.providers.errors import ProviderError
 from registrar.providers.registry import provider_for_registration
+from registrar.values.names import to_ascii
 
 
 def _button_label(registration: Registration, name: str, default: str) -> str:

@@ -23,7 +23,6 @@ import binascii
 import ipaddress
 import logging
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,7 +38,6 @@ from backoffice import audit
 from contacts.models import Contact
 from contacts.validation import clean_contact_fields
 from registrar import approvals, charges
-from registrar.domain_names import to_ascii, to_unicode
 from registrar.jobs import enqueue_after_commit
 from registrar.models import (
     AuthcodeBehavior,
@@ -84,6 +82,8 @@ from registrar.providers.errors import (
 )
 from registrar.providers.registry import adapter_class, provider_for_registration
 from registrar.sync import apply_registration, changes_for_audit, display_value, mirror_hosts
+from registrar.values.addresses import clean_glue_address
+from registrar.values.names import intake_name, mixed_script_problem, to_ascii, to_unicode
 
 logger = logging.getLogger(__name__)
 #: Follows one process (registrar.tasks.poll_process).
@@ -558,7 +558,7 @@ def clean_nameservers(values: Sequence[str]) -> list[str]:
     cleaned: list[str] = []
     for value in names:
         try:
-            name = to_ascii(value)
+            name = intake_name(value)
         except ValidationError as exc:
             errors.append(f"{value}: {exc.messages[0]}")
             continue
@@ -1037,11 +1037,6 @@ def _as_done(status: str) -> Done:
 HOST_PERMISSIONS = {"create": "registrar.add_host", "update": "registrar.change_host",
                     "delete": "registrar.delete_host"}
 
-# Scripts one label may combine: Japanese, Chinese and Korean writing mix these.
-_CJK_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "HANGUL",
-                          "BOPOMOFO", "IDEOGRAPHIC"})
-_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
-
 
 def hosts_unavailable_reason(registration: Registration, user=None,
                              permission: str | None = None) -> str | None:
@@ -1101,17 +1096,6 @@ def _reread_hosts_after_unknown(row: Registration, provider: Provider, verb: str
            else "does not show it, so it was not applied and may be sent again.")))
 
 
-def _scripts_of(label: str) -> set[str]:
-    scripts = set()
-    for char in label:
-        if not char.isalpha():
-            continue
-        script = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
-        if script != "MODIFIER":
-            scripts.add("CJK" if script in _CJK_SCRIPTS else script)
-    return scripts
-
-
 def clean_host_name(registration: Registration, value: str) -> str:
     """The glue host's name in ASCII (punycode) form, strictly below the registration's
     name. Unicode and punycode input both work: the comparison is made on the ASCII
@@ -1139,67 +1123,30 @@ def clean_host_name(registration: Registration, value: str) -> str:
         if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", label):
             refuse(f"“{raw}” is not a valid host name (letters, digits and inner "
                    "hyphens only).")
-        scripts = _scripts_of(to_unicode(label))
-        if len(scripts) > 1:
-            refuse(f"“{raw}”: the label “{to_unicode(label)}” mixes scripts "
-                   f"({', '.join(sorted(s.title() for s in scripts))}), so it can pass "
-                   "for another name.")
+        problem = mixed_script_problem(label)
+        if problem:
+            refuse(f"“{raw}”: {problem}")
     return name
-
-
-def _unusable_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why `address` cannot be a glue record on the internet, or None."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return (f"an IPv4-mapped IPv6 address; give the IPv4 address "
-                f"{address.ipv4_mapped} itself.")
-    if address.is_unspecified:
-        return "the unspecified address is not a host."
-    if address.is_loopback:
-        return "a loopback address only ever reaches the machine itself."
-    if address.is_multicast:
-        return "a multicast address is not a host."
-    if address.is_link_local:
-        return "a link-local address is not reachable beyond its own link."
-    if address.is_reserved:
-        return "the address is in a reserved range."
-    if address in _THIS_NETWORK:
-        return "0.0.0.0/8 means “this network”, not a host."
-    return None
 
 
 def clean_host_addresses(values: Sequence[str]) -> list[tuple[str, int]]:
     """At least one IP literal, each as (compressed normal form, version), in the order
     given. No networks (CIDR), no zone ids, no IPv4-mapped IPv6, no duplicates after
-    normalisation; unspecified, loopback, multicast, link-local and reserved addresses
-    are refused, private and documentation ranges are fine. Raises InvalidInput keyed
-    "addresses"."""
+    normalisation; what may be glue is `registrar.values.addresses`. Raises InvalidInput
+    keyed "addresses"."""
     errors: list[str] = []
     cleaned: list[tuple[str, int]] = []
     for raw in values:
         value = (raw or "").strip()
         if not value:
             continue
-        if "/" in value:
-            errors.append(f"{value}: a glue record is one address, not a network "
-                          "(no “/” prefix length).")
-            continue
-        if "%" in value:
-            errors.append(f"{value}: a zone id (“%…”) only means something on one machine; "
-                          "give the address alone.")
-            continue
         try:
-            address = ipaddress.ip_address(value)
-        except ValueError:
-            errors.append(f"{value}: not an IPv4 or IPv6 address (IPv4 is four numbers "
-                          "0 to 255 without leading zeros).")
+            entry = clean_glue_address(value)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
             continue
-        reason = _unusable_address(address)
-        if reason:
-            errors.append(f"{value}: {reason}")
-            continue
-        entry = (address.compressed, address.version)
         if entry in cleaned:
-            errors.append(f"{value}: listed twice (as {address.compressed}).")
+            errors.append(f"{value}: listed twice (as {entry[0]}).")
             continue
         cleaned.append(entry)
     if not errors and not cleaned:

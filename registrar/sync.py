@@ -28,7 +28,6 @@ from django.utils import timezone
 from backoffice import audit
 from backoffice.models import StaffAction
 from contacts.models import Contact
-from registrar.domain_names import to_ascii, to_unicode
 from registrar.jobs import enqueue_after_commit
 from registrar.models import Host, HostAddress, Process, ProviderAccount, Registration, Tld
 from registrar.providers.base import (
@@ -41,6 +40,7 @@ from registrar.providers.base import (
 )
 from registrar.providers.errors import ProviderError
 from registrar.providers.registry import build_provider
+from registrar.values.names import to_ascii, to_unicode
 
 ROLES = ("owner", "admin", "tech", "billing")
 

@@ -1,7 +1,9 @@
 from django import forms
 
+from backoffice.forms import TextRuleForm
 
-class CodeForm(forms.Form):
+
+class CodeForm(TextRuleForm, forms.Form):
     code = forms.CharField(
         label="Code", max_length=32, strip=True,
         help_text="The 6-digit code your authenticator app shows now, or one of your "
@@ -14,7 +16,7 @@ class CodeForm(forms.Form):
         return self.cleaned_data["code"].replace(" ", "").replace("-", "")
 
 
-class TotpConfirmForm(forms.Form):
+class TotpConfirmForm(TextRuleForm, forms.Form):
     code = forms.CharField(
         label="Code from the app", max_length=8, strip=True,
         help_text="The 6-digit code the app shows for this account once it is added.",
@@ -29,7 +31,7 @@ class TotpConfirmForm(forms.Form):
         return code
 
 
-class ResetForm(forms.Form):
+class ResetForm(TextRuleForm, forms.Form):
     """Resetting someone's second factor is high-risk: a fresh code of one's own."""
 
     code = forms.CharField(

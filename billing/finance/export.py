@@ -81,7 +81,7 @@ def _label_unicode(label: str) -> str | None:
 
 
 def domain_unicode(domain: str) -> str:
-    """`registrar.domain_names.to_unicode`, label by label so that the labels an export
+    """`registrar.values.names.to_unicode`, label by label so that the labels an export
     repeats (the TLDs above all) are decoded once; the stored form when one label is
     not a valid A-label. Only names with an A-label pay anything."""
     if "xn--" not in domain:

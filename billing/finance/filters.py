@@ -9,6 +9,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
+from backoffice.forms import TextRuleForm
 from billing.models import Order, OrderKind, OrderStatus, PurchaseType
 from registrar.models import ProviderAccount, Tld
 from registrar.money import non_default_exponents
@@ -92,7 +93,7 @@ class YesNoFilter(django_filters.BooleanFilter):
     field_class = YesNoField
 
 
-class OrderFilterForm(forms.Form):
+class OrderFilterForm(TextRuleForm, forms.Form):
     def clean(self):
         data = super().clean()
         low, high = data.get("amount_min"), data.get("amount_max")

@@ -7,25 +7,19 @@ names the field in the sender's own words (its JSON path), so the sender can fix
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils.dateparse import parse_datetime
 
-from registrar.domain_names import to_ascii
-from registrar.money import validate_currency
+from registrar.values.amounts import validate_minor
+from registrar.values.currencies import validate_currency
+from registrar.values.dates import parse_moment
+from registrar.values.names import to_ascii
+from registrar.values.text import text_problem
 
-#: An amount in minor units lands in a PositiveBigIntegerField.
-MAX_MINOR = 2**63 - 1
 #: Registrations are 1 to 10 years (the order's check constraint).
 MIN_YEARS, MAX_YEARS = 1, 10
-#: Event times (created, updated, placed) come from the past: none before the
-#: registries' modern era, none more than a day ahead (clock skew).
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-EVENT_TIME_AHEAD = timedelta(days=1)
-#: An expiry is in the future, at most the longest registration ahead (plus slack).
-EXPIRY_AHEAD = timedelta(days=366 * (MAX_YEARS + 1))
 
 
 class InvalidField(ValueError):
@@ -50,16 +44,18 @@ def text(value: Any, field: str, *, max_length: int, required: bool = True,
     result = str(value) if not isinstance(value, int) or abs(value) < 10**max_length else ""
     if not result or len(result) > max_length:
         raise InvalidField(field, f"{field} is at most {max_length} characters long.")
+    problem = text_problem(result)
+    if problem:
+        raise InvalidField(field, f"{field}: {problem}")
     return result
 
 
 def minor_amount(value: Any, field: str) -> int:
     """A whole amount in minor units that fits the money columns."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidField(field, f"{field} must be a whole number of minor units (cents).")
-    if not 0 <= value <= MAX_MINOR:
-        raise InvalidField(field, f"{field} must be between 0 and {MAX_MINOR}.")
-    return value
+    try:
+        return validate_minor(value)
+    except ValidationError as exc:
+        raise InvalidField(field, f"{field}: {exc.messages[0]}") from None
 
 
 def years(value: Any, field: str) -> int:
@@ -73,7 +69,7 @@ def years(value: Any, field: str) -> int:
 def currency(value: Any, field: str) -> str:
     try:
         return validate_currency(value)
-    except ValueError:
+    except ValidationError:
         raise InvalidField(field, f"{field} must be an ISO 4217 currency code such as USD.") \
             from None
 
@@ -94,23 +90,8 @@ def timestamp(value: Any, field: str, *, expiry: bool = False,
     an event time from 2000-01-01 to a day from now, an expiry up to 11 years ahead."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise InvalidField(field, f"{field} must be an ISO 8601 date and time.")
     try:
-        parsed = parse_datetime(value)
-    except (ValueError, OverflowError):
-        parsed = None
-    if parsed is None:
-        raise InvalidField(field, f"{field} must be an ISO 8601 date and time.")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    latest = now + (EXPIRY_AHEAD if expiry else EVENT_TIME_AHEAD)
-    try:
-        inside = EARLIEST <= parsed <= latest
-    except OverflowError:
-        inside = False
-    if not inside:
-        raise InvalidField(field, f"{field} must be between 2000-01-01 and "
-                                  f"{latest:%Y-%m-%d}.")
-    return parsed
+        return parse_moment(value, expiry=expiry, now=now)
+    except ValidationError as exc:
+        raise InvalidField(field, f"{field} must be {exc.messages[0][0].lower()}"
+                                  f"{exc.messages[0][1:]}") from None

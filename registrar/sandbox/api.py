@@ -38,10 +38,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from registrar.domain_names import to_unicode
 from registrar.sandbox import records as r
 from registrar.sandbox.state import take_async_rule
 from registrar.sandbox.wire import ApiError, Json, Request, Response, invalid, no_content, ok
+from registrar.values.names import to_unicode
 
 # Published test tokens of the sandbox, not secrets.
 SYSTEM_KEY_TOKEN = "sandbox-system-key"  # noqa: S105

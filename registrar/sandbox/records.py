@@ -23,8 +23,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from registrar.domain_names import to_ascii
 from registrar.sandbox.wire import ApiError, Json, invalid
+from registrar.values.names import to_ascii
 
 REGISTRAR = "realtime_register"
 ROLES = ("owner", "admin", "tech", "billing")

@@ -36,9 +36,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from registrar.domain_names import normalise_tld
 from registrar.sandbox import records as r
 from registrar.sandbox.wire import ApiError, Json, invalid
+from registrar.values.names import normalise_tld
 
 logger = logging.getLogger("registrar.sandbox")
 

@@ -17,7 +17,7 @@ from django.test import Client, RequestFactory
 from django.urls import resolve
 from django.urls.exceptions import Resolver404
 
-from backoffice.admin import StrictIdsMixin
+from backoffice.admin import StrictInputMixin
 from backoffice.ids import PK_MAX, parse_pk
 from registrar.models import Registration
 from tests.backoffice import test_url_matrix as matrix
@@ -116,7 +116,7 @@ def test_parse_pk_takes_only_ascii_digits_within_the_id_range():
 
 def test_every_admin_parses_ids_and_filters_strictly():
     loose = [type(model_admin).__name__ for model_admin in admin.site._registry.values()
-             if not isinstance(model_admin, StrictIdsMixin)]
+             if not isinstance(model_admin, StrictInputMixin)]
     assert loose == []
 
 

@@ -25,8 +25,8 @@ from billing.finance.export import (
     domain_unicode,
 )
 from billing.models import Order, OrderKind, OrderStatus, PurchaseType
-from registrar.domain_names import to_unicode
 from registrar.money import to_decimal
+from registrar.values.names import to_unicode
 from tests.factories import AccountFactory, OrderFactory, ProviderAccountFactory, TldFactory
 
 CSV = "/finance/orders.csv"

@@ -97,21 +97,21 @@ def test_create_sends_the_documented_body_and_mirrors_the_host(world, agent):
 
 
 def test_update_replaces_the_address_set(world, agent):
-    outcome = services.host_update(host=world.host, addresses=["203.0.113.9", "10.0.0.9"],
+    outcome = services.host_update(host=world.host, addresses=["203.0.113.9", "198.51.100.99"],
                                    actor=agent)
     assert outcome.status == "succeeded", outcome.message
     (request,) = world.sandbox.transport.requests
     assert request.method == "PATCH"
     assert request.url.path.endswith("/hosts/ns1.example.com")
     assert body_of(request) == {"addresses": [{"address": "203.0.113.9"},
-                                              {"address": "10.0.0.9"}]}
+                                              {"address": "198.51.100.99"}]}
     assert mirror(world.registration) == {
-        "ns1.example.com": {("203.0.113.9", 4), ("10.0.0.9", 4)}}
+        "ns1.example.com": {("203.0.113.9", 4), ("198.51.100.99", 4)}}
     assert HostAddress.objects.filter(address="192.0.2.1").count() == 0
     row = StaffAction.objects.get()
     assert (row.action, row.outcome) == ("host.update", "succeeded")
     assert row.parameters["changes"]["addresses"] == {
-        "old": ["192.0.2.1", "2001:db8::1"], "new": ["203.0.113.9", "10.0.0.9"]}
+        "old": ["192.0.2.1", "2001:db8::1"], "new": ["203.0.113.9", "198.51.100.99"]}
 
 
 def test_delete_removes_the_host_and_its_addresses(world, agent):
@@ -359,9 +359,20 @@ def test_refusals_send_nothing_and_write_no_audit(world, agent, monkeypatch):
 
 def test_addresses_are_normalised_and_classified():
     assert services.clean_host_addresses(
-        ["192.0.2.1", "2001:DB8:0:0::1", "", "10.1.2.3", "fd00::53", "100.64.0.1"]) == [
-        ("192.0.2.1", 4), ("2001:db8::1", 6), ("10.1.2.3", 4), ("fd00::53", 6),
-        ("100.64.0.1", 4)]
+        ["192.0.2.1", "2001:DB8:0:0::1", "", "198.51.100.53", "2001:4860::53"]) == [
+        ("192.0.2.1", 4), ("2001:db8::1", 6), ("198.51.100.53", 4), ("2001:4860::53", 6)]
+
+
+@pytest.mark.parametrize("private", ["10.1.2.3", "172.16.0.9", "192.168.1.1", "100.64.0.1",
+                                     "198.18.0.1", "fd00::53"])
+def test_a_private_address_is_never_glue(private):
+    """A glue record is published for the whole internet: a private-use address would
+    send every resolver to a network it cannot reach."""
+    with pytest.raises(InvalidInput) as refused:
+        services.clean_host_addresses(["192.0.2.1", private])
+    assert refused.value.field_errors["addresses"] == [
+        f"{private}: a private-use address resolves nowhere outside its own network, so the "
+        "registry would publish a glue record nobody can reach."]
 
 
 # --- through the admin ----------------------------------------------------------------------

@@ -2,8 +2,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
-from registrar.domain_names import normalise_tld, to_ascii, to_unicode
 from registrar.models import Process, ProcessStatus, Registration, Tld
+from registrar.values.names import normalise_tld, to_ascii, to_unicode
 from tests.factories import ProcessFactory, RegistrationFactory, TldFactory
 
 

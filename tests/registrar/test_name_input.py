@@ -15,9 +15,9 @@ from backoffice.models import StaffAction
 from billing import ordering
 from billing.models import Order
 from registrar import services
-from registrar.domain_names import normalise_tld, to_ascii
 from registrar.models import Registration, Tld
 from registrar.operations import InvalidInput
+from registrar.values.names import normalise_tld, to_ascii
 from tests.billing.test_ordering import NAMECOM, customer, namecom, quote  # noqa: F401
 from tests.factories import RegistrationFactory, TldFactory
 

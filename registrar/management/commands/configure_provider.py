@@ -21,12 +21,12 @@ from backoffice import audit
 from backoffice.acting_user import resolve_acting_user
 from backoffice.cli import ProjectCommand
 from backoffice.models import StaffAction
-from registrar.domain_names import normalise_tld, to_unicode
 from registrar.models import ProviderAccount, Tld
 from registrar.providers.endpoints import base_url_problem, timeout_problem
 from registrar.providers.errors import ProviderError
 from registrar.providers.registry import ADAPTERS, adapter_class
 from registrar.providers.secrets import read_secret, secret_env_problem
+from registrar.values.names import normalise_tld, to_unicode
 
 AUDIT_ACTION = "provider_account.configure"
 COMMAND_LABEL = "manage.py configure_provider"

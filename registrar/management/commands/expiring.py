@@ -16,8 +16,8 @@ from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from backoffice.cli import ProjectCommand
-from registrar.domain_names import normalise_tld
 from registrar.models import Registration, RegistrationStatus, Tld
+from registrar.values.names import normalise_tld
 
 MIN_DAYS, MAX_DAYS = 1, 3650
 HEADER = ("name", "tld", "account_email", "expires_at", "auto_renew", "locked")

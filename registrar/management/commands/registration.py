@@ -25,12 +25,12 @@ from backoffice.acting_user import resolve_acting_user
 from backoffice.cli import ProjectCommand
 from contacts.models import Contact
 from registrar import approvals, services
-from registrar.domain_names import to_ascii, to_unicode
 from registrar.forms import CONTACT_FIELD_NAMES
 from registrar.models import Registration
 from registrar.money import format_minor
 from registrar.operations import InvalidInput, OperationRefused, Outcome, Outcomes
 from registrar.providers.base import DnssecKeyData
+from registrar.values.names import to_ascii, to_unicode
 
 logger = logging.getLogger(__name__)
 

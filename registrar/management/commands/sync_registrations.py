@@ -4,11 +4,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from backoffice.cli import ProjectCommand
-from registrar.domain_names import to_ascii
 from registrar.models import ProviderAccount
 from registrar.providers.base import Capability
 from registrar.providers.errors import ProviderError
 from registrar.sync import SyncReport, display_value, sync_provider
+from registrar.values.names import to_ascii
 
 
 class Command(ProjectCommand):

@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 
 from contacts.validation import collect_contact_fields
-from registrar.domain_names import to_ascii
 from registrar.providers.base import Money
 from registrar.providers.domainee.wire import PURCHASE_CURRENCY
 from registrar.providers.errors import CallerError
+from registrar.values.names import to_ascii
 
 MIN_YEARS, MAX_YEARS = 1, 10
 # Document 002's defaults, sent explicitly (see clean_purchase).

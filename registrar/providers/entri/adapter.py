@@ -27,7 +27,6 @@ import httpx
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
-from registrar.domain_names import normalise_tld, to_ascii
 from registrar.providers import secrets
 from registrar.providers.base import (
     Capability,
@@ -71,6 +70,7 @@ from registrar.providers.http import (
     guard_parsing,
     parse_each,
 )
+from registrar.values.names import normalise_tld, to_ascii
 
 logger = logging.getLogger("registrar.providers")
 

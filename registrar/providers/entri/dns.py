@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from registrar.domain_names import to_ascii
+from registrar.values.names import to_ascii
 
 DNS_RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "CAA")
 DNS_RECORD_FIELDS = frozenset({"host", "type", "value", "ttl"})

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from registrar.domain_names import to_ascii
 from registrar.providers import webhook_fields
 from registrar.providers.base import (
     Money,
@@ -25,6 +24,7 @@ from registrar.providers.base import (
 )
 from registrar.providers.errors import ProviderError, error_for
 from registrar.providers.http import parse_timestamp
+from registrar.values.names import to_ascii
 
 # Silent: the document shows prices only in USD (pricing.currency "USD") and gives
 # availability and suggestion prices without a currency. We read those as USD.

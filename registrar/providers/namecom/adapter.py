@@ -210,7 +210,7 @@ class NamecomProvider(HttpProvider):
 
     def check_domain(self, domain: str, *, registration_only: bool = True) -> Discovery:
         """Check Availability for one name: its result, which must be in the answer.
-        Pass the ASCII (punycode) form (`registrar.domain_names.to_ascii`): name.com
+        Pass the ASCII (punycode) form (`registrar.values.names.to_ascii`): name.com
         answers with it."""
         for result in self.check_availability([domain], registration_only=registration_only):
             if result.domain.lower() == domain.lower():

@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 
-from registrar.domain_names import to_ascii
 from registrar.providers import secrets
 from registrar.providers.base import (
     Capability,
@@ -61,6 +60,7 @@ from registrar.providers.saleshandy.wire import (
     parse_error,
     payload,
 )
+from registrar.values.names import to_ascii
 
 logger = logging.getLogger("registrar.providers")
 

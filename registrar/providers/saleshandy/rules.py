@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from contacts.validation import collect_contact_fields
-from registrar.domain_names import to_ascii
 from registrar.providers.errors import CallerError
+from registrar.values.names import to_ascii
+from registrar.values.phones import in_dialect
 
 EMAIL_SERVICE_PROVIDERS = ("Google", "Microsoft", "Azure")
 PLAN_TYPES = ("quarterly", "annualFlexi", "annualFixed")
@@ -60,8 +61,8 @@ def _owner(owner: Mapping[str, Any], errors: dict[str, list[str]]) -> dict[str, 
         if cleaned.get(name):
             wire[wire_name] = cleaned[name]
     if "phoneNumber" in wire:
-        # normalise_phone gives +CC.NUMBER; Saleshandy wants plain E.164.
-        wire["phoneNumber"] = wire["phoneNumber"].replace(".", "")
+        # The contact rules give the dotted dialect; Saleshandy wants plain E.164.
+        wire["phoneNumber"] = in_dialect(wire["phoneNumber"], "plain")
     return wire
 
 
