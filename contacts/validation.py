@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 
 # The checks per kind of value; re-exported because migrations name them here.
 from registrar.values.countries import validate_country
+from registrar.values.emails import normalise_email
 from registrar.values.phones import PHONE_WIRE_FORM, normalise_phone, validate_phone
+from registrar.values.text import text_problem
 
 __all__ = [
     "PHONE_WIRE_FORM",
@@ -34,8 +36,6 @@ def clean_contact_fields(data: dict, *, partial: bool = False) -> dict:
     it already is a valid code) or raises ValidationError with a dict of field errors.
     `partial` allows leaving fields out (updates); given fields are always checked.
     """
-    from django.core.validators import validate_email
-
     errors: dict[str, list[str]] = {}
     cleaned: dict = {}
     for name in REQUIRED_CONTACT_FIELDS:
@@ -54,15 +54,13 @@ def clean_contact_fields(data: dict, *, partial: bool = False) -> dict:
         value = str(data[name] or "").strip()
         if len(value) > limit:
             errors.setdefault(name, []).append(f"At most {limit} characters.")
-        if any(ord(ch) < 32 for ch in value):
-            errors.setdefault(name, []).append("Control characters are not allowed.")
+        problem = text_problem(value)
+        if problem:
+            errors.setdefault(name, []).append(problem)
         cleaned[name] = value
     if data.get("email"):
-        email = str(data["email"]).strip()
         try:
-            if " " in email:
-                raise ValidationError("An e-mail address cannot contain spaces.")
-            validate_email(email)
+            cleaned["email"] = normalise_email(data["email"])
         except ValidationError as exc:
             errors.setdefault("email", []).extend(exc.messages)
     for name, check in (("country", validate_country), ("phone", normalise_phone)):

@@ -29,7 +29,16 @@ from django.utils import timezone
 
 from backoffice import assurance, audit
 from registrar.models import Approval, ApprovalStatus, Registration
-from registrar.operations import OperationRefused, Outcome, Outcomes, require_permission
+from registrar.operations import (
+    OperationRefused,
+    Outcome,
+    Outcomes,
+    checked_text,
+    require_permission,
+)
+
+#: How the customer was verified, or why a request is declined: a few sentences.
+NOTE_MAX_LENGTH = 1000
 
 APPROVE_PERMISSION = "registrar.approve_operation"
 
@@ -174,6 +183,9 @@ def clear(operation: str, *, registration: Registration, actor, label: str,
         _step_up(actor, label)
     if rule is None:
         return None
+    checked_text(clearance.ticket, "ticket", max_length=64)
+    checked_text(clearance.verification, "verification", max_length=NOTE_MAX_LENGTH,
+                 multiline=True)
     if not clearance.has_reason:
         errors = {}
         if not clearance.ticket.strip():
@@ -291,7 +303,8 @@ def _decide(approval: Approval, approver, *, status: str, note: str) -> Approval
             row.status = status
             row.decided_by = approver
             row.decided_at = timezone.now()
-            row.decision_note = note.strip()
+            row.decision_note = checked_text(note, "note", max_length=NOTE_MAX_LENGTH,
+                                             multiline=True)
             row.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
             verb = "approved" if approving else "declined"
             tail = "" if approving else " Nothing was sent to the registrar."

@@ -16,12 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from backoffice import audit
 from backoffice.models import StaffAction
 from registrar.providers.base import PaymentRequired
 from registrar.providers.errors import ProviderError
+from registrar.values.text import validate_text
 
 Outcomes = StaffAction.Outcome
 
@@ -49,6 +50,20 @@ class OperationUnsupported(OperationRefused):
 
 class InvalidInput(OperationRefused):
     code = "invalid_input"
+
+
+def checked_text(value: object, field_name: str, *, max_length: int,
+                 multiline: bool = False) -> str:
+    """`value` stripped, when it obeys the free-text rule (registrar/values/text.py);
+    else InvalidInput naming `field_name`. For the text a service takes from any entry
+    point (a reason, a note, a ticket), so a command is held to what a form is."""
+    try:
+        return validate_text(("" if value is None else str(value)).strip(),
+                             max_length=max_length, multiline=multiline)
+    except ValidationError as refusal:
+        raise InvalidInput(f"{field_name.replace('_', ' ').capitalize()}: "
+                           f"{refusal.messages[0]}",
+                           field_errors={field_name: refusal.messages}) from None
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ from registrar.operations import (
     RegistrationBusy,
     Settled,
     call_upstream,
+    checked_text,
     record_failure,
     record_payment_required,
     record_unknown,
@@ -929,6 +930,10 @@ def registration_force_sync(*, registration: Registration, actor) -> Outcome:
     )
 
 
+#: A free-text reason kept in the audit trail: a few sentences, not a document.
+REASON_MAX_LENGTH = 1000
+
+
 def registration_decide_transfer_out(*, registration: Registration, decision: str,
                                      actor, reason: str = "",
                                      clearance: approvals.Clearance | None = None) -> Outcome:
@@ -936,7 +941,7 @@ def registration_decide_transfer_out(*, registration: Registration, decision: st
     ICANN Transfer Policy allows only a few, and the losing registrar must say which)."""
     if decision not in {"approve", "reject"}:
         raise InvalidInput("The decision must be approve or reject.")
-    reason = (reason or "").strip()
+    reason = checked_text(reason, "reason", max_length=REASON_MAX_LENGTH, multiline=True)
     if decision == "reject" and not reason:
         raise InvalidInput("Give the reason for rejecting the transfer.",
                            field_errors={"reason": ["Say why the transfer is rejected."]})

@@ -6,7 +6,7 @@ from tests.factories import UserFactory
 from tests.fakes.sandbox import RecordingTransport, SandboxControl
 from tests.log_guard import remember_secret
 
-pytest_plugins = ["tests.log_guard"]
+pytest_plugins = ["tests.log_guard", "tests.hostile.tally"]
 
 
 @pytest.fixture

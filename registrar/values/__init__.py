@@ -10,6 +10,7 @@ lives: every form, command, webhook and service that accepts such a value calls 
 - `amounts`: money in minor units within the range of the column it lands in;
 - `dates`: times within the window the back-office can hold and show;
 - `text`: free text: the column's length, no control characters, no bidi controls.
+- `emails`: one mailbox: the syntax, RFC 5321 lengths, and the name rule for its domain.
 
 Each check raises `django.core.exceptions.ValidationError` with a code and a message a
 person can act on; the caller names the field (a form's field, a webhook's JSON path, a

@@ -18,8 +18,16 @@ def _silently_dropped(candidate: str) -> list[str]:
     """Characters UTS #46 maps to nothing (zero-width space, soft hyphen, BOM...): they
     would vanish from the name sent, so `exam\u200bple.com` would be quoted as
     example.com. Refused instead, so that what staff typed is what is sent."""
-    return sorted({char for char in candidate if ord(char) > 127
-                   and idna.uts46_remap(char, std3_rules=False, transitional=False) == ""})
+    dropped = set()
+    for char in candidate:
+        if ord(char) <= 127:
+            continue
+        try:
+            if idna.uts46_remap(char, std3_rules=False, transitional=False) == "":
+                dropped.add(char)
+        except (idna.IDNAError, UnicodeError):
+            continue  # disallowed outright: idna.encode says so with the reason
+    return sorted(dropped)
 
 
 def to_ascii(name: str, *, min_labels: int = 2) -> str:
@@ -57,6 +65,12 @@ def to_ascii(name: str, *, min_labels: int = 2) -> str:
         raise ValidationError(
             "“%(name)s” is an IP address or ends in a numeric label, not a domain name.",
             code="ip_literal", params={"name": name})
+    if "." in ascii_name and len(to_unicode(tld_of(ascii_name))) < 2:
+        # The root holds no TLD of one character, ASCII or not (RFC 1123 section 2.1,
+        # ICANN's string requirements): "example.c" is a typing slip.
+        raise ValidationError(
+            "“%(name)s” ends in a one-character TLD; no such TLD exists.",
+            code="invalid_tld", params={"name": name})
     return ascii_name
 
 

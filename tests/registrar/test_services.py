@@ -638,3 +638,18 @@ def test_another_customers_contact_is_refused_before_anything_leaves(world, agen
             run()
     assert world.sandbox.transport.requests == []
     assert not StaffAction.objects.exists()
+
+
+@pytest.mark.parametrize("reason", ["Customer \u202eobjects", "held\x00back", "x" * 1001])
+def test_a_rejection_reason_obeys_the_text_rule_whatever_the_entry_point(world, agent,
+                                                                         reason):
+    """The service checks the reason, so a command is held to what the form is: nothing
+    is sent, nothing audited, and the refusal names the reason."""
+    with pytest.raises(InvalidInput) as refused:
+        services.registration_decide_transfer_out(
+            registration=world.registration, decision="reject", actor=agent, reason=reason)
+    assert list(refused.value.field_errors) == ["reason"]
+    assert world.sandbox.transport.requests == []
+    assert not StaffAction.objects.exists()
+    world.registration.refresh_from_db()
+    assert world.registration.transfer_out_pending is True
