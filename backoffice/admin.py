@@ -3,6 +3,7 @@ admins (with least privilege for non-superusers and every change audited)."""
 
 from __future__ import annotations
 
+import copy
 import datetime
 import decimal
 from collections.abc import Iterable, Mapping
@@ -13,7 +14,11 @@ import django.contrib.auth.admin as auth_admin
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
+from django.contrib.admin.options import (
+    IS_POPUP_VAR,
+    TO_FIELD_VAR,
+    IncorrectLookupParameters,
+)
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, SEARCH_VAR
 from django.contrib.auth import get_user_model
@@ -29,6 +34,8 @@ from backoffice.forms import with_text_rule
 from backoffice.ids import parse_int, parse_pk
 from backoffice.models import StaffAction
 from backoffice.roles import ADMIN, FINANCE, SUPPORT
+from registrar.values import dates
+from registrar.values.text import text_problem
 
 User = get_user_model()
 
@@ -38,15 +45,35 @@ User = get_user_model()
 #: Lookups whose value is compared as a number when the field holds one.
 _NUMBER_LOOKUPS = {"exact", "iexact", "gt", "gte", "lt", "lte", "in"}
 #: Date parts a changelist's date hierarchy (or a hand-made URL) filters on, and the
-#: values each may take.
-_DATE_PARTS = {"year": (1, 9999), "month": (1, 12), "day": (1, 31), "week": (1, 53),
+#: values each may take. Years (None here) stay inside the window of
+#: registrar/values/dates.py: the date hierarchy adds a year to the one asked for, which
+#: overflows past 9999.
+_DATE_PARTS = {"year": None, "month": (1, 12), "day": (1, 31), "week": (1, 53),
                "week_day": (1, 7), "iso_week_day": (1, 7), "quarter": (1, 4),
-               "iso_year": (1, 9999), "hour": (0, 23), "minute": (0, 59), "second": (0, 59)}
+               "iso_year": None, "hour": (0, 23), "minute": (0, 59), "second": (0, 59)}
 #: The changelist's own parameters, which Django reads (and forgives) itself.
 _CHANGELIST_VARS = {PAGE_VAR, ORDER_VAR, SEARCH_VAR, IS_POPUP_VAR, TO_FIELD_VAR, "e", "all",
                     "_changelist_filters", "_facets"}
 
+#: Lookups whose value is compared as a date or a time when the field holds one.
+_DATE_LOOKUPS = {"exact", "gt", "gte", "lt", "lte", "date", "in"}
+#: Lookups no hand-made URL may use: a pattern the database cannot compile is an error
+#: only when the page is drawn, past any check.
+_REFUSED_LOOKUPS = {"regex", "iregex"}
+
 MALFORMED_SELECTION = "Some selected ids were not valid; nothing was done."
+
+
+def _in_window(value: str) -> bool:
+    """A day (2024-05-06) or a moment (2024-05-06 00:00:00+00:00, as Django's own date
+    filters write it) inside the window of registrar/values/dates.py."""
+    for parse in (dates.parse_day, lambda text: dates.parse_moment(text, expiry=True)):
+        try:
+            parse(value)
+        except ValidationError:
+            continue
+        return True
+    return False
 
 
 def _holds_integer(field: models.Field) -> bool:
@@ -76,16 +103,32 @@ def _filter_target(model: type[models.Model], key: str) -> tuple[models.Field, s
 def malformed_value(field: models.Field, lookup: str, values: list[str]) -> str | None:
     """What `values` should have been (\"number\", \"year\"...) when one of them is not it,
     else None. Only the shapes a database driver chokes on are checked: numbers beyond
-    64 bits, and date parts out of any calendar."""
+    64 bits, dates and date parts outside the window of registrar/values/dates.py, and
+    text PostgreSQL cannot compare (NUL, controls, lone surrogates)."""
+    items = [item for value in values
+             for item in (value.split(",") if lookup == "in" else [value])]
     if lookup in _DATE_PARTS and isinstance(field, models.DateField | models.TimeField):
-        low, high = _DATE_PARTS[lookup]
+        low, high = _DATE_PARTS[lookup] or (dates.EARLIEST.year,
+                                            dates.latest(expiry=True).year)
         return lookup.replace("_", " ") if any(
             parse_int(value, low, high) is None for value in values) else None
+    if lookup in _DATE_LOOKUPS and isinstance(field, models.DateField):
+        return "date" if not all(_in_window(item) for item in items) else None
     if lookup in _NUMBER_LOOKUPS and _holds_integer(field):
-        items = [item for value in values
-                 for item in (value.split(",") if lookup == "in" else [value])]
         return "number" if any(parse_int(item) is None for item in items) else None
+    if lookup != "isnull" and any(text_problem(value) for value in values):
+        # NUL, a lone surrogate, a control: PostgreSQL refuses the query as it runs.
+        return "text"
     return None
+
+
+class _UnusableParameters(Exception):
+    """The changelist cannot be built with these query parameters (Django's
+    IncorrectLookupParameters, with the culprits found)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(keys)
+        self.keys = keys
 
 
 class StrictInputMixin:
@@ -129,7 +172,41 @@ class StrictInputMixin:
             expected = malformed_value(*target, request.GET.getlist(key))
             if expected:
                 found[key] = expected
+        if any(text_problem(value) for value in request.GET.getlist(SEARCH_VAR)):
+            found[SEARCH_VAR] = "search text"
         return found
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup.rpartition("__")[2] in _REFUSED_LOOKUPS:
+            return False  # answered 400 by Django, as any lookup it does not allow
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_changelist_instance(self, request):
+        try:
+            return super().get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            # Django would send the page to ?e=1, its "Database error" page, which names
+            # no parameter and blames the installation.
+            unusable = self._unusable_parameters(request)
+            if not unusable:
+                raise  # nothing to drop: a redirect would come back here
+            raise _UnusableParameters(unusable) from None
+
+    def _unusable_parameters(self, request: HttpRequest) -> list[str]:
+        """The parameter without which the changelist can be built, or, when no single
+        one is to blame, every parameter that is not the changelist's own (the page
+        number aside, which a shorter list makes invalid)."""
+        keys = [key for key in request.GET if key not in _CHANGELIST_VARS - {PAGE_VAR}]
+        for key in keys[:20]:
+            trial = copy.copy(request)
+            trial.GET = request.GET.copy()
+            trial.GET.pop(key)
+            try:
+                super().get_changelist_instance(trial)
+            except IncorrectLookupParameters:
+                continue
+            return [key]
+        return keys
 
     def _selection_is_malformed(self, request: HttpRequest) -> bool:
         if request.method != "POST" or "action" not in request.POST:
@@ -146,15 +223,24 @@ class StrictInputMixin:
         malformed = self.malformed_parameters(request)
         if malformed:
             return self._without(request, malformed)
-        return super().changelist_view(request, extra_context)
+        try:
+            return super().changelist_view(request, extra_context)
+        except _UnusableParameters as unusable:
+            return self._without(request, dict.fromkeys(unusable.keys))
 
-    def _without(self, request: HttpRequest, malformed: dict[str, str]) -> HttpResponse:
+    def _without(self, request: HttpRequest, malformed: dict[str, str | None]
+                 ) -> HttpResponse:
         for key, expected in malformed.items():
+            if expected is None:
+                messages.error(request, f"The filter {key} was dropped: the list cannot be "
+                                        "filtered by it with that value. Choose a filter "
+                                        "from the sidebar instead.")
+                continue
             messages.error(request, f"The filter {key} was dropped: its value is not a "
                                     f"valid {expected}.")
         kept = request.GET.copy()
         for key in malformed:
-            kept.pop(key)
+            kept.pop(key, None)
         query = kept.urlencode()
         return HttpResponseRedirect(f"{request.path}?{query}" if query else request.path)
 

@@ -1,7 +1,9 @@
 """What every project management command shares: arguments are refused, before any
 audit row is written or any upstream is called, when they hold text no one can store or
 read back (a lone surrogate, which is what Python makes of an undecodable byte in argv;
-a NUL or another control character)."""
+a NUL or another control character) or text the free-text rule refuses (a C1 control, a
+bidi override, a non-character: registrar/values/text.py). Numbers are read strictly:
+ASCII digits only, within the range the option allows."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+
+from registrar.values.text import text_problem
 
 # C0 controls and DEL; a tab is ordinary in a note.
 _CONTROLS = frozenset(chr(code) for code in (*range(0x00, 0x20), 0x7F)) - {"\t"}
@@ -24,6 +28,58 @@ def unreadable_reason(value: str) -> str | None:
     if any(char in _CONTROLS for char in value):
         return "holds a control character (such as NUL)"
     return None
+
+
+def argument_reason(value: str) -> str | None:
+    """Why `value` is refused as an argument: unreadable (above), or text the free-text
+    rule refuses. Tabs are ordinary (a note may hold one); line breaks are not."""
+    reason = unreadable_reason(value)
+    if reason is not None:
+        return reason
+    problem = text_problem(value, multiline=True)
+    if problem is None:
+        return None
+    culprit = next(char for char in value if text_problem(char, multiline=True))
+    # The reason names the character by its code point, never echoes it to a terminal.
+    return f"holds a character that is not plain text (U+{ord(culprit):04X})"
+
+
+def whole_number(minimum: int = -(10**18), maximum: int = 10**18):
+    """An argparse type: a whole number typed in ASCII digits from `minimum` to `maximum`.
+    int() alone takes an Arabic-Indic one, " 1" and "1_000", and any size. The default
+    range leaves the command's own range check (and its message) to the command."""
+    def parse(text: str) -> int:
+        digits = text[1:] if text.startswith("-") else text
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
+            raise ValueError(text)  # argparse: "invalid int value: '…'"
+        value = int(text)
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {minimum} to "
+                                             f"{maximum}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def decimal_number(minimum: float, maximum: float, refusal: str):
+    """An argparse type: a plain decimal number (12 or 7.5) from `minimum` to `maximum`,
+    refused with `refusal` otherwise; float() alone takes "nan", "inf", "1e3" and
+    Arabic-Indic digits."""
+    def parse(text: str) -> float:
+        whole, _, fraction = text.partition(".")
+        plain = (whole.isascii() and whole.isdigit() and len(text) <= 20
+                 and (not fraction or (fraction.isascii() and fraction.isdigit())))
+        if not plain or not minimum <= float(text) <= maximum:
+            raise argparse.ArgumentTypeError(refusal)
+        return float(text)
+
+    parse.__name__ = "float"
+    return parse
+
+
+#: Ids of rows (BigAutoField): what the column can hold, so a lookup never overflows.
+record_id = whole_number(1, 2**63 - 1)
 
 
 def _option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -55,7 +111,7 @@ def check_arguments(command: BaseCommand, args: tuple[Any, ...],
     names: dict[str, str] | None = None
     for dest, value in options.items():
         for text in _strings(value):
-            reason = unreadable_reason(text)
+            reason = argument_reason(text)
             if reason is None:
                 continue
             if names is None:
@@ -63,7 +119,7 @@ def check_arguments(command: BaseCommand, args: tuple[Any, ...],
             raise CommandError(f"{names.get(dest, dest)} {reason}; type it again as plain "
                                f"text.")
     for text in _strings(list(args)):
-        reason = unreadable_reason(text)
+        reason = argument_reason(text)
         if reason is not None:
             raise CommandError(f"An argument {reason}; type it again as plain text.")
 

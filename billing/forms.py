@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -18,6 +19,10 @@ from registrar.models import ProviderAccount
 from registrar.operations import OperationRefused
 from registrar.providers.base import Capability
 from registrar.providers.registry import adapter_class
+from registrar.values.amounts import to_minor
+from registrar.values.currencies import exponent
+from registrar.values.names import intake_name, to_ascii
+from registrar.values.text import validate_text
 
 OWNER_FIELDS = ("first_name", "last_name", "organization", "street_address", "city", "state",
                 "post_code", "country", "phone")
@@ -89,6 +94,20 @@ def parse_domains(text: str, owner: Mapping[str, Any]) -> tuple[list[DomainLine]
         lines.append(entry)
         domains.append({"name": entry.name, "mailboxes": mailboxes})
     return lines, domains
+
+
+def _mixes_scripts(name: str) -> str | None:
+    """intake_name's refusal of a mixed-script name, or None (also when the name is not
+    a name at all: the caller's own check says that)."""
+    try:
+        to_ascii(name)
+    except ValidationError:
+        return None
+    try:
+        intake_name(name)
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    return None
 
 
 def email_order_accounts():
@@ -164,6 +183,7 @@ class EmailInfrastructureOrderForm(TextRuleForm, forms.Form):
         for domain in domains:
             domain["redirect_url"] = redirect
         data.update(owner=owner, domains=domains)
+        self._refuse_lookalikes(redirect)
         account = data.get("provider_account")
         if account is None:
             return data
@@ -175,6 +195,19 @@ class EmailInfrastructureOrderForm(TextRuleForm, forms.Form):
         except ValidationError as exc:
             self.add_order_errors(exc.message_dict)
         return data
+
+    def _refuse_lookalikes(self, redirect: str) -> None:
+        """A name that mixes scripts ("p\u0430ypal.com") is refused by the names rule for
+        anything handed in to be used; the upstream's own check knows nothing of it.
+        Other problems with a name are left to that check, which says them its way."""
+        problems = []
+        for line in self.lines:
+            if line.name and _mixes_scripts(line.name):
+                problems.append(f"Line {line.number}: {_mixes_scripts(line.name)}")
+        if problems and "domains" not in self.errors:
+            self.add_error("domains", problems)
+        if redirect and _mixes_scripts(redirect) and "redirect_url" not in self.errors:
+            self.add_error("redirect_url", _mixes_scripts(redirect))
 
     # -- clean_order's keys onto the form ------------------------------------------------
 
@@ -233,6 +266,30 @@ class RefusalOnFormMixin:
             self.add_error(None, refusal.message)
 
 
+class AmountField(forms.CharField):
+    """Money typed in major units ("4.99") in one currency, by the amounts rule
+    (registrar/values/amounts.py): a plain decimal number, no exponent ("1e9"), no digit
+    group or sign ("1_000", "+5"), no other script's digits, at most the currency's
+    decimals. Cleaned to a Decimal in major units, more than zero."""
+
+    def __init__(self, *, currency: str, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal",
+                                                           "size": 12}))
+        super().__init__(**kwargs)
+        self.currency = currency
+
+    def to_python(self, value: Any) -> Decimal | None:
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        # The text rule first, so a control character is named as such.
+        validate_text(text, max_length=32)
+        minor = to_minor(text, self.currency)
+        if minor < 1:
+            raise ValidationError("Enter an amount above 0.", code="min_value")
+        return Decimal(minor).scaleb(-exponent(self.currency))
+
+
 class DomainOrderForm(RefusalOnFormMixin, TextRuleForm, forms.Form):
     provider_account = forms.ModelChoiceField(
         queryset=ProviderAccount.objects.none(), label="Registrar",
@@ -248,9 +305,8 @@ class DomainOrderForm(RefusalOnFormMixin, TextRuleForm, forms.Form):
     allow_acquisition = forms.BooleanField(
         required=False, label="Offer aftermarket and expiring names (name.com)",
         help_text="Without it only standard and registry-premium registrations are quoted.")
-    ceiling = forms.DecimalField(
-        required=False, min_value=Decimal("0.01"), max_digits=12, decimal_places=2,
-        label="Most the customer pays (USD, Domainee)",
+    ceiling = AmountField(
+        currency="USD", required=False, label="Most the customer pays (USD, Domainee)",
         help_text="Domainee quotes no price: it refuses, uncharged, above this amount.")
 
     def __init__(self, *args, account=None, **kwargs):
@@ -289,3 +345,17 @@ class BillingLinkForm(RefusalOnFormMixin, TextRuleForm, forms.Form):
         if accounts.count() == 1:
             self.fields["provider_account"].initial = accounts.first()
         self.fields["return_url"].initial = default_return_url()
+
+    def clean_return_url(self) -> str:
+        """Where a customer lands: a host name, never an IP address or a one-label host
+        (127.0.0.1, 10.0.0.1, localhost), which no customer's browser should be sent to."""
+        url = self.cleaned_data["return_url"]
+        host = urlsplit(url).hostname or ""
+        try:
+            intake_name(host)
+        except ValidationError as exc:
+            raise ValidationError(
+                f"The return URL must be on a public host name, e.g. "
+                f"https://www.example.com/billing: {' '.join(exc.messages)}",
+                code="return_host") from None
+        return url

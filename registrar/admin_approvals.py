@@ -16,13 +16,17 @@ from django.utils.timesince import timesince
 
 from backoffice import assurance
 from backoffice.admin import RecordAdmin
+from backoffice.forms import TextRuleForm
 from registrar import approvals, forms
 from registrar.admin_operations import show_outcome
 from registrar.models import Approval, ApprovalStatus
 from registrar.operations import OperationRefused, Outcomes
 
 
-class DecisionForm(djforms.Form):
+class DecisionForm(TextRuleForm, djforms.Form):
+    """The second person's decision; the note obeys the free-text rule on the form, before
+    the service checks it again."""
+
     decision = djforms.ChoiceField(choices=[("approve", "Approve and run it"),
                                             ("decline", "Decline: nothing is sent")],
                                    widget=djforms.RadioSelect)

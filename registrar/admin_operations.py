@@ -337,9 +337,15 @@ class RegistrationOperationsMixin:
     @staticmethod
     def _refusal_to_form(form, refusal: OperationRefused) -> None:
         placed = False
+        # The role-contacts page keeps the new contact's fields in a form of their own:
+        # a refused phone or country goes onto that field, not above the page.
+        nested = getattr(form, "new_contact", None)
         for name, errors in refusal.field_errors.items():
-            target = name if name in form.fields else None
-            form.add_error(target, errors)
+            if name not in form.fields and nested is not None and name in nested.fields:
+                nested.add_error(name, errors)
+                form.add_error(None, refusal.message)
+            else:
+                form.add_error(name if name in form.fields else None, errors)
             placed = True
         if not placed:
             form.add_error(None, refusal.message)

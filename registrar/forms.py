@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from backoffice.forms import TextRuleForm
 from contacts.models import Contact
+from registrar.models import Tld
 from registrar.operations import InvalidInput
 from registrar.providers.registry import adapter_class
 from registrar.services import (
@@ -16,6 +17,7 @@ from registrar.services import (
     clean_host_name,
     clean_nameservers,
 )
+from registrar.values.amounts import MAX_AMOUNT_MINOR, parse_major
 
 CONTACT_FIELD_NAMES = ("first_name", "last_name", "organization", "street_address",
                        "post_code", "city", "state", "country", "email", "phone")
@@ -279,3 +281,61 @@ class DnsRecordsForm(TextRuleForm, forms.Form):
             raise ValidationError(errors)
         # The registration's own upstream decides what it accepts.
         return adapter_class(self.registration.served_by.kind).clean_dns_records(records)
+
+
+# --- the TLD admin's fees -----------------------------------------------------------------
+
+#: The fee columns are PositiveIntegerField: what PostgreSQL's integer holds.
+_FEE_COLUMN_MAX = min(MAX_AMOUNT_MINOR, 2**31 - 1)
+
+
+class MinorUnitsField(forms.IntegerField):
+    """A fee typed in minor units (499 for 4.99), by the amounts rule with no decimals.
+    Django's IntegerField would go through int(), which also takes "+5", "1_000" and
+    Arabic-Indic digits: none is what staff mean as a price, so they are refused rather
+    than read as a number nobody typed."""
+
+    def to_python(self, value):
+        text = "" if value is None else str(value).strip()
+        if text in self.empty_values:
+            return None
+        try:  # the amounts rule, with no decimals: minor units are whole
+            return int(parse_major(text, places=0, maximum=_FEE_COLUMN_MAX))
+        except ValidationError as refusal:
+            raise ValidationError(
+                "Enter the fee in minor units, as plain digits (499 for 4.99): "
+                + " ".join(refusal.messages), code=refusal.code) from None
+
+
+class TldAdminForm(forms.ModelForm):
+    """The TLD admin form: fees in minor units, each with its currency (or neither)."""
+
+    privacy_fee_amount = MinorUnitsField(
+        required=False, label="Privacy fee amount",
+        help_text="Minor units (499 for 4.99); empty means privacy is free.")
+    registrant_change_fee_amount = MinorUnitsField(
+        required=False, label="Registrant change fee amount",
+        help_text="Minor units (1200 for 12.00); empty means the change is free.")
+
+    class Meta:
+        model = Tld
+        fields = ["name", "upstream_id", "provider_account", "supports_privacy",
+                  "supports_transfer_lock", "supports_push_transfer", "supports_dnssec",
+                  "requires_contact_validation", "authcode_behavior", "privacy_fee_amount",
+                  "privacy_fee_currency", "registrant_change_fee_amount",
+                  "registrant_change_fee_currency", "cancellation_window_days"]
+
+    def clean(self):
+        data = super().clean()
+        # The database's "amount and currency, or neither" constraint, said on the field
+        # that is missing instead of as a constraint name above the form.
+        for prefix in ("privacy_fee", "registrant_change_fee"):
+            amount, currency = f"{prefix}_amount", f"{prefix}_currency"
+            if amount in self.errors or currency in self.errors:
+                continue
+            if data.get(amount) is not None and not data.get(currency):
+                self.add_error(currency, "Give the currency of this fee, e.g. USD, or "
+                                         "leave the amount empty.")
+            elif data.get(currency) and data.get(amount) is None:
+                self.add_error(amount, "Give the fee amount, or leave the currency empty.")
+        return data

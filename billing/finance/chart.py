@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, date
 from xml.sax.saxutils import escape, quoteattr
 
-from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Sum, Value, When
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import TruncMonth
 
+from billing.finance.totals import charged_amount, combine, exact_sums
 from billing.models import CHARGED_STATUSES, Order
 from registrar.money import to_decimal
 
@@ -48,21 +49,22 @@ def net_by_month(orders: QuerySet[Order], *, start: date | None = None,
                  end: date | None = None) -> list[Series]:
     """One series per currency over the same months, gaps filled with 0. The months run
     from the first to the last with data, stretched to `start` / `end` when given."""
+    # Gross and refunds summed apart, each exactly (totals.exact_sums): a month with two
+    # orders at the column's maximum sums beyond a bigint.
     rows = (
         orders.filter(Q(status__in=CHARGED_STATUSES) | Q(refunded_minor__gt=0))
         .annotate(month=TruncMonth("placed_at", tzinfo=UTC))
         .order_by()
         .values("currency", "month")
-        .annotate(net=Sum(
-            Case(When(status__in=CHARGED_STATUSES, then=F("total_minor")), default=Value(0),
-                 output_field=BigIntegerField()) - F("refunded_minor"),
-            output_field=BigIntegerField()))
+        .annotate(**exact_sums("gross", charged_amount("total_minor")),
+                  **exact_sums("refunds", F("refunded_minor")))
         .order_by("currency", "month")
     )
     nets: dict[str, dict[date, int]] = {}
     for row in rows:  # one row per currency and month, never per order
         month = _month_of(row["month"])
-        nets.setdefault(row["currency"], {})[month] = int(row["net"] or 0)
+        nets.setdefault(row["currency"], {})[month] = (combine(row, "gross")
+                                                       - combine(row, "refunds"))
     if not nets:
         return []
     seen = [month for by_month in nets.values() for month in by_month]

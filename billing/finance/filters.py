@@ -3,16 +3,21 @@ all four read exactly the same filtered set."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from backoffice.forms import TextRuleForm
+from backoffice.ids import parse_pk
 from billing.models import Order, OrderKind, OrderStatus, PurchaseType
 from registrar.models import ProviderAccount, Tld
 from registrar.money import non_default_exponents
+from registrar.values.amounts import MAX_AMOUNT_MINOR, parse_major
+from registrar.values.dates import parse_day
 
 SORTABLE = (
     ("placed_at", "placed"),
@@ -57,12 +62,34 @@ def _minor_bound(value: Decimal, exp: int, lower: bool) -> int:
     return int(whole)
 
 
+#: Decimals a typed bound may have: as many as the currencies with the most that orders
+#: are charged in (three: BHD, KWD...), since one bound is compared with every currency.
+AMOUNT_DECIMALS = 3
+
+
 class AmountField(forms.DecimalField):
+    """A bound in major units, read by the amounts rule (registrar/values/amounts.py) as
+    an amount in a currency with AMOUNT_DECIMALS decimals: a plain decimal number with a
+    dot ("1e9", "NaN", "+5", "1_000" and other scripts' digits, which Decimal takes, are
+    refused), not
+    negative, and no larger than an operator may type."""
+
     def __init__(self, **kwargs):
         kwargs.setdefault("min_value", Decimal(0))
         kwargs.setdefault("max_digits", 18)
-        kwargs.setdefault("decimal_places", 3)
+        kwargs.setdefault("decimal_places", AMOUNT_DECIMALS)
         super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            return parse_major(value, places=AMOUNT_DECIMALS)
+        except ValidationError as error:
+            if error.code == "out_of_range":
+                most = Decimal(MAX_AMOUNT_MINOR).scaleb(-AMOUNT_DECIMALS).normalize()
+                raise ValidationError(f"At most {most:f}.", code="out_of_range") from None
+            raise
 
 
 class AmountFilter(django_filters.NumberFilter):
@@ -93,6 +120,46 @@ class YesNoFilter(django_filters.BooleanFilter):
     field_class = YesNoField
 
 
+class DayField(forms.DateField):
+    """A day as YYYY-MM-DD inside the window of registrar/values/dates.py: a year 1 or
+    9999 bound would reach the revenue chart's month arithmetic."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, date):
+            value = value.isoformat()
+        return parse_day(value)
+
+
+class DayRangeField(django_filters.fields.DateRangeField):
+    def __init__(self, *args, **kwargs):
+        # DateRangeField's own __init__ would make the two plain DateFields.
+        django_filters.fields.RangeField.__init__(self, (DayField(), DayField()), *args,
+                                                  **kwargs)
+
+
+class DayRangeFilter(django_filters.DateFromToRangeFilter):
+    field_class = DayRangeField
+
+
+class ProviderField(django_filters.fields.ModelChoiceField):
+    """A provider account's id as the page writes it: ASCII digits within the id range
+    (int() would take " 1", "+1" or an Arabic-Indic one for provider 1)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if parse_pk(value) is None:
+            raise ValidationError(self.error_messages["invalid_choice"],
+                                  code="invalid_choice")
+        return super().to_python(value)
+
+
+class ProviderFilter(django_filters.ModelChoiceFilter):
+    field_class = ProviderField
+
+
 class OrderFilterForm(TextRuleForm, forms.Form):
     def clean(self):
         data = super().clean()
@@ -108,13 +175,13 @@ class OrderFilterForm(TextRuleForm, forms.Form):
 class OrderFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
     kind = django_filters.MultipleChoiceFilter(choices=OrderKind.choices)
-    provider = django_filters.ModelChoiceFilter(
+    provider = ProviderFilter(
         field_name="provider_account", queryset=ProviderAccount.objects.order_by("label"),
         label="Provider", empty_label="any")
     tld = django_filters.ChoiceFilter(choices=_tlds, method="filter_tld", label="TLD",
                                       empty_label="any")
     currency = django_filters.ChoiceFilter(choices=_currencies, empty_label="any")
-    placed = django_filters.DateFromToRangeFilter(
+    placed = DayRangeFilter(
         field_name="placed_at", label="Placed (from, to)",
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}))
     amount_min = AmountFilter(method="filter_amount_min",
@@ -151,6 +218,34 @@ class OrderFilter(django_filters.FilterSet):
         return queryset.filter(
             Q(account__email__iexact=value) | Q(customer_reference__iexact=value)
             | Q(account__customer_reference__iexact=value))
+
+
+def parameter_names(order_filter: OrderFilter) -> dict[str, bool]:
+    """{query parameter the filter reads: whether it reads every value given}: each
+    field's name, or the names its widget reads (placed_after and placed_before for
+    "placed"). A single-valued field reads the last value given."""
+    names = {}
+    for name, field in order_filter.form.fields.items():
+        multiple = getattr(field.widget, "allow_multiple_selected", False)
+        suffixes = getattr(field.widget, "suffixes", None)
+        if suffixes:
+            names.update({field.widget.suffixed(name, suffix): multiple
+                          for suffix in suffixes})
+        else:
+            names[name] = multiple
+    return names
+
+
+def error_messages(order_filter: OrderFilter) -> list[str]:
+    """The form's errors as sentences naming the field, for the top of the form, the
+    refused download and the chart's empty state."""
+    form = order_filter.form
+    messages = []
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else None
+        for error in errors:
+            messages.append(f"{label}: {error}" if label else str(error))
+    return messages
 
 
 def filtered_orders(params, queryset: QuerySet[Order] | None = None) -> OrderFilter:

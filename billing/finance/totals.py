@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import BigIntegerField, Case, Count, F, QuerySet, Sum, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    Expression,
+    F,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from billing.models import CHARGED_STATUSES, Order
@@ -51,13 +61,39 @@ class CurrencyTotals:
         return format_minor(self.net_minor, self.currency)
 
 
-def _charged_sum(field: str) -> Coalesce:
-    charged_amount = Case(
-        When(status__in=_CHARGED, then=F(field)),
-        default=Value(0),
-        output_field=BigIntegerField(),
-    )
-    return Coalesce(Sum(charged_amount), Value(0), output_field=BigIntegerField())
+#: Each amount is summed as two halves below and above 2**32. A money column holds up to
+#: 2**63 - 1 (registrar.values.amounts.MAX_MINOR), so two orders at the maximum already
+#: sum beyond a bigint: SQLite raises "integer overflow" and PostgreSQL's numeric sum
+#: would be cast back. Each half of one amount is below 2**32, so a sum of halves stays
+#: inside 64 bits for two thousand million rows; Python adds the halves back exactly.
+SPLIT = 2**32
+
+
+def _halves(amount: Expression) -> tuple[Expression, Expression]:
+    # Integer division truncates in both databases; the amounts are never negative.
+    high = amount / Value(SPLIT)
+    return high, amount - high * Value(SPLIT)
+
+
+def exact_sums(name: str, amount: Expression) -> dict[str, Coalesce]:
+    """Aggregates `<name>_high` and `<name>_low` that `combine` turns into the exact sum
+    of the non-negative bigint `amount`, however large."""
+    high, low = _halves(amount)
+    return {f"{name}_high": Coalesce(Sum(high, output_field=BigIntegerField()), Value(0),
+                                     output_field=BigIntegerField()),
+            f"{name}_low": Coalesce(Sum(low, output_field=BigIntegerField()), Value(0),
+                                    output_field=BigIntegerField())}
+
+
+def combine(row: dict, name: str) -> int:
+    # int(): PostgreSQL's SUM over bigint is numeric, which arrives as a Decimal.
+    return int(row[f"{name}_high"]) * SPLIT + int(row[f"{name}_low"])
+
+
+def charged_amount(field: str) -> Case:
+    """`field` for an order in a charged status, else 0."""
+    return Case(When(status__in=_CHARGED, then=F(field)), default=Value(0),
+                output_field=BigIntegerField())
 
 
 def totals_by_currency(queryset: QuerySet[Order]) -> list[CurrencyTotals]:
@@ -70,21 +106,19 @@ def totals_by_currency(queryset: QuerySet[Order]) -> list[CurrencyTotals]:
         .values("currency")
         .annotate(
             order_count=Count("pk"),
-            gross=_charged_sum("total_minor"),
-            fees=_charged_sum("fees_minor"),
-            refunds=Coalesce(Sum("refunded_minor"), Value(0),
-                             output_field=BigIntegerField()),
+            **exact_sums("gross", charged_amount("total_minor")),
+            **exact_sums("fees", charged_amount("fees_minor")),
+            **exact_sums("refunds", F("refunded_minor")),
         )
         .order_by("currency")
     )
-    # int(): PostgreSQL's SUM over bigint is numeric, which arrives as a Decimal.
     return [
         CurrencyTotals(
             currency=row["currency"],
             count=row["order_count"],
-            gross_minor=int(row["gross"]),
-            fees_minor=int(row["fees"]),
-            refunds_minor=int(row["refunds"]),
+            gross_minor=combine(row, "gross"),
+            fees_minor=combine(row, "fees"),
+            refunds_minor=combine(row, "refunds"),
         )
         for row in rows
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import (
@@ -22,10 +23,16 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from backoffice import audit
+from backoffice.ids import parse_pk
 from backoffice.models import StaffAction
 from billing.finance.access import EXPORT_PERMISSION, finance_view, page_context
 from billing.finance.export import OrderCsv
-from billing.finance.filters import OrderFilter, filtered_orders
+from billing.finance.filters import (
+    OrderFilter,
+    error_messages,
+    filtered_orders,
+    parameter_names,
+)
 from billing.finance.totals import totals_by_currency
 from billing.models import Order
 from registrar.money import to_decimal
@@ -49,13 +56,19 @@ _COLUMNS = (
 )
 
 
-def filter_parameters(params: QueryDict) -> QueryDict:
-    """The filter (and sort) parameters of a request without the page number and the
-    empty fields a submitted form sends: what links to the same set carry along."""
+def filter_parameters(params: QueryDict, order_filter: OrderFilter) -> QueryDict:
+    """The filter (and sort) parameters of a request without the page number, the empty
+    fields a submitted form sends and the parameters no filter reads: what links to the
+    same set carry along, and what the export's audit row records (a key the filter
+    never read could hold anything, a NUL that PostgreSQL cannot store among them)."""
+    known = parameter_names(order_filter)
     kept = QueryDict(mutable=True)
     for key, values in params.lists():
-        chosen = [value for value in values if value != ""]
-        if key != "page" and chosen:
+        if key not in known:
+            continue
+        # Exactly what the filter read: a field of one value reads the last one given.
+        chosen = [value for value in (values if known[key] else values[-1:]) if value != ""]
+        if chosen:
             kept.setlist(key, chosen)
     return kept
 
@@ -117,15 +130,17 @@ def _row(order: Order) -> dict[str, Any]:
     }
 
 
-def _error_list(order_filter: OrderFilter) -> list[str]:
-    """The form's errors as sentences naming the field, for the top of the form."""
-    form = order_filter.form
-    messages = []
-    for field, errors in form.errors.items():
-        label = form.fields[field].label if field in form.fields else None
-        for error in errors:
-            messages.append(f"{label}: {error}" if label else str(error))
-    return messages
+def _page_number(request: HttpRequest) -> int | str:
+    """The page asked for, or 1 with a message when it is not a page number (any text
+    the Paginator would quietly read: " 2", "+2", 400 digits, other scripts' digits);
+    "last" is the Paginator's own word for the last page."""
+    asked = request.GET.getlist("page")
+    if not asked or asked == [""] or asked == ["last"]:
+        return asked[0] if asked and asked[0] else 1
+    if len(asked) == 1 and parse_pk(asked[0]) is not None:
+        return parse_pk(asked[0])
+    messages.warning(request, "The page number was not valid, so the first page is shown.")
+    return 1
 
 
 @finance_view()
@@ -134,8 +149,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     invalid = order_filter.is_bound and not order_filter.is_valid()
     orders = _deterministic(order_filter.qs).select_related("account", "provider_account",
                                                            "tld")
-    page = Paginator(orders, PER_PAGE).get_page(request.GET.get("page"))
-    params = filter_parameters(request.GET)
+    page = Paginator(orders, PER_PAGE).get_page(_page_number(request))
+    params = filter_parameters(request.GET, order_filter)
     sort = _current_sort(order_filter)
     context = page_context(
         request,
@@ -143,7 +158,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         finance_section="orders",
         filter=order_filter,
         form=order_filter.form,
-        form_errors=_error_list(order_filter) if invalid else [],
+        form_errors=error_messages(order_filter) if invalid else [],
         invalid=invalid,
         page=page,
         page_range=page.paginator.get_elided_page_range(page.number, on_each_side=2,
@@ -168,10 +183,10 @@ def order_export(request: HttpRequest) -> HttpResponse:
     order_filter = filtered_orders(request.GET)
     if order_filter.is_bound and not order_filter.is_valid():
         lines = ["The filter is invalid, so nothing was exported:"]
-        lines += [f"- {message}" for message in _error_list(order_filter)]
+        lines += [f"- {message}" for message in error_messages(order_filter)]
         return HttpResponseBadRequest("\n".join(lines) + "\n",
                                       content_type="text/plain; charset=utf-8")
-    params = filter_parameters(request.GET)
+    params = filter_parameters(request.GET, order_filter)
     # Recorded before the download streams, so an interrupted download is on record too:
     # the filter says exactly which orders, the count how many matched when it started.
     rows = order_filter.qs.count()

@@ -13,7 +13,7 @@ from django.utils.timesince import timesince
 from backoffice.ids import parse_pk
 from billing.finance import attention, chart
 from billing.finance.access import finance_view, page_context
-from billing.finance.filters import filtered_orders
+from billing.finance.filters import error_messages, filtered_orders
 from billing.finance.timeline import order_for_detail, order_timeline
 from billing.models import LedgerEntry, Order
 from registrar.money import format_minor
@@ -143,9 +143,9 @@ def revenue_chart(request: HttpRequest) -> HttpResponse:
     with the reason, answered 200 so the page's <img> still shows it."""
     order_filter = filtered_orders(request.GET)
     if order_filter.is_bound and not order_filter.is_valid():
-        problems = sorted({str(message) for messages in order_filter.form.errors.values()
-                           for message in messages})
-        svg = chart.render_svg([], message="The filters are not valid: " + " ".join(problems))
+        # Each reason with the field it is about, as on the list page.
+        problems = " ".join(dict.fromkeys(error_messages(order_filter)))
+        svg = chart.render_svg([], message="The filters are not valid: " + problems)
     else:
         start, end = _placed_range(order_filter)
         svg = chart.revenue_svg(order_filter.qs, start=start, end=end)

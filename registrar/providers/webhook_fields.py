@@ -32,8 +32,9 @@ class InvalidField(ValueError):
 
 
 def text(value: Any, field: str, *, max_length: int, required: bool = True,
-         allow_int: bool = False) -> str:
-    """A string (or, with `allow_int`, an integer) of at most `max_length` characters."""
+         allow_int: bool = False, multiline: bool = False) -> str:
+    """A string (or, with `allow_int`, an integer) of at most `max_length` characters;
+    `multiline` (a reason, a note) lets it hold tabs and line breaks."""
     if value is None or value == "":
         if required:
             raise InvalidField(field, f"{field} is required.")
@@ -44,7 +45,7 @@ def text(value: Any, field: str, *, max_length: int, required: bool = True,
     result = str(value) if not isinstance(value, int) or abs(value) < 10**max_length else ""
     if not result or len(result) > max_length:
         raise InvalidField(field, f"{field} is at most {max_length} characters long.")
-    problem = text_problem(result)
+    problem = text_problem(result, multiline=multiline)
     if problem:
         raise InvalidField(field, f"{field}: {problem}")
     return result

@@ -9,12 +9,15 @@ ahead, with slack.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_date, parse_datetime
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
 EVENT_TIME_AHEAD = timedelta(days=1)
 #: Registrations run 1 to 10 years: an expiry is at most 11 years ahead.
 EXPIRY_AHEAD = timedelta(days=366 * 11)
@@ -43,7 +46,9 @@ def parse_moment(value: object, *, expiry: bool = False,
                  now: datetime | None = None) -> datetime:
     """An ISO 8601 date and time string inside the window."""
     parsed = None
-    if isinstance(value, str) and len(value) <= 64:
+    # The extended form with a time ("2026-12-01T09:30:00Z"): "20261201" is a date, and
+    # fromisoformat's other spellings would be second forms of the same moment.
+    if isinstance(value, str) and len(value) <= 64 and _MOMENT.match(value):
         try:
             parsed = parse_datetime(value)
         except (ValueError, OverflowError):
@@ -58,7 +63,9 @@ def parse_day(value: object, *, ahead: timedelta = EXPIRY_AHEAD,
               today: date | None = None) -> date:
     """An ISO 8601 date (a filter's "from" or "to") from 2000-01-01 to `ahead` from now."""
     parsed = None
-    if isinstance(value, str) and len(value) <= 32:
+    # Strictly YYYY-MM-DD in ASCII digits: Django's parse_date also reads "2026-1-1" and
+    # other scripts' digits, which would be a second spelling of the same day.
+    if isinstance(value, str) and _DAY.fullmatch(value.strip()):
         try:
             parsed = parse_date(value.strip())
         except (ValueError, OverflowError):

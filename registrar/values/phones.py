@@ -49,7 +49,10 @@ def normalise_phone(value: str) -> str:
             code="phone_invalid",
             params={"value": value},
         )
-    wire = f"+{parsed.country_code}.{parsed.national_number}"
+    # From the E.164 form, not `national_number`: that drops the leading zero Italian
+    # numbers keep (+39 06 ...), which would send another number.
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    wire = f"+{parsed.country_code}.{e164[len(str(parsed.country_code)) + 1:]}"
     if not PHONE_WIRE_FORM.match(wire):
         raise ValidationError("The phone number is too long.", code="phone_too_long")
     return wire

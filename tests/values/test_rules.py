@@ -139,6 +139,11 @@ def test_a_network_is_never_an_address(network):
 
 # --- phones -----------------------------------------------------------------------------
 
+def test_an_italian_number_keeps_its_leading_zero():
+    assert phones.normalise_phone("+39 06 1234 5678") == "+39.0612345678"
+    assert phones.normalise_phone("+39.0612345678") == "+39.0612345678"
+
+
 def test_both_upstream_dialects_carry_the_same_number():
     assert phones.in_dialect("+31 20 123 4567", "dotted") == "+31.201234567"
     assert phones.in_dialect("+31 20 123 4567", "plain") == "+31201234567"
@@ -192,7 +197,7 @@ def test_the_models_refuse_a_currency_the_table_does_not_hold(db):
 # --- amounts ----------------------------------------------------------------------------
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(min_value=0, max_value=amounts.MAX_TYPED_MINOR),
+@given(st.integers(min_value=0, max_value=amounts.MAX_AMOUNT_MINOR),
        st.sampled_from(["EUR", "JPY", "KWD", "CLF"]))
 def test_a_typed_amount_round_trips_through_minor_units(minor, currency):
     typed = str(Decimal(minor).scaleb(-currencies.exponent(currency)))
@@ -212,7 +217,7 @@ def test_an_amount_beyond_its_column_is_refused():
     with pytest.raises(ValidationError):
         amounts.validate_minor(amounts.MAX_MINOR + 1)
     with pytest.raises(ValidationError):
-        amounts.to_minor(str(amounts.MAX_TYPED_MINOR + 1), "JPY")
+        amounts.to_minor(str(amounts.MAX_AMOUNT_MINOR + 1), "JPY")
 
 
 # --- dates ------------------------------------------------------------------------------

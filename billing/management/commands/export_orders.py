@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from backoffice import audit
@@ -22,17 +23,21 @@ from backoffice.cli import ProjectCommand
 from backoffice.models import StaffAction
 from billing.finance.export import OrderCsv
 from billing.models import Order, OrderStatus
+from registrar.values.dates import parse_day
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _date(value: str, option: str) -> date:
+    """YYYY-MM-DD exactly, inside the window the back-office holds (registrar/values/dates:
+    9999-12-31 would overflow the day after it)."""
+    problem = "a date as YYYY-MM-DD"
     if _DATE.match(value):
         try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise CommandError(f"{option} must be a date as YYYY-MM-DD (got {value!r}).")
+            return parse_day(value)
+        except ValidationError as exc:
+            problem = f"a date as YYYY-MM-DD, {exc.messages[0][0].lower()}{exc.messages[0][1:]}"
+    raise CommandError(f"{option} must be {problem.rstrip('.')} (got {value[:40]!r}).")
 
 
 def _statuses(values: list[str]) -> list[str]:
@@ -41,7 +46,8 @@ def _statuses(values: list[str]) -> list[str]:
               if part.strip()]
     unknown = sorted(set(chosen) - known)
     if unknown:
-        raise CommandError(f"Unknown status: {', '.join(unknown)}. Known: "
+        shown = ", ".join(status[:40] for status in unknown)
+        raise CommandError(f"Unknown status: {shown} (--status). Known: "
                            f"{', '.join(sorted(known))}.")
     return chosen
 
@@ -76,6 +82,9 @@ class Command(ProjectCommand):
         statuses = _statuses(status)
         if statuses:
             orders = orders.filter(status__in=statuses)
+        # The temporary file is made before the export starts: an --output that cannot
+        # be written is refused as input, with no audit row (nothing left).
+        temporary = _temporary_beside(Path(output)) if output is not None else None
         export = OrderCsv(orders.order_by("placed_at", "id"))
         exported = {"since": first.isoformat(), "until": last.isoformat(),
                     "status": statuses, "format": "csv", "output": output or "stdout"}
@@ -84,7 +93,7 @@ class Command(ProjectCommand):
                 for text in export:
                     self.stdout.write(text, ending="")
             else:
-                self._write_file(export, Path(output))
+                self._write_file(export, Path(output), temporary)
         except BaseException:
             # Whatever streamed before the failure has left (stdout is not atomic).
             _audit(exported, export.rows, StaffAction.Outcome.FAILED,
@@ -95,13 +104,10 @@ class Command(ProjectCommand):
         if output is not None:
             self.stderr.write(f"Exported {export.rows} orders to {output}")
 
-    def _write_file(self, export: OrderCsv, path: Path) -> None:
+    def _write_file(self, export: OrderCsv, path: Path,
+                    opened: tuple[int, str] | None) -> None:
         """Into a temporary file beside `path`, renamed over it only once complete."""
-        directory = path.parent
-        if not directory.is_dir():
-            raise CommandError(f"No such directory: {directory}")
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                             dir=directory)
+        handle, temporary = opened or _temporary_beside(path)
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
                 for text in export:
@@ -112,6 +118,19 @@ class Command(ProjectCommand):
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """(descriptor, name) of a new temporary file in `path`'s directory; CommandError
+    naming --output when there is no such directory or it cannot be written."""
+    directory = path.parent
+    if not directory.is_dir():
+        raise CommandError(f"No such directory: {directory} (--output).")
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise CommandError(f"--output: cannot write in {directory}: "
+                           f"{exc.strerror or exc}.") from None
 
 
 def _orders(count: int) -> str:

@@ -27,8 +27,9 @@ class Command(ProjectCommand):
         accounts = list(accounts.order_by("label"))
         if not accounts:
             raise CommandError(f"No enabled provider account "
-                               f"{'“' + account + '” ' if account else ''}with orders to "
-                               "mirror (only upstreams that list or read orders are).")
+                               f"{'“' + account[:80] + '” (--account) ' if account else ''}"
+                               "with orders to mirror (only upstreams that list or read "
+                               "orders are).")
         failed = []
         totals = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
         for provider_account in accounts:

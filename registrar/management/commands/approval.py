@@ -18,7 +18,7 @@ from django.utils.timesince import timesince
 
 from backoffice import assurance
 from backoffice.acting_user import resolve_acting_user
-from backoffice.cli import ProjectCommand
+from backoffice.cli import ProjectCommand, record_id
 from registrar import approvals
 from registrar.models import Approval
 from registrar.operations import OperationRefused, Outcomes
@@ -35,7 +35,8 @@ class Command(ProjectCommand):
         for verb, summary in (("approve", "Approve a request and run it."),
                               ("decline", "Decline a request; nothing is sent.")):
             one = sub.add_parser(verb, help=summary, description=summary)
-            one.add_argument("approval_id", type=int, metavar="ID", help="The request number.")
+            one.add_argument("approval_id", type=record_id, metavar="ID",
+                             help="The request number.")
             one.add_argument("--as", dest="actor", required=True, metavar="USERNAME",
                              help="The second person: not the requester.")
             one.add_argument("--note", default="", help="What you checked, or why not.")

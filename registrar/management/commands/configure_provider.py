@@ -19,10 +19,15 @@ from django.db import transaction
 
 from backoffice import audit
 from backoffice.acting_user import resolve_acting_user
-from backoffice.cli import ProjectCommand
+from backoffice.cli import ProjectCommand, decimal_number
 from backoffice.models import StaffAction
 from registrar.models import ProviderAccount, Tld
-from registrar.providers.endpoints import base_url_problem, timeout_problem
+from registrar.providers.endpoints import (
+    TIMEOUT_MAX_SECONDS,
+    TIMEOUT_MIN_SECONDS,
+    base_url_problem,
+    timeout_problem,
+)
 from registrar.providers.errors import ProviderError
 from registrar.providers.registry import ADAPTERS, adapter_class
 from registrar.providers.secrets import read_secret, secret_env_problem
@@ -32,6 +37,13 @@ AUDIT_ACTION = "provider_account.configure"
 COMMAND_LABEL = "manage.py configure_provider"
 PERMISSION = "registrar.change_provideraccount"
 
+# Strict: float() would take "nan", "inf" and Arabic-Indic digits. The model checks the same range.
+TIMEOUT = decimal_number(TIMEOUT_MIN_SECONDS, TIMEOUT_MAX_SECONDS,
+                         timeout_problem(None) or "")
+# How each account field is typed here, so a model refusal names the option.
+_OPTIONS = {"label": "label", "kind": "--kind", "base_url": "--base-url",
+            "account_ref": "--account", "secret_env": "--secret-env",
+            "timeout_seconds": "--timeout"}
 # The account fields this command sets, in the order changes are reported.
 _FIELDS = ("kind", "base_url", "account_ref", "secret_env", "timeout_seconds", "enabled")
 
@@ -75,7 +87,7 @@ class Command(ProjectCommand):
                                  "it must start with PROVIDER_SECRET_, e.g. "
                                  "PROVIDER_SECRET_DOMAIN_API_KEY (or ..._FILE: the path of a "
                                  "file holding it). Omitted: kept as is (new accounts: none).")
-        parser.add_argument("--timeout", type=float, dest="timeout_seconds", metavar="SECONDS",
+        parser.add_argument("--timeout", type=TIMEOUT, dest="timeout_seconds", metavar="SECONDS",
                             help="Request timeout in seconds (1 to 60). Omitted: kept as "
                                  "is (new accounts: 15).")
         parser.add_argument("--disable", action="store_true",
@@ -112,8 +124,8 @@ class Command(ProjectCommand):
         """The account fields the options ask for, validated; only those given."""
         kind = options["kind"]
         if kind not in ADAPTERS:
-            raise CommandError(f"Unknown provider kind “{kind}”. Choose one of: "
-                               f"{', '.join(ADAPTERS)}.")
+            raise CommandError(f"Unknown provider kind “{kind[:40]}” (--kind). Choose one "
+                               f"of: {', '.join(ADAPTERS)}.")
         try:
             unavailable = adapter_class(kind).unavailable_reason()
         except ProviderError as error:
@@ -175,7 +187,7 @@ class Command(ProjectCommand):
             # The model's own validators: slug label, URL length, env var name, timeout.
             account.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
-            messages = "; ".join(f"{name}: {' '.join(errors)}"
+            messages = "; ".join(f"{_OPTIONS.get(name, name)}: {' '.join(errors)}"
                                  for name, errors in exc.message_dict.items())
             raise CommandError(f"Invalid provider account “{label}”: {messages}") from None
         existing = {tld.name: tld for tld in

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
-from backoffice.cli import ProjectCommand
+from backoffice.cli import ProjectCommand, whole_number
 from registrar.models import Registration, RegistrationStatus, Tld
 from registrar.values.names import normalise_tld
 
@@ -35,7 +35,7 @@ class Command(ProjectCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--days", type=int, required=True, metavar="N",
+        parser.add_argument("--days", type=whole_number(), required=True, metavar="N",
                             help=f"The window in days, {MIN_DAYS} to {MAX_DAYS}.")
         parser.add_argument("--format", choices=["table", "csv"], default="table",
                             dest="output_format",

@@ -13,6 +13,7 @@ from backoffice.acting_user import resolve_acting_user
 from backoffice.cli import ProjectCommand
 from backoffice.models import StaffAction
 from registrar.models import ProviderAccount
+from registrar.providers.endpoints import base_url_problem
 from registrar.providers.errors import ProviderError
 from registrar.providers.registry import build_provider
 
@@ -43,8 +44,14 @@ class Command(ProjectCommand):
             account = ProviderAccount.objects.get(label=label)
         except ProviderAccount.DoesNotExist:
             known = ", ".join(ProviderAccount.objects.values_list("label", flat=True)) or "none"
-            raise CommandError(f"No provider account “{label}” (known: {known}).") from None
+            raise CommandError(f"No provider account “{label[:80]}” (the label argument; "
+                               f"known: {known}).") from None
         if base_url:
+            # A mistyped argument is refused as input, before anything is attempted (so
+            # without an audit row); the same rule build_provider applies to stored URLs.
+            problem = base_url_problem(base_url)
+            if problem:
+                raise CommandError(f"--base-url “{base_url[:80]}”: {problem}")
             account.base_url = base_url
         parameters = {"base_url": account.base_url, "base_url_given": bool(base_url)}
         provider = None

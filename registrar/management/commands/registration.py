@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from argparse import ArgumentTypeError
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +23,11 @@ from django.core.management.base import CommandError, CommandParser, OutputWrapp
 
 from backoffice import assurance
 from backoffice.acting_user import resolve_acting_user
-from backoffice.cli import ProjectCommand
+from backoffice.cli import ProjectCommand, argument_reason, record_id
 from contacts.models import Contact
 from registrar import approvals, services
 from registrar.forms import CONTACT_FIELD_NAMES
-from registrar.models import Registration
+from registrar.models import Approval, Registration
 from registrar.money import format_minor
 from registrar.operations import InvalidInput, OperationRefused, Outcome, Outcomes
 from registrar.providers.base import DnssecKeyData
@@ -44,6 +45,7 @@ STATUSES = (SUCCEEDED, PENDING, PAYMENT_REQUIRED, FAILED, REFUSED)
 DASH = "\N{EN DASH}"
 ROLES = ("admin", "tech", "billing")
 _LOOKUP_CHUNK = 500
+TICKET_LENGTH = Approval._meta.get_field("ticket").max_length
 
 Runner = Callable[[Registration, Any], Outcome]
 Check = Callable[[Registration], str | None]
@@ -148,7 +150,7 @@ class Command(ProjectCommand):
         holder.add_argument("--confirm-reverification", action="store_true",
                             help="edit_current: accept that the holder must verify changed "
                                  "validated fields again.")
-        holder.add_argument("--source-contact", type=int, metavar="ID",
+        holder.add_argument("--source-contact", type=record_id, metavar="ID",
                             help="change: the back-office id of an existing contact of the "
                                  "same customer account.")
         contacts = add("contacts", "Change the admin, tech and/or billing contacts; roles "
@@ -220,7 +222,8 @@ class Command(ProjectCommand):
         self.stdout.write(_summary(plan.description, counts, len(targets)))
         failures = counts[FAILED] + counts[REFUSED]
         if failures:
-            raise CommandError(f"{failures} of {len(targets)} name(s) failed or were refused.")
+            raise CommandError(f"{failures} of {len(targets)} name(s) failed or were refused "
+                               "(see the NAME lines above).")
 
     def _run_one(self, plan: Plan, actor: Any, target: Target) -> tuple[str, str]:
         registration = target.registration
@@ -257,7 +260,8 @@ class Command(ProjectCommand):
         self.stdout.write(f"Dry run ({plan.description}): {len(targets)} name(s): {ready} "
                           f"ready, {refused} refused. Nothing was sent.")
         if refused:
-            raise CommandError(f"{refused} of {len(targets)} name(s) would be refused.")
+            raise CommandError(f"{refused} of {len(targets)} name(s) would be refused (see the "
+                               "NAME lines above).")
 
     def _result(self, display: str, status: str, message: str) -> None:
         style = {SUCCEEDED: self.style.SUCCESS, "ready": self.style.SUCCESS,
@@ -313,8 +317,12 @@ def _plan(options: dict[str, Any]) -> Plan:
     op = options["op"]
     # What a two-person request carries; the step-up code is checked once the actor is
     # known (handle()).
-    clearance = approvals.Clearance(ticket=options.get("ticket") or "",
-                                    verification=options.get("reason") or "")
+    ticket = options.get("ticket") or ""
+    if len(ticket) > TICKET_LENGTH:
+        # Refused even where no approval is asked for: never silently cut or ignored.
+        raise CommandError(f"--ticket: at most {TICKET_LENGTH} characters (this has "
+                           f"{len(ticket)}). Nothing was sent.")
+    clearance = approvals.Clearance(ticket=ticket, verification=options.get("reason") or "")
     if op in {"lock", "unlock"}:
         locked = op == "lock"
         return Plan("lock", op, lambda r, actor: services.registration_set_lock(
@@ -358,7 +366,7 @@ def _plan(options: dict[str, Any]) -> Plan:
     if op == "push-transfer":
         recipient = options["recipient"]
         if not services.RECIPIENT_HANDLE.match(recipient.strip().upper()):
-            raise CommandError(f"--recipient “{recipient}”: give the receiving registrar's "
+            raise CommandError(f"--recipient “{recipient[:40]}”: give the receiving registrar's "
                                "handle, e.g. REG-IDS (letters, digits, - and _).")
         return Plan("push_transfer", f"push-transfer to {recipient.strip().upper()}",
                     lambda r, actor: services.registration_push_transfer(
@@ -422,6 +430,16 @@ def _fields(raw: Sequence[str]) -> dict[str, str]:
     return fields
 
 
+def _contact_id(text: str) -> int | None:
+    """The id in existing:ID, read as --source-contact reads one (ASCII digits, within the
+    column); None when it is not one. str.isdigit() alone takes an Arabic-Indic digit and
+    a number too large for any lookup."""
+    try:
+        return record_id(text.strip())
+    except (ValueError, ArgumentTypeError):
+        return None
+
+
 def _contact(contact_id: int, option: str) -> Contact:
     contact = Contact.objects.filter(pk=contact_id).first()
     if contact is None:
@@ -479,13 +497,13 @@ def _contacts_plan(options: dict[str, Any]) -> Plan:
         source, _, ref = value.strip().partition(":")
         if source in {"same_as_owner", "new"} and not ref:
             roles[role] = {"source": source, "new_contact": fields if source == "new" else None}
-        elif source == "existing" and ref.strip().isdigit():
-            contact = _contact(int(ref), f"--{role}")
+        elif source == "existing" and _contact_id(ref) is not None:
+            contact = _contact(_contact_id(ref), f"--{role}")
             used.append(contact)
             roles[role] = {"source": "existing", "contact": contact}
         else:
-            raise CommandError(f"--{role} “{value}”: expected same_as_owner, existing:ID or "
-                               "new.")
+            raise CommandError(f"--{role} “{value[:40]}”: expected same_as_owner, "
+                               "existing:ID (the id of a contact) or new.")
     if not roles:
         raise CommandError("Give at least one of --admin, --tech, --billing.")
     wants_new = any(choice["source"] == "new" for choice in roles.values())
@@ -519,9 +537,19 @@ def _read_names(path: str) -> list[str]:
         raise CommandError(f"--file {path}: {exc.strerror or exc}.") from None
     except UnicodeDecodeError:
         raise CommandError(f"--file {path}: not UTF-8 text.") from None
-    # A domain name never contains "#", so everything after one is a comment.
-    return [line.split("#", 1)[0].strip() for line in text.splitlines()
-            if line.split("#", 1)[0].strip()]
+    names = []
+    # Split on line feeds only: str.splitlines() also splits on NEL, the file and group
+    # separators and U+2028, which would turn a control character into a line break.
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), 1):
+        # A domain name never contains "#", so everything after one is a comment.
+        name = line.split("#", 1)[0].strip()
+        reason = argument_reason(name) if name else None
+        if reason:
+            # Refused before any name is touched: the line would be echoed to a terminal.
+            raise CommandError(f"--file {path}: line {number} {reason}. Nothing was sent.")
+        if name:
+            names.append(name)
+    return names
 
 
 def _targets(names: Sequence[str]) -> list[Target]:

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
-from backoffice.cli import ProjectCommand
+from backoffice.cli import ProjectCommand, whole_number
 from registrar.sandbox import SandboxApp, SandboxState
 from registrar.sandbox.server import SandboxServer, bind, is_loopback
 
@@ -23,9 +23,9 @@ class Command(ProjectCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1",
                             help="Loopback address to bind (default 127.0.0.1).")
-        parser.add_argument("--port", type=int, default=8765,
+        parser.add_argument("--port", type=whole_number(), default=8765,
                             help="Port (default 8765; 0 picks a free one).")
-        parser.add_argument("--latency-ms", type=int, default=0,
+        parser.add_argument("--latency-ms", type=whole_number(), default=0,
                             help="Sleep this long before answering every /api request.")
         parser.add_argument("--memory", action="store_true",
                             help="Keep the state in memory instead of SANDBOX_STATE_FILE.")
@@ -39,7 +39,8 @@ class Command(ProjectCommand):
         host, port, latency_ms = options["host"], options["port"], options["latency_ms"]
         if not is_loopback(host):
             # It accepts a published token: it must never be reachable from elsewhere.
-            raise CommandError(f"Refusing to serve on {host}: use a loopback address.")
+            raise CommandError(f"Refusing to serve on {host[:80]}: give --host a loopback "
+                               "address.")
         if latency_ms < 0 or not 0 <= port <= 65535:
             raise CommandError("--latency-ms must be >= 0 and --port from 0 to 65535.")
         path = None if options["memory"] else settings.SANDBOX_STATE_FILE

@@ -3,7 +3,7 @@ import sys
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from backoffice.cli import ProjectCommand
+from backoffice.cli import ProjectCommand, whole_number
 from registrar.models import ProviderAccount
 from registrar.providers.base import Capability
 from registrar.providers.errors import ProviderError
@@ -23,7 +23,7 @@ class Command(ProjectCommand):
                             help="Only this provider account (default: every enabled one).")
         parser.add_argument("--dry-run", action="store_true",
                             help="Print what would change; write nothing at all.")
-        parser.add_argument("--concurrency", type=int, default=16, metavar="N",
+        parser.add_argument("--concurrency", type=whole_number(), default=16, metavar="N",
                             help="Parallel detail reads (default 16).")
         parser.add_argument("--only", nargs="+", metavar="NAME",
                             help="Only these registrations (Unicode or punycode).")
@@ -48,8 +48,9 @@ class Command(ProjectCommand):
         accounts = list(accounts.order_by("label"))
         if not accounts:
             raise CommandError(f"No enabled provider account "
-                               f"{'“' + provider + '” ' if provider else ''}to sync (only "
-                               "upstreams that list their registrations are synced).")
+                               f"{'“' + provider[:80] + '” (--provider) ' if provider else ''}"
+                               "to sync (only upstreams that list their registrations are "
+                               "synced).")
         failed = []
         for account in accounts:
             try:

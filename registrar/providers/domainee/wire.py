@@ -33,6 +33,8 @@ PURCHASES_PATH = "/v1/domain-purchases"
 # Domainee charges in USD; the document gives no other currency for maxTotalCents.
 PURCHASE_CURRENCY = "USD"
 WEBHOOK_EVENTS = frozenset({"domain_purchase.completed", "domain_purchase.failed"})
+#: The registrar's reason a failed event gives: kept on the order, shown to staff.
+MAX_REASON = 1000
 
 
 # --- Errors ---------------------------------------------------------------------------
@@ -304,7 +306,9 @@ def parse_webhook(payload: Mapping[str, Any]) -> PushedEvent:
     directly under "data" and a top-level "purchase". The caller authenticates the
     delivery (the document gives no signature scheme) and dedupes on the event id.
     """
-    type_field = "type" if payload.get("type") else "event"
+    # "event" is the older name of "type": read only when "type" is absent, so a bad
+    # "type" is refused under its own name.
+    type_field = "event" if "type" not in payload and "event" in payload else "type"
     event_type = fields.text(payload.get(type_field), type_field, max_length=128)
     event_id = fields.text(payload.get("id"), "id", max_length=128, allow_int=True)
     data = payload.get("data")
@@ -316,32 +320,40 @@ def parse_webhook(payload: Mapping[str, Any]) -> PushedEvent:
         raw, path = data, "data"
     elif isinstance(payload.get("purchase"), Mapping):
         raw, path = payload["purchase"], "purchase"
+    elif not isinstance(data, Mapping):
+        raise fields.InvalidField("data", "data must be an object holding the purchase "
+                                          "(data.purchase).")
     else:
         raise fields.InvalidField("data.purchase",
                                   "The webhook event carries no purchase (data.purchase).")
-    _check_purchase(raw, path)
+    # Checked and put in canonical form (the ASCII hostname) before it is parsed, so
+    # the order and the registration hold what every other path stores.
+    raw = _check_purchase(raw, path)
+    reason = fields.text(data.get("reason"), "data.reason", max_length=MAX_REASON,
+                         required=False, multiline=True) if isinstance(data, Mapping) else ""
     try:
         purchase = parse_purchase(raw)
         order = purchase_record(purchase)
     except PARSE_ERRORS as exc:
         raise ValueError(f"The webhook's purchase is malformed: {exc!r}") from exc
-    reason = data.get("reason") if isinstance(data, Mapping) else None
     if reason and not order.status_reason:
-        order = replace(order, status_reason=str(reason))
+        order = replace(order, status_reason=reason)
     return PushedEvent(event_id=event_id, event_type=event_type, order=order)
 
 
-def _check_purchase(raw: Mapping[str, Any], path: str) -> None:
+def _check_purchase(raw: Mapping[str, Any], path: str) -> dict[str, Any]:
     """Each field of a pushed purchase, against the columns it is mirrored into; raises
-    InvalidField naming the first one refused."""
+    InvalidField naming the first one refused. Returns the record with its hostname in
+    ASCII form."""
     fields.text(raw.get("id"), f"{path}.id", max_length=64, allow_int=True)
-    fields.domain(raw.get("hostname"), f"{path}.hostname")
+    hostname = fields.domain(raw.get("hostname"), f"{path}.hostname")
     fields.years(raw.get("years"), f"{path}.years")
     for name in ("wholesaleCents", "feeCents", "totalCents"):
         fields.minor_amount(raw.get(name), f"{path}.{name}")
     fields.currency(raw.get("currency"), f"{path}.currency")
     status = raw.get("status")
-    if status not in _ORDER_STATE:
+    # A list or an object is not hashable: checked as a string first, never a TypeError.
+    if not isinstance(status, str) or status not in _ORDER_STATE:
         raise fields.InvalidField(f"{path}.status", f"{path}.status must be one of "
                                   f"{', '.join(sorted(_ORDER_STATE))}.")
     for name in ("customerReference", "registrar", "registrarDomainId", "connectedDomainId"):
@@ -352,6 +364,7 @@ def _check_purchase(raw: Mapping[str, Any], path: str) -> None:
     fields.timestamp(raw.get("createdAt"), f"{path}.createdAt")
     fields.timestamp(raw.get("updatedAt"), f"{path}.updatedAt")
     fields.timestamp(raw.get("expiresAt"), f"{path}.expiresAt", expiry=True)
+    return {**raw, "hostname": hostname}
 
 
 def purchase_page(body: Any) -> tuple[list[Any], tuple[str, str] | None]:
