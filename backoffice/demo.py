@@ -254,9 +254,13 @@ def load_demo() -> DemoSummary:
                 phone=phone,
                 tld=tlds[home_tld],
                 account=account,
-                validations=[{"type": "email", "status": "verified"}]
+                # One registrant on a validating TLD has not verified yet: the
+                # dashboard shows its 15-day deadline.
+                validations=[{"type": "email",
+                              "status": "pending" if country == "IT" else "verified"}]
                 if tlds[home_tld].requires_contact_validation
                 else [],
+                upstream_updated_at=today - timedelta(days=3),
             ),
         )
         owners.append(owner)
@@ -302,6 +306,10 @@ def load_demo() -> DemoSummary:
                 rtr_process_id="",
                 rtr_process_status="",
                 transfer_out_pending=index in (4, 19),
+                # What the sandbox's registry view says (requested today, 5 days to
+                # auto-ACK), as the sync or the decision page would have read it.
+                transfer_out_auto_ack_at=today + timedelta(days=5)
+                if index in (4, 19) else None,
                 push_transfer_pending=False,
                 subscription_id=f"sub_demo_{index:03d}",
                 cancellation_deadline_at=today + timedelta(days=3) if index == 2 else None,
@@ -330,13 +338,17 @@ def load_demo() -> DemoSummary:
                                                   defaults={"version": version})
 
     # Processes: some done, some in flight (the registration is busy), one suspended.
+    # Only on TLDs a registrar serves: the worker polls the ones in flight, and a TLD
+    # with no registrar would answer every poll with registrar_unavailable.
+    operable = [r for r in registrations
+                if r.tld.provider_account_id and r.name not in MAGIC_NAMES]
     process_plan = [
-        (registrations[8], "update_nameservers", ProcessStatus.COMPLETED),
-        (registrations[9], "transfer_lock", ProcessStatus.COMPLETED),
-        (registrations[10], "update_holder", ProcessStatus.RUNNING),
-        (registrations[11], "dnssec", ProcessStatus.SCHEDULED),
-        (registrations[12], "push_transfer", ProcessStatus.SUSPENDED),
-        (registrations[13], "privacy", ProcessStatus.FAILED),
+        (operable[8], "update_nameservers", ProcessStatus.COMPLETED),
+        (operable[9], "transfer_lock", ProcessStatus.COMPLETED),
+        (operable[10], "update_holder", ProcessStatus.RUNNING),
+        (operable[11], "dnssec", ProcessStatus.SCHEDULED),
+        (operable[12], "push_transfer", ProcessStatus.SUSPENDED),
+        (operable[13], "privacy", ProcessStatus.FAILED),
     ]
     for number, (registration, action, status) in enumerate(process_plan, 1):
         upstream_id = f"{880000 + number}"

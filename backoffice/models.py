@@ -136,3 +136,22 @@ class StaffAction(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.outcome}"
+
+
+class Note(models.Model):
+    """A note staff leave on a registration or a customer: shown on its timeline, kept
+    as written (a note is added, never edited; a correction is another note)."""
+
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    text = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="notes")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Note by {self.author} on {self.created_at:%Y-%m-%d %H:%M}"

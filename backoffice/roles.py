@@ -61,6 +61,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_orderitem",
         "billing.place_order",
         "billing.generate_billing_link",
+        "backoffice.view_note",
+        "backoffice.add_note",
     ],
     # Finance review money: read-only on registrations and contacts.
     FINANCE: [
@@ -76,13 +78,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_finance",
         "billing.export_orders",
         "billing.generate_billing_link",
+        "backoffice.view_note",
+        "backoffice.add_note",
     ],
 }
 
 
 def _admin_permissions(using: str) -> list[str]:
     """Admin holds everything in the back-office's apps plus user management, except
-    changing or deleting audit rows, which nobody can; and may look at login attempts
+    changing or deleting audit rows and notes, which nobody can; and may look at login attempts
     and lockouts (django-axes), without editing them."""
     from django.db.models import Q
 
@@ -91,8 +95,10 @@ def _admin_permissions(using: str) -> list[str]:
                                         "auth"])
         | Q(content_type__app_label="axes", codename__startswith="view_")
     ).select_related("content_type")
+    # Notes are kept as written, like the audit rows they sit beside.
     forbidden = {"backoffice.change_staffaction", "backoffice.delete_staffaction",
-                 "backoffice.add_staffaction"}
+                 "backoffice.add_staffaction", "backoffice.change_note",
+                 "backoffice.delete_note"}
     return sorted(
         label
         for p in perms

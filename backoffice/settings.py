@@ -253,7 +253,8 @@ CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'ca
 # --- Celery ---------------------------------------------------------------
 # Default: the kombu filesystem transport under var/, so background work needs
 # no broker server. Production: CELERY_BROKER_URL=redis://...
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+# "localhost" names no server: kombu only warns, at every connection, when it is left out.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 # Tasks are acknowledged when they end (acks_late), so one whose worker died is given to
 # another. With Redis, an unacknowledged task comes back after the visibility timeout:
@@ -266,13 +267,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(VAR_DIR / "celery" / "queue"),
         "data_folder_out": str(VAR_DIR / "celery" / "queue"),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        # Else kombu keeps its broadcast exchanges in ./control, wherever it was started.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (VAR_DIR / "celery" / folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -7,13 +7,13 @@ register them on a second, discarded instance.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
+from backoffice import cockpit, search
 from backoffice.security import gate
 from backoffice.security import views as security_views
 
@@ -47,58 +47,51 @@ class BackofficeAdminSite(admin.AdminSite):
             path("security/staff/", page(security_views.staff), name="security_staff"),
             path("security/staff/<int:user_id>/reset/", page(security_views.reset),
                  name="security_reset"),
+            path("search/", self.admin_view(self.search_view), name="search"),
             *super().get_urls(),
         ]
 
+    def search_view(self, request):
+        """The header's search box: one hit opens it, several are listed by kind."""
+        query = request.GET.get("q", "")
+        try:
+            groups = search.search(query, request.user)
+        except search.QueryRefused as refusal:
+            messages.error(request, str(refusal))
+            groups, query = {}, ""
+        hits = [hit for group in groups.values() for hit in group]
+        if len(hits) == 1:
+            return HttpResponseRedirect(hits[0].url)
+        return TemplateResponse(request, "admin/backoffice/search.html", {
+            **self.each_context(request), "title": "Search", "query": query.strip(),
+            "groups": groups})
+
     def index(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "dashboard": _dashboard(request)}
+        deadlines = cockpit.sections(request.user)
+        cards = _dashboard(request, deadlines)
+        extra_context = {**(extra_context or {}), "deadlines": deadlines, "dashboard": cards,
+                         "other_figures": cards[len(deadlines):],
+                         "recent_actions": cockpit.recent_actions(request.user)}
         return super().index(request, extra_context)
 
 
-def _dashboard(request) -> list[dict]:
-    """Figures that tell staff where to look first, each linking to its filtered list."""
-    from registrar.models import Process, Registration
+def _dashboard(request, deadlines: list[cockpit.Section]) -> list[dict]:
+    """Figures that tell staff where to look first, each linking to its filtered list:
+    the deadline sections' counts, and what has no deadline but wants a look."""
+    from registrar.models import Registration
 
-    cards = []
+    cards = [{"label": section.label, "value": section.count, "url": section.url}
+             for section in deadlines]
     if request.user.has_perm("registrar.view_registration"):
-        soon = timezone.now() + timedelta(days=30)
         figures = Registration.objects.aggregate(
             in_flight=Count("pk", filter=Q(pending_async=True)),
-            transfer_out=Count("pk", filter=Q(transfer_out_pending=True)),
-            expiring=Count("pk", filter=Q(expires_at__lte=soon, expires_at__gte=timezone.now())),
             missing=Count("pk", filter=Q(missing_upstream_at__isnull=False)),
         )
-        url = "/admin/registrar/registration/"
+        url = reverse("admin:registrar_registration_changelist")
         cards += [
             {"label": "Processes in flight", "value": figures["in_flight"],
              "url": f"{url}?pending_async__exact=1"},
-            {"label": "Outbound transfers awaiting a decision", "value": figures["transfer_out"],
-             "url": f"{url}?transfer_out_pending__exact=1"},
-            {"label": "Expiring within 30 days", "value": figures["expiring"],
-             "url": f"{url}?expiring=30"},
             {"label": "No longer returned by the registrar", "value": figures["missing"],
              "url": f"{url}?missing=yes"},
         ]
-    if request.user.has_perm("registrar.view_process"):
-        cards.append({
-            "label": "Stuck processes",
-            "value": Process.objects.filter(stuck=True, is_terminal=False).count(),
-            "url": "/admin/registrar/process/?stuck__exact=1",
-        })
-    if request.user.has_perm("registrar.approve_operation"):
-        from registrar.approvals import pending_for
-
-        cards.append({
-            "label": "Requests waiting for your approval",
-            "value": pending_for(request.user).count(),
-            "url": reverse("admin:registrar_approval_changelist"),
-        })
-    if request.user.has_perm("billing.view_finance"):
-        from billing.finance.attention import needing_attention
-
-        cards.append({
-            "label": "Orders needing attention",
-            "value": needing_attention().count(),
-            "url": reverse("finance:attention"),
-        })
     return cards

@@ -12,3 +12,6 @@ urlpatterns = [
     path("finance/", include("billing.finance.urls")),
     path("webhooks/<slug:kind>/<slug:label>/", webhooks.receive, name="webhook"),
 ]
+
+handler403 = "backoffice.errors.forbidden"
+handler404 = "backoffice.errors.not_found"

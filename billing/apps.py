@@ -12,3 +12,19 @@ class BillingConfig(AppConfig):
         from registrar import charges
 
         charges.register(OrderBook())
+
+        # Registrations read from a registrar are attached to the customer who ordered
+        # them, or whose e-mail their holder has.
+        from billing.customers import find_customers
+        from registrar import customers
+
+        customers.register(find_customers)
+
+        # Orders and their webhook events on the timelines of registrations and customers.
+        from backoffice import timeline
+        from billing import history
+
+        timeline.register_common(["billing.account"])
+        for subject in ("registrar.registration", "billing.account"):
+            timeline.register(subject, history.order_entries)
+            timeline.register(subject, history.webhook_entries)

@@ -3,12 +3,41 @@ create, because each registry validates a different set of fields."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import models
 from django.db.models.functions import Cast
 from django.db.models.lookups import Regex
+from django.utils import timezone
 from django_countries.fields import CountryField
 
 from contacts.validation import PHONE_WIRE_FORM, validate_country, validate_phone
+
+#: ICANN's Whois Accuracy Program: a registrant who has not verified within 15 days of
+#: the change has the domain suspended.
+VERIFICATION_WINDOW = timedelta(days=15)
+#: Statuses in the registry's `validations` entries.
+_VERIFIED = frozenset({"verified", "validated"})
+_FAILED = frozenset({"failed", "rejected", "expired"})
+
+
+class VerificationState(models.TextChoices):
+    NONE = "none", "Not asked"
+    PENDING = "pending", "Awaiting verification"
+    VERIFIED = "verified", "Verified"
+    FAILED = "failed", "Verification failed"
+
+
+def verification_state(validations: object) -> str:
+    """The contact's state told from the registry's `validations` entries: failed if one
+    failed, pending if one waits, verified if all are, else none asked."""
+    statuses = {str(entry.get("status", "")).lower() for entry in validations
+                if isinstance(entry, dict)} if isinstance(validations, list) else set()
+    if statuses & _FAILED:
+        return VerificationState.FAILED
+    if statuses - _VERIFIED:
+        return VerificationState.PENDING
+    return VerificationState.VERIFIED if statuses else VerificationState.NONE
 
 
 class Contact(models.Model):
@@ -30,6 +59,12 @@ class Contact(models.Model):
         default=dict, blank=True, help_text="TLD-specific registry fields."
     )
     validations = models.JSONField(default=list, blank=True)
+    # Told from `validations` on every save (`note_validations`), so that the deadline
+    # can be filtered and sorted on.
+    verification_state = models.CharField(max_length=16, choices=VerificationState.choices,
+                                          default=VerificationState.NONE)
+    verification_pending_since = models.DateTimeField(null=True, blank=True)
+    verification_due_at = models.DateTimeField("verification due", null=True, blank=True)
     split_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="split_into"
     )
@@ -59,6 +94,9 @@ class Contact(models.Model):
             models.Index(fields=["organization"]),
             models.Index(fields=["last_name", "first_name"]),
             models.Index(fields=["email"]),
+            models.Index(fields=["verification_due_at"],
+                         condition=models.Q(verification_state="pending"),
+                         name="contact_verification_due"),
         ]
         constraints = [
             # Through a plain CharField: CountryField rewrites lookups on itself.
@@ -78,6 +116,34 @@ class Contact(models.Model):
     def __str__(self) -> str:
         label = self.handle or f"#{self.pk}"
         return f"{label} ({self.full_name})"
+
+    def save(self, *args, **kwargs):
+        changed = self.note_validations()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and changed:
+            kwargs["update_fields"] = [*update_fields, *changed]
+        super().save(*args, **kwargs)
+
+    def note_validations(self) -> list[str]:
+        """Derive the verification state and deadline from `validations`; the fields
+        that changed. The clock starts when the registry's record last changed (the edit
+        that asked for verification), or now when it does not say."""
+        state = verification_state(self.validations)
+        before = (self.verification_state, self.verification_pending_since,
+                  self.verification_due_at)
+        if state == VerificationState.PENDING:
+            if self.verification_state != VerificationState.PENDING or not (
+                    self.verification_pending_since):
+                self.verification_pending_since = self.upstream_updated_at or timezone.now()
+            self.verification_due_at = self.verification_pending_since + VERIFICATION_WINDOW
+        else:
+            self.verification_pending_since = self.verification_due_at = None
+        self.verification_state = state
+        after = (self.verification_state, self.verification_pending_since,
+                 self.verification_due_at)
+        return [name for name, old, new in zip(
+            ("verification_state", "verification_pending_since", "verification_due_at"),
+            before, after, strict=True) if old != new]
 
     @property
     def full_name(self) -> str:

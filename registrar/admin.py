@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -11,7 +10,6 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import re_path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
@@ -22,6 +20,8 @@ from registrar import (
     services,
 )
 from registrar.admin_operations import RegistrationOperationsMixin, show_outcome
+from registrar.deadlines import EXPIRY_BUCKETS, expiring_within
+from registrar.forms import TldAdminForm
 from registrar.models import (
     DnssecKey,
     Host,
@@ -52,6 +52,7 @@ class ProviderAccountAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin)
 
 @admin.register(Tld)
 class TldAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin):
+    form = TldAdminForm  # fees as plain digits, each with its currency
     list_display = ("__str__", "name", "provider_account", "supports_privacy",
                     "supports_transfer_lock", "supports_push_transfer", "supports_dnssec",
                     "requires_contact_validation", "authcode_behavior")
@@ -75,18 +76,32 @@ class MissingUpstreamFilter(admin.SimpleListFilter):
 
 
 class ExpiringFilter(admin.SimpleListFilter):
+    """The 90/30/7-day expiry views: registrations still ours, soonest first."""
+
     title = "expiring within"
     parameter_name = "expiring"
 
     def lookups(self, request, model_admin):
-        return [("30", "30 days"), ("60", "60 days"), ("90", "90 days")]
+        return [(str(days), f"{days} days") for days in reversed(EXPIRY_BUCKETS)]
 
     def queryset(self, request, queryset):
-        if self.value() in {"30", "60", "90"}:
-            now = timezone.now()
-            return queryset.filter(
-                expires_at__gte=now, expires_at__lte=now + timedelta(days=int(self.value()))
-            )
+        if self.value() in {str(days) for days in EXPIRY_BUCKETS}:
+            return expiring_within(int(self.value()), queryset)
+        return queryset
+
+
+class UnsettledFilter(admin.SimpleListFilter):
+    """Operations whose answer was lost: the back-office is still finding out."""
+
+    title = "outcome not known"
+    parameter_name = "unsettled"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Last change not confirmed yet")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(unsettled_operation="").order_by("unsettled_since")
         return queryset
 
 
@@ -111,7 +126,8 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
     list_select_related = ("tld", "tld__provider_account", "provider_account", "account")
     list_filter = ("status", "tld", "provider_account", "locked", "privacy_protect",
                    "dnssec_enabled", "auto_renew", ExpiringFilter, "pending_async",
-                   "transfer_out_pending", "customer_flagged", MissingUpstreamFilter)
+                   "transfer_out_pending", "customer_flagged", MissingUpstreamFilter,
+                   UnsettledFilter)
     search_fields = ("name", "name_unicode", "account__email", "upstream_id")
     search_help_text = "Name (Unicode or punycode), account e-mail or upstream id."
     date_hierarchy = None
@@ -129,6 +145,7 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
         ("Nameservers and DNS", {"fields": ("nameservers", "dns_records")}),
         ("Async and transfers", {"fields": ("pending_async", "rtr_process_id",
                                             "rtr_process_status", "transfer_out_pending",
+                                            "transfer_out_auto_ack_at",
                                             "push_transfer_pending", "subscription_id")}),
         ("Timestamps", {"fields": ("upstream_created_at", "upstream_updated_at",
                                    "last_synced_at", "missing_upstream_at", "created_at",

@@ -200,6 +200,11 @@ class RegistrationStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+#: No longer ours to operate or remind about: only re-synced.
+TERMINAL_STATUSES = frozenset({RegistrationStatus.TRANSFERRED_OUT,
+                               RegistrationStatus.CANCELLED})
+
+
 class Registration(models.Model):
     """A domain registration at an upstream registrar (document 001's registration shape)."""
 
@@ -262,6 +267,11 @@ class Registration(models.Model):
     rtr_process_id = models.CharField("process id", max_length=64, blank=True)
     rtr_process_status = models.CharField("process status", max_length=32, blank=True)
     transfer_out_pending = models.BooleanField(default=False)
+    # When the registry acknowledges the pending outbound transfer by itself (the ICANN
+    # Transfer Policy's 5 days): read from the registration's live view by the sync
+    # and by the decision page, cleared once nothing is pending.
+    transfer_out_auto_ack_at = models.DateTimeField("transfer-out auto-ACK", null=True,
+                                                    blank=True)
     push_transfer_pending = models.BooleanField(default=False)
     subscription_id = models.CharField(max_length=64, blank=True)
     upstream_created_at = models.DateTimeField(null=True, blank=True)
@@ -292,6 +302,7 @@ class Registration(models.Model):
         "nameservers", "dns_records", "provider_account", "owner_contact", "admin_contact",
         "tech_contact", "billing_contact",
         "pending_async", "rtr_process_id", "rtr_process_status", "transfer_out_pending",
+        "transfer_out_auto_ack_at",
         "push_transfer_pending", "subscription_id", "upstream_created_at",
         "upstream_updated_at", "last_synced_at", "missing_upstream_at",
         "unsettled_operation", "unsettled_since",
@@ -307,6 +318,9 @@ class Registration(models.Model):
             models.Index(fields=["transfer_out_pending"],
                          condition=models.Q(transfer_out_pending=True),
                          name="registration_transfer_out"),
+            models.Index(fields=["transfer_out_auto_ack_at"],
+                         condition=models.Q(transfer_out_auto_ack_at__isnull=False),
+                         name="registration_auto_ack"),
             models.Index(fields=["missing_upstream_at"],
                          condition=models.Q(missing_upstream_at__isnull=False),
                          name="registration_missing_upstream"),

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from registrar import deadlines
 from registrar.models import ApprovalStatus, Host, Registration
 from registrar.providers.errors import ProviderError
 from registrar.providers.registry import provider_for_registration
@@ -96,7 +97,11 @@ def operation_context(registration: Registration, operation: str) -> dict[str, A
     """What an operation page shows besides its form."""
     if operation == "transfer_out":
         view, error = registration_live_view(registration)
-        return {"transfer_out": view.transfer_out if view else None, "live_error": error}
+        if view is not None:
+            deadlines.note_transfer_out(registration, view.transfer_out)
+        return {"transfer_out": view.transfer_out if view else None, "live_error": error,
+                "auto_ack_at": registration.transfer_out_auto_ack_at,
+                "auto_ack_in": deadlines.countdown(registration.transfer_out_auto_ack_at)}
     if operation == "nameservers" and registration.dnssec_enabled:
         return {"warning": "DNSSEC is on for this registration. Changing nameservers to ones "
                            "that do not serve the same signed zone breaks resolution."}

@@ -40,13 +40,13 @@ from contacts.validation import clean_contact_fields
 from registrar import approvals, charges
 from registrar.jobs import enqueue_after_commit
 from registrar.models import (
+    TERMINAL_STATUSES,
     AuthcodeBehavior,
     Host,
     HostAddress,
     Process,
     ProcessStatus,
     Registration,
-    RegistrationStatus,
 )
 from registrar.operations import (
     InvalidInput,
@@ -139,7 +139,6 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 #: Registrations that have left: nothing but a re-sync may be done to them.
-TERMINAL_STATUSES = frozenset({RegistrationStatus.TRANSFERRED_OUT, RegistrationStatus.CANCELLED})
 
 _FLAG_REASONS = {
     "supports_transfer_lock": "This TLD does not support a transfer lock.",

@@ -28,6 +28,7 @@ from django.utils import timezone
 from backoffice import audit
 from backoffice.models import StaffAction
 from contacts.models import Contact
+from registrar import customers, deadlines
 from registrar.jobs import enqueue_after_commit
 from registrar.models import Host, HostAddress, Process, ProviderAccount, Registration, Tld
 from registrar.providers.base import (
@@ -800,6 +801,8 @@ def sync_provider(
         reconciler.stamp_unchanged()
         reconciler.write_missing(gone)
         reconciler.settle_deferred(provider)
+        deadlines.read_transfer_deadlines(provider, served_by(account))
+        customers.attach_unowned(served_by(account))
         if reconciler.busy and provider.supports(Capability.PROCESSES):
             _follow_busy(reconciler.busy)
     except (SafetyBrake, _DryRun):

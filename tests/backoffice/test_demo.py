@@ -53,3 +53,19 @@ def test_demo_refuses_with_debug_off():
     with pytest.raises(CommandError, match="DEBUG off"):
         call_command("demo")
     assert not Registration.objects.exists()
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_demo_gives_the_worker_nothing_it_cannot_do_and_the_dashboard_its_deadlines():
+    from contacts.models import Contact
+    from registrar.models import Process
+
+    call_command("demo")
+    # Every process the worker follows is on a TLD a registrar serves.
+    assert not Process.objects.filter(registration__tld__provider_account__isnull=True).exists()
+    leaving = Registration.objects.filter(transfer_out_pending=True)
+    assert leaving.exists()
+    assert not leaving.filter(transfer_out_auto_ack_at__isnull=True).exists()
+    assert Contact.objects.filter(verification_state="pending",
+                                  verification_due_at__isnull=False).exists()

@@ -128,6 +128,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin/": r(L, "200", "200", "200", "200", "200"),
     "admin/autocomplete/": r(L, "403", "403", "403", "403", "403"),
     "admin/jsi18n/": r(L, "200", "200", "200", "200", "200"),
+    # The header's search: each sees only the kinds they may view.
+    "admin/search/": r(L, "200", "200", "200", "200", "200"),
     "admin/r/<content_type_id>/<object_id>/": r(L, "404", "404", "404", "404", "404"),
     "admin/<app_label>/": r(L, "404", "200", "200", "200", "200"),
     "admin/<url>": r(L, "404", "404", "404", "404", "404"),

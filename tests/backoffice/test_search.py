@@ -1,0 +1,92 @@
+"""The header's search: every kind of key, one hit opened straight away."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    OrderFactory,
+    ProcessFactory,
+    RegistrationFactory,
+)
+
+SEARCH = "/admin/search/"
+
+
+@pytest.fixture
+def rows(db):
+    customer = AccountFactory(name="Müller Bäckerei", email="shop@mueller.example",
+                              customer_reference="CUST-7781")
+    munich = RegistrationFactory(name="xn--mnchen-3ya.de", account=customer,
+                                 upstream_id="guid-munich")
+    plain = RegistrationFactory(name="example.com")
+    contact = ContactFactory(handle="ADA-1", email="ada@lovelace.example", upstream_id=4242)
+    order = OrderFactory(account=customer, domain="example.com", upstream_id="ord_99")
+    process = ProcessFactory(registration=plain, upstream_id="proc-5150")
+    return {"customer": customer, "munich": munich, "plain": plain, "contact": contact,
+            "order": order, "process": process}
+
+
+def change_url(row) -> str:
+    return reverse(f"admin:{row._meta.app_label}_{row._meta.model_name}_change",
+                   args=[row.pk])
+
+
+@pytest.mark.parametrize(("query", "target"), [
+    ("münchen.de", "munich"),            # Unicode typed, stored as punycode
+    ("xn--mnchen-3ya.de", "munich"),     # punycode typed
+    ("MÜNCHEN.DE", "munich"),
+    ("guid-munich", "munich"),           # the registrar's id
+    ("ada@lovelace.example", "contact"),
+    ("ADA-1", "contact"),
+    ("4242", "contact"),                 # the contact's upstream id
+    ("CUST-7781", "customer"),
+    ("shop@mueller.example", "customer"),
+    ("Bäckerei", "customer"),
+    ("ord_99", "order"),
+    ("proc-5150", "process"),
+])
+def test_each_kind_of_key_opens_its_row(client, admin_user, rows, query, target):
+    client.force_login(admin_user)
+    answer = client.get(SEARCH, {"q": query})
+    assert answer.status_code == 302, answer.content[:300]
+    assert answer["Location"] == change_url(rows[target])
+
+
+def test_an_order_id_is_found_as_typed_with_or_without_a_hash(client, admin_user, rows):
+    client.force_login(admin_user)
+    for query in (f"#{rows['order'].pk}", str(rows["order"].pk)):
+        page = client.get(SEARCH, {"q": query})
+        # The number may also be a contact's upstream id: then both are listed.
+        location = page.get("Location") or ""
+        assert location == change_url(rows["order"]) or change_url(rows["order"]).encode() in (
+            page.content)
+
+
+def test_several_hits_are_listed_by_kind(client, admin_user, rows):
+    other = RegistrationFactory(name="example.net")
+    client.force_login(admin_user)
+    page = client.get(SEARCH, {"q": "example"})
+    assert page.status_code == 200
+    assert list(page.context["groups"]) == ["Registrations"]
+    assert change_url(rows["plain"]).encode() in page.content
+    assert change_url(other).encode() in page.content
+
+
+def test_support_finds_no_finance_only_kinds_and_nothing_found_says_so(client, support_user,
+                                                                       rows):
+    client.force_login(support_user)
+    page = client.get(SEARCH, {"q": "nothing-like-this.example"})
+    assert page.status_code == 200
+    assert "Nothing matches" in page.content.decode()
+
+
+@pytest.mark.parametrize("query", ["a\u202eb", "x" * 300, "nul\x00"])
+def test_a_hostile_query_is_a_message_not_an_error(client, admin_user, rows, query):
+    client.force_login(admin_user)
+    page = client.get(SEARCH, {"q": query}, follow=True)
+    assert page.status_code == 200
+    assert "Search:" in page.content.decode()
