@@ -1,3 +1,8 @@
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -5,7 +10,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from backoffice import notes, timeline
 from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline, StrictInputMixin
+from backoffice.forms import TextRuleForm
 from backoffice.ids import parse_pk
 from backoffice.models import StaffAction
 from billing import email_orders, ordering, portal
@@ -16,11 +23,47 @@ from billing.forms import (
     EmailInfrastructureOrderForm,
 )
 from billing.models import Account, LedgerEntry, Order, OrderItem, OrderStatus, WebhookEvent
+from contacts.models import Contact
+from registrar.deadlines import countdown
+from registrar.models import Registration
 from registrar.money import format_minor
 from registrar.operations import OperationRefused, Outcome
 from registrar.providers.base import Money
 
 Outcomes = StaffAction.Outcome
+
+#: Rows of each kind listed on a customer's page; past it, a link to the full list.
+CUSTOMER_ROWS = 100
+#: The query parameters of the timeline on a customer's page (apart from the admin's own).
+TIMELINE_PAGE, TIMELINE_KIND = "timeline_page", "timeline_kind"
+
+
+class CustomerNoteForm(TextRuleForm, forms.Form):
+    # Not required here: an empty note gets the service's own sentence.
+    text = forms.CharField(label="Note", required=False, max_length=notes.MAX_NOTE_LENGTH,
+                           widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@dataclass(frozen=True)
+class CustomerList:
+    """One kind of row on a customer's page: at most CUSTOMER_ROWS, and where the rest are."""
+    rows: list
+    more: bool
+    all_url: str
+
+
+def registration_badges(registration: Registration) -> list[str]:
+    """The states worth a glance, in a word or two each."""
+    flags = [
+        (registration.locked, "locked"),
+        (not registration.auto_renew, "no auto-renew"),
+        (registration.pending_async, "in flight"),
+        (registration.transfer_out_pending, "transfer out"),
+        (bool(registration.unsettled_operation), "unsettled"),
+        (registration.missing_upstream_at is not None, "missing upstream"),
+        (registration.customer_flagged, "extra verification"),
+    ]
+    return [label for on, label in flags if on]
 
 
 @admin.register(Account)
@@ -45,6 +88,9 @@ class AccountAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin):
             path("<path:object_id>/billing-link/",
                  self.admin_site.admin_view(self.billing_link_view),
                  name="billing_account_billing_link"),
+            path("<path:object_id>/note/",
+                 self.admin_site.admin_view(self.note_view),
+                 name="billing_account_note"),
             *super().get_urls(),
         ]
 
@@ -56,6 +102,87 @@ class AccountAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin):
             "can_billing_link": request.user.has_perm(portal.BILLING_LINK_PERMISSION),
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="",
+                           obj=None):
+        if obj is not None and not add:
+            context.update(self.customer_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # -- the customer's view: registrations, contacts, orders, timeline, notes -------------
+
+    def customer_context(self, request: HttpRequest, account: Account) -> dict:
+        """What Support read about a customer at a glance: one query per list, however
+        many rows (each list stops at CUSTOMER_ROWS and links to the full one)."""
+        user = request.user
+        context: dict = {"can_add_note": user.has_perm(notes.ADD_NOTE_PERMISSION),
+                         "note_form": CustomerNoteForm(),
+                         "note_url": reverse("admin:billing_account_note", args=[account.pk])}
+        if user.has_perm("registrar.view_registration"):
+            registrations = self._listing(
+                Registration.objects.filter(account=account).order_by("name"),
+                "admin:registrar_registration_changelist", account)
+            for registration in registrations.rows:
+                registration.expires_in = countdown(registration.expires_at)
+                registration.badges = registration_badges(registration)
+            context["customer_registrations"] = registrations
+        if user.has_perm("contacts.view_contact"):
+            contacts = self._listing(Contact.objects.filter(account=account)
+                                     .order_by("handle", "pk"),
+                                     "admin:contacts_contact_changelist", account)
+            for contact in contacts.rows:
+                contact.due_in = countdown(contact.verification_due_at)
+            context["customer_contacts"] = contacts
+        if user.has_perm("billing.view_order"):
+            orders = self._listing(Order.objects.filter(account=account)
+                                   .order_by("-placed_at", "-pk"),
+                                   "admin:billing_order_changelist", account)
+            for order in orders.rows:
+                order.total_text = format_minor(order.total_minor, order.currency)
+            context["customer_orders"] = orders
+        context.update(self._timeline_context(request, account))
+        return context
+
+    @staticmethod
+    def _listing(rows, changelist: str, account: Account) -> CustomerList:
+        found = list(rows[:CUSTOMER_ROWS + 1])
+        return CustomerList(rows=found[:CUSTOMER_ROWS], more=len(found) > CUSTOMER_ROWS,
+                            all_url=f"{reverse(changelist)}?account__id__exact={account.pk}")
+
+    @staticmethod
+    def _timeline_context(request: HttpRequest, account: Account) -> dict:
+        raw_page = request.GET.get(TIMELINE_PAGE, "1")
+        number = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(
+            raw_page) < 6 else 1
+        chosen = [kind for kind in request.GET.getlist(TIMELINE_KIND) if kind in timeline.KINDS]
+        page = timeline.build(account, request.user, kinds=chosen or None, page=number)
+        # The links to the next and previous pages keep the kinds chosen.
+        kinds_query = "".join(f"&{TIMELINE_KIND}={kind}" for kind in chosen)
+        return {"timeline": page, "timeline_kinds_chosen": chosen,
+                "timeline_kinds_query": kinds_query,
+                "timeline_page_var": TIMELINE_PAGE, "timeline_kind_var": TIMELINE_KIND}
+
+    def note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Add a note on the customer: kept on their timeline, with an audit row. A
+        refused note comes back on its own page with the text as typed."""
+        if not request.user.has_perm(notes.ADD_NOTE_PERMISSION):
+            raise PermissionDenied
+        account = self._account(request, object_id)
+        change_url = reverse("admin:billing_account_change", args=[account.pk])
+        form = CustomerNoteForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                notes.add_note(target=account, text=form.cleaned_data["text"],
+                               actor=request.user)
+            except notes.NoteRefused as refusal:
+                for message in refusal.field_errors["text"]:
+                    form.add_error("text", message)
+            else:
+                messages.success(request, f"The note is kept on {account}'s timeline.")
+                return HttpResponseRedirect(f"{change_url}#customer-timeline")
+        return self._page(request, account, "admin/billing/account/note.html",
+                          f"Add a note: {account}", form=form,
+                          note_url=reverse("admin:billing_account_note", args=[account.pk]))
 
     def _account(self, request: HttpRequest, object_id: str) -> Account:
         pk = parse_pk(unquote(object_id))
@@ -128,8 +255,12 @@ class AccountAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin):
         if not request.user.has_perm(ordering.PLACE_ORDER_PERMISSION):
             raise PermissionDenied
         account = self._account(request, object_id)
+        # A GET may prefill the form (the registration cockpit's Renew button); it
+        # never places anything.
+        initial = {key: request.GET[key] for key in ("action", "domain", "provider_account")
+                   if request.method == "GET" and request.GET.get(key)}
         form = DomainOrderForm(request.POST if request.method == "POST" else None,
-                               account=account)
+                               account=account, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             ceiling = (Money(int(data["ceiling"] * 100), "USD")
@@ -246,14 +377,51 @@ class AccountAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin):
         return response
 
 
+def _money(field: str, label: str, currency: Callable[[Any], str]):
+    """A read-only display of the minor-units column `field` as "12.99 USD": staff read
+    and type money in major units with its currency, never as 1299."""
+
+    @admin.display(description=label, ordering=field)
+    def show(self, row) -> str:
+        return format_minor(getattr(row, field), currency(row))
+
+    show.__name__ = f"{field.removesuffix('_minor')}_shown"
+    return show
+
+
+def _shown_instead(names: list[str], model) -> list[str]:
+    """The read-only field list with each *_minor column replaced by its display."""
+    return [f"{name.removesuffix('_minor')}_shown" if name in _money_fields(model) else name
+            for name in names]
+
+
+def _money_fields(model) -> set[str]:
+    return {f.name for f in model._meta.fields if f.name.endswith("_minor")}
+
+
 class OrderItemInline(ReadOnlyInline):
     model = OrderItem
     show_change_link = False
+    exclude = tuple(sorted(_money_fields(OrderItem)))
+    # The items of the order on the page: its currency is the order's.
+    unit_amount_shown = _money("unit_amount_minor", "unit amount", lambda i: i.order.currency)
+    total_shown = _money("total_minor", "total", lambda i: i.order.currency)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order")
+
+    def get_readonly_fields(self, request, obj=None):
+        return _shown_instead(super().get_readonly_fields(request, obj), OrderItem)
 
 
 class LedgerEntryInline(ReadOnlyInline):
     model = LedgerEntry
     show_change_link = False
+    exclude = tuple(sorted(_money_fields(LedgerEntry)))
+    amount_shown = _money("amount_minor", "amount", lambda e: e.currency)
+
+    def get_readonly_fields(self, request, obj=None):
+        return _shown_instead(super().get_readonly_fields(request, obj), LedgerEntry)
 
     def has_view_permission(self, request, obj=None):
         # Support may see orders but not the ledger.
@@ -270,6 +438,16 @@ class OrderAdmin(MirrorAdmin):
     date_hierarchy = "placed_at"
     inlines = [OrderItemInline, LedgerEntryInline]
     change_form_template = "admin/billing/order/change_form.html"
+    # Money in major units with the currency ("12.99 USD"), never the raw minor units.
+    exclude = tuple(sorted(_money_fields(Order)))
+    subtotal_shown = _money("subtotal_minor", "subtotal", lambda o: o.currency)
+    fees_shown = _money("fees_minor", "fees", lambda o: o.currency)
+    total_shown = _money("total_minor", "total", lambda o: o.currency)
+    refunded_shown = _money("refunded_minor", "refunded", lambda o: o.currency)
+    quoted_total_shown = _money("quoted_total_minor", "quoted total", lambda o: o.currency)
+
+    def get_readonly_fields(self, request, obj=None):
+        return _shown_instead(super().get_readonly_fields(request, obj), Order)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         order = self.get_object(request, unquote(object_id))
@@ -292,8 +470,14 @@ class OrderAdmin(MirrorAdmin):
 
 @admin.register(OrderItem)
 class OrderItemAdmin(MirrorAdmin):
-    list_display = ("description", "order", "domain", "quantity", "total_minor")
+    list_display = ("description", "order", "domain", "quantity", "total_shown")
     list_select_related = ("order",)
+    exclude = tuple(sorted(_money_fields(OrderItem)))
+    unit_amount_shown = _money("unit_amount_minor", "unit amount", lambda i: i.order.currency)
+    total_shown = _money("total_minor", "total", lambda i: i.order.currency)
+
+    def get_readonly_fields(self, request, obj=None):
+        return _shown_instead(super().get_readonly_fields(request, obj), OrderItem)
     search_fields = ("description", "domain")
 
 
@@ -312,6 +496,13 @@ class LedgerEntryAdmin(MirrorAdmin):
     @admin.display(description="amount", ordering="amount_minor")
     def amount(self, entry: LedgerEntry) -> str:
         return format_minor(entry.amount_minor, entry.currency)
+
+    # The change page, read-only: the amount as "12.99 USD", not the minor-units column.
+    exclude = tuple(sorted(_money_fields(LedgerEntry)))
+    amount_shown = _money("amount_minor", "amount", lambda e: e.currency)
+
+    def get_readonly_fields(self, request, obj=None):
+        return _shown_instead(super().get_readonly_fields(request, obj), LedgerEntry)
 
 
 @admin.register(WebhookEvent)

@@ -22,7 +22,8 @@ def _orders_of(subject) -> QuerySet[Order]:
 def order_entries(subject, user, kinds: frozenset[str], limit: int) -> Iterable[Entry]:
     if "order" not in kinds or not user.has_perm("billing.view_order"):
         return []
-    orders = _orders_of(subject).order_by("-placed_at", "-id")[:limit]
+    orders = _orders_of(subject).select_related("placed_by").order_by("-placed_at",
+                                                                      "-id")[:limit]
     entries = []
     for order in orders:
         total = order.total_minor if order.total_minor else order.quoted_total_minor

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from backoffice.models import AppendOnlyModel, AppendOnlyQuerySet
 from registrar.models import currency_validator
+from registrar.money import format_minor
 
 
 class Account(models.Model):
@@ -271,7 +272,8 @@ class LedgerEntry(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount_minor} {self.currency} ({self.state})"
+        return (f"{self.get_kind_display()} {format_minor(self.amount_minor, self.currency)}"
+                f" ({self.state})")
 
 class WebhookEvent(models.Model):
     """An event an upstream pushed to us. Kept whatever its type, once per event id, so

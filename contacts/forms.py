@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from backoffice.forms import TextRuleForm
 from contacts.models import Contact
-from contacts.validation import clean_contact_fields
+from contacts.validation import CONTACT_LIMITS, clean_contact_fields
 from registrar.models import Tld
 
 FIELDS = ("first_name", "last_name", "organization", "street_address", "post_code", "city",
@@ -22,15 +22,18 @@ class ContactForm(TextRuleForm, forms.Form):
     account = forms.ModelChoiceField(
         queryset=Contact._meta.get_field("account").related_model.objects.all(),
         required=False)
-    first_name = forms.CharField(max_length=200)
-    last_name = forms.CharField(max_length=200)
-    organization = forms.CharField(max_length=400, required=False)
-    street_address = forms.CharField(max_length=400, required=False)
-    post_code = forms.CharField(max_length=64, required=False)
-    city = forms.CharField(max_length=200, required=False)
-    state = forms.CharField(max_length=200, required=False)
+    # The limits are the server's (contacts/validation.py): the browser's maxlength and
+    # the refusal say the same number, and nothing is cut short on the way.
+    first_name = forms.CharField(max_length=CONTACT_LIMITS["first_name"])
+    last_name = forms.CharField(max_length=CONTACT_LIMITS["last_name"])
+    organization = forms.CharField(max_length=CONTACT_LIMITS["organization"], required=False)
+    street_address = forms.CharField(max_length=CONTACT_LIMITS["street_address"],
+                                     required=False)
+    post_code = forms.CharField(max_length=CONTACT_LIMITS["post_code"], required=False)
+    city = forms.CharField(max_length=CONTACT_LIMITS["city"], required=False)
+    state = forms.CharField(max_length=CONTACT_LIMITS["state"], required=False)
     country = forms.CharField(max_length=8, help_text="ISO 3166-1 alpha-2, e.g. NL.")
-    email = forms.CharField(max_length=400)
+    email = forms.CharField(max_length=CONTACT_LIMITS["email"])
     phone = forms.CharField(max_length=64, help_text="International form, e.g. +31.201234567.")
     extra_properties = forms.JSONField(
         required=False, initial=dict, widget=forms.Textarea(attrs={"rows": 3}),

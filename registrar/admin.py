@@ -9,14 +9,18 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import re_path, reverse
-from django.utils.html import format_html
+from django.urls import path, re_path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
+from django.utils.timezone import localtime
 
 from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline, StrictInputMixin
 from backoffice.ids import parse_pk
 from registrar import (
     admin_approvals,  # noqa: F401  (registers the approvals admin)
+    admin_cockpit,
     services,
 )
 from registrar.admin_operations import RegistrationOperationsMixin, show_outcome
@@ -120,9 +124,10 @@ class ProcessInline(ReadOnlyInline):
 
 @admin.register(Registration)
 class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
-    list_display = ("unicode_name", "tld", "account", "status", "expires_at", "locked",
-                    "privacy_protect", "dnssec_enabled", "auto_renew", "pending_async",
-                    "last_synced_at")
+    # The flags as one narrow column of badges (each with its words for screen readers
+    # and a tooltip), so the list fits a 1400 px screen beside the filters.
+    list_display = ("unicode_name", "tld", "customer", "status", "expires_on", "state",
+                    "synced")
     list_select_related = ("tld", "tld__provider_account", "provider_account", "account")
     list_filter = ("status", "tld", "provider_account", "locked", "privacy_protect",
                    "dnssec_enabled", "auto_renew", ExpiringFilter, "pending_async",
@@ -155,6 +160,112 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
     @admin.display(description="name", ordering="name")
     def unicode_name(self, registration: Registration) -> str:
         return registration.unicode_name
+
+    @admin.display(description="customer", ordering="account__name")
+    def customer(self, registration: Registration) -> str:
+        # The name only: the e-mail address is the tooltip (and what search matches).
+        account = registration.account
+        if account is None:
+            return "—"
+        return format_html('<span title="{}">{}</span>', account.email, account.name)
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires_on(self, registration: Registration) -> str:
+        if registration.expires_at is None:
+            return "—"
+        return format_html('<time datetime="{}" title="{}">{}</time>',
+                           registration.expires_at.isoformat(),
+                           date_format(localtime(registration.expires_at), "DATETIME_FORMAT"),
+                           localtime(registration.expires_at).date().isoformat())
+
+    @admin.display(description="state")
+    def state(self, registration: Registration) -> str:
+        return format_html_join("", '<span class="state-badge state-{}{}" title="{}">'
+                                    '<span aria-hidden="true">{}</span>'
+                                    '<span class="visually-hidden">{}</span></span>',
+                                ((key, " off" if off else "", text, glyph, text)
+                                 for key, glyph, text, off in _state_badges(registration)))
+
+    @admin.display(description="synced", ordering="last_synced_at")
+    def synced(self, registration: Registration) -> str:
+        synced_at = registration.last_synced_at
+        if synced_at is None:
+            return format_html('<span title="{0}">never<span class="visually-hidden"> '
+                               '{0}</span></span>', "Never read from the registrar")
+        return format_html('<time datetime="{}" title="Last read from the registrar: {}">'
+                           '{} ago</time>', synced_at.isoformat(),
+                           date_format(localtime(synced_at), "DATETIME_FORMAT"),
+                           compact_age(synced_at))
+
+    # -- the support cockpit (registrar/admin_cockpit.py) ----------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        registration = self._registration(request, object_id)
+        extra_context = {**(extra_context or {}),
+                         **admin_cockpit.cockpit_context(registration, request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/status/",
+                 self.admin_site.admin_view(self.cockpit_status_view),
+                 name="registrar_registration_status"),
+            path("<path:object_id>/note/", self.admin_site.admin_view(self.cockpit_note_view),
+                 name="registrar_registration_note"),
+            path("<path:object_id>/customer/",
+                 self.admin_site.admin_view(self.cockpit_customer_view),
+                 name="registrar_registration_customer"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        return super().render_change_form(request, admin_cockpit.with_fees(context),
+                                          *args, **kwargs)
+
+    def cockpit_status_view(self, request, object_id):
+        return admin_cockpit.status_view(self, request, object_id)
+
+    def cockpit_note_view(self, request, object_id):
+        return admin_cockpit.note_view(self, request, object_id)
+
+    def cockpit_customer_view(self, request, object_id):
+        return admin_cockpit.attach_customer_view(self, request, object_id)
+
+
+def _state_badges(registration: Registration) -> list[tuple[str, str, str, bool]]:
+    """(key, glyph, words, off) per badge: the four switches always (dimmed when off, so
+    a missing badge never has to be read as "off"), then what needs attention only when
+    it does. The words are the badge's tooltip and its screen-reader text."""
+    badges = [
+        ("lock", "L", "Transfer lock on" if registration.locked else "Transfer lock off",
+         not registration.locked),
+        ("privacy", "P", "WHOIS privacy on" if registration.privacy_protect
+         else "WHOIS privacy off", not registration.privacy_protect),
+        ("dnssec", "D", "DNSSEC on" if registration.dnssec_enabled else "DNSSEC off",
+         not registration.dnssec_enabled),
+        ("renew", "R", "Auto-renew on" if registration.auto_renew else "Auto-renew off",
+         not registration.auto_renew),
+    ]
+    if registration.pending_async:
+        badges.append(("busy", "…", "Process in flight: operations wait until it ends", False))
+    if registration.unsettled_operation:
+        operation = services.OPERATIONS.get(registration.unsettled_operation)
+        label = (operation.label if operation is not None
+                 else registration.unsettled_operation.replace("_", " "))
+        badges.append(("unknown", "?", f"Outcome not known: the last {label.lower()} is "
+                                       "being checked", False))
+    if registration.transfer_out_pending:
+        badges.append(("transfer-out", "→", "Outbound transfer pending: decide it", False))
+    return badges
+
+
+def compact_age(moment) -> str:
+    """How long ago, in one unit: "40 s", "5 min", "3 h", "12 d", "2 y"."""
+    seconds = max(0, int((timezone.now() - moment).total_seconds()))
+    for size, unit in ((365 * 86400, "y"), (86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 class HostAddressInline(ReadOnlyInline):

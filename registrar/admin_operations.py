@@ -54,7 +54,8 @@ def _holder_run(form, registration, user, clearance=None) -> Outcome:
     if data["action_mode"] == "edit_current":
         return services.registration_update_holder(
             registration=registration, action_mode="edit_current", actor=user,
-            holder=form.contact_data(only_filled=True),
+            # The form starts from the holder's values: send only what was edited.
+            holder=form.contact_data(only_filled=True, only_changed=True),
             confirm_reverification=data["confirm_reverification"], clearance=clearance)
     return services.registration_update_holder(
         registration=registration, action_mode="change", actor=user,
@@ -112,7 +113,8 @@ PAGES: dict[str, OperationPage] = {
         "Holder (registrant)",
         "Editing the current holder is free. Replacing the holder is billed on some TLDs; "
         "use the paid registrant change to charge the customer directly.",
-        lambda request, r, data: forms.HolderForm(data, contacts=_contacts_for(r)),
+        lambda request, r, data: forms.HolderForm(data, contacts=_contacts_for(r),
+                                                  holder=r.owner_contact),
         _holder_run),
     "registrant_change": OperationPage(
         "Paid registrant change",
@@ -336,19 +338,25 @@ class RegistrationOperationsMixin:
 
     @staticmethod
     def _refusal_to_form(form, refusal: OperationRefused) -> None:
-        placed = False
         # The role-contacts page keeps the new contact's fields in a form of their own:
-        # a refused phone or country goes onto that field, not above the page.
+        # a refused phone or country goes onto that field, not above the page. The
+        # refusal's own sentence is said once above the form, and an error with no field
+        # of its own here still names the one it is about.
         nested = getattr(form, "new_contact", None)
+        unplaced: list[str] = []
         for name, errors in refusal.field_errors.items():
-            if name not in form.fields and nested is not None and name in nested.fields:
+            if name in form.fields:
+                form.add_error(name, errors)
+            elif nested is not None and name in nested.fields:
                 nested.add_error(name, errors)
-                form.add_error(None, refusal.message)
             else:
-                form.add_error(name if name in form.fields else None, errors)
-            placed = True
-        if not placed:
+                label = name.replace("_", " ").capitalize()
+                unplaced.extend(f"{label}: {error}" for error in errors)
+        nested_refused = nested is not None and any(nested.errors.values())
+        if unplaced or not refusal.field_errors or nested_refused:
             form.add_error(None, refusal.message)
+        for error in unplaced:
+            form.add_error(None, error)
 
     # -- the auth code: shown once, on a page nothing caches -----------------------------
 

@@ -74,8 +74,10 @@ def registration_set_customer(*, registration: Registration, account: Any, actor
     """Attach `registration` to the customer `account` (None detaches), by hand."""
     require_permission(actor, SET_CUSTOMER_PERMISSION)
     with transaction.atomic():
-        row = Registration.objects.select_for_update().select_related("account").get(
-            pk=registration.pk)
+        # of=self: the account is the nullable side of an outer join, which PostgreSQL
+        # will not lock.
+        row = Registration.objects.select_for_update(of=("self",)).select_related(
+            "account").get(pk=registration.pk)
         before = row.account
         if (before.pk if before else None) == (account.pk if account else None):
             raise InvalidInput(f"{row} already belongs to {before or 'no customer'}.",

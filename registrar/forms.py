@@ -8,7 +8,9 @@ from django.core.exceptions import ValidationError
 
 from backoffice.forms import TextRuleForm
 from contacts.models import Contact
+from contacts.validation import CONTACT_LIMITS
 from registrar.models import Tld
+from registrar.money import to_decimal
 from registrar.operations import InvalidInput
 from registrar.providers.registry import adapter_class
 from registrar.services import (
@@ -17,7 +19,7 @@ from registrar.services import (
     clean_host_name,
     clean_nameservers,
 )
-from registrar.values.amounts import MAX_AMOUNT_MINOR, parse_major
+from registrar.values.amounts import MAX_AMOUNT_MINOR, to_minor
 
 CONTACT_FIELD_NAMES = ("first_name", "last_name", "organization", "street_address",
                        "post_code", "city", "state", "country", "email", "phone")
@@ -97,21 +99,32 @@ class DnssecForm(TextRuleForm, forms.Form):
         return data
 
 
+def _limit(name: str) -> int:
+    # The server's own limit (contacts/validation.py) is the form's max_length, so the
+    # browser's maxlength and the refusal agree and nothing is cut short on the way.
+    return CONTACT_LIMITS[name]
+
+
 class ContactFieldsForm(TextRuleForm, forms.Form):
-    first_name = forms.CharField(max_length=100, required=False)
-    last_name = forms.CharField(max_length=100, required=False)
-    organization = forms.CharField(max_length=255, required=False)
-    street_address = forms.CharField(max_length=255, required=False)
-    post_code = forms.CharField(max_length=32, required=False)
-    city = forms.CharField(max_length=100, required=False)
-    state = forms.CharField(max_length=100, required=False)
+    first_name = forms.CharField(max_length=_limit("first_name"), required=False)
+    last_name = forms.CharField(max_length=_limit("last_name"), required=False)
+    organization = forms.CharField(max_length=_limit("organization"), required=False)
+    street_address = forms.CharField(max_length=_limit("street_address"), required=False)
+    post_code = forms.CharField(max_length=_limit("post_code"), required=False)
+    city = forms.CharField(max_length=_limit("city"), required=False)
+    state = forms.CharField(max_length=_limit("state"), required=False)
     country = forms.CharField(max_length=2, required=False, help_text="ISO code, e.g. NL.")
-    email = forms.CharField(max_length=254, required=False)
+    email = forms.CharField(max_length=_limit("email"), required=False)
     phone = forms.CharField(max_length=32, required=False, help_text="e.g. +31.201234567")
 
-    def contact_data(self, *, only_filled: bool) -> dict[str, str]:
+    def contact_data(self, *, only_filled: bool, only_changed: bool = False
+                     ) -> dict[str, str]:
+        """The contact fields as typed; `only_changed` leaves out those still holding
+        their initial value (the current holder's), so an edit sends what was edited."""
+        changed = set(self.changed_data)
         return {name: self.cleaned_data.get(name, "") for name in CONTACT_FIELD_NAMES
-                if not only_filled or self.cleaned_data.get(name)}
+                if (not only_filled or self.cleaned_data.get(name))
+                and (not only_changed or name in changed)}
 
 
 class HolderForm(ContactFieldsForm):
@@ -128,7 +141,13 @@ class HolderForm(ContactFieldsForm):
     field_order = ["action_mode", "source_contact", *CONTACT_FIELD_NAMES,
                    "confirm_reverification"]
 
-    def __init__(self, *args, contacts=None, **kwargs):
+    def __init__(self, *args, contacts=None, holder: Contact | None = None, **kwargs):
+        if holder is not None:
+            # Start from the current holder's values: an edit changes what it changes,
+            # instead of staff retyping (or blanking) a whole contact.
+            kwargs.setdefault("initial", {
+                **{name: getattr(holder, name) or "" for name in CONTACT_FIELD_NAMES},
+                "action_mode": "edit_current"})
         super().__init__(*args, **kwargs)
         if contacts is not None:
             self.fields["source_contact"].queryset = contacts
@@ -287,35 +306,43 @@ class DnsRecordsForm(TextRuleForm, forms.Form):
 
 #: The fee columns are PositiveIntegerField: what PostgreSQL's integer holds.
 _FEE_COLUMN_MAX = min(MAX_AMOUNT_MINOR, 2**31 - 1)
+_FEE_PREFIXES = ("privacy_fee", "registrant_change_fee")
 
 
-class MinorUnitsField(forms.IntegerField):
-    """A fee typed in minor units (499 for 4.99), by the amounts rule with no decimals.
-    Django's IntegerField would go through int(), which also takes "+5", "1_000" and
-    Arabic-Indic digits: none is what staff mean as a price, so they are refused rather
-    than read as a number nobody typed."""
+class MajorUnitsField(forms.CharField):
+    """A fee typed in major units ("4.99"), turned into minor units (499) by the form's
+    `clean` once its currency is known: how many decimals it may have is the currency's
+    (JPY none, USD two, KWD three), by the amounts rule (registrar/values/amounts.py)."""
 
-    def to_python(self, value):
-        text = "" if value is None else str(value).strip()
-        if text in self.empty_values:
-            return None
-        try:  # the amounts rule, with no decimals: minor units are whole
-            return int(parse_major(text, places=0, maximum=_FEE_COLUMN_MAX))
-        except ValidationError as refusal:
-            raise ValidationError(
-                "Enter the fee in minor units, as plain digits (499 for 4.99): "
-                + " ".join(refusal.messages), code=refusal.code) from None
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal",
+                                                           "size": 12}))
+        super().__init__(**kwargs)
 
 
 class TldAdminForm(forms.ModelForm):
-    """The TLD admin form: fees in minor units, each with its currency (or neither)."""
+    """The TLD admin form: fees in major units, each with its currency (or neither)."""
 
-    privacy_fee_amount = MinorUnitsField(
+    privacy_fee_amount = MajorUnitsField(
         required=False, label="Privacy fee amount",
-        help_text="Minor units (499 for 4.99); empty means privacy is free.")
-    registrant_change_fee_amount = MinorUnitsField(
+        help_text="In the fee's currency, e.g. 4.99 with currency USD; empty means privacy "
+                  "is free.")
+    registrant_change_fee_amount = MajorUnitsField(
         required=False, label="Registrant change fee amount",
-        help_text="Minor units (1200 for 12.00); empty means the change is free.")
+        help_text="In the fee's currency, e.g. 12.00 with currency USD; empty means the "
+                  "change is free.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instance = self.instance
+        if instance.pk is not None and not self.is_bound:
+            # Shown back as typed: major units of the fee's own currency, never 499.
+            for prefix in _FEE_PREFIXES:
+                amount = getattr(instance, f"{prefix}_amount")
+                currency = getattr(instance, f"{prefix}_currency")
+                if amount is not None and currency:
+                    self.initial[f"{prefix}_amount"] = str(to_decimal(amount, currency))
 
     class Meta:
         model = Tld
@@ -329,13 +356,22 @@ class TldAdminForm(forms.ModelForm):
         data = super().clean()
         # The database's "amount and currency, or neither" constraint, said on the field
         # that is missing instead of as a constraint name above the form.
-        for prefix in ("privacy_fee", "registrant_change_fee"):
+        for prefix in _FEE_PREFIXES:
             amount, currency = f"{prefix}_amount", f"{prefix}_currency"
+            typed = (data.get(amount) or "").strip()
+            data[amount] = None
             if amount in self.errors or currency in self.errors:
                 continue
-            if data.get(amount) is not None and not data.get(currency):
+            if typed and not data.get(currency):
                 self.add_error(currency, "Give the currency of this fee, e.g. USD, or "
                                          "leave the amount empty.")
-            elif data.get(currency) and data.get(amount) is None:
+            elif data.get(currency) and not typed:
                 self.add_error(amount, "Give the fee amount, or leave the currency empty.")
+            elif typed:
+                try:
+                    data[amount] = to_minor(typed, data[currency], maximum=_FEE_COLUMN_MAX)
+                except ValidationError as refusal:
+                    self.add_error(amount, [
+                        f"Enter the fee in {data[currency]}, such as 4.99: {message}"
+                        for message in refusal.messages])
         return data

@@ -150,7 +150,9 @@ class Tld(models.Model):
         max_length=16, choices=AuthcodeBehavior.choices, default=AuthcodeBehavior.STANDARD
     )
     privacy_fee_amount = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Minor units; empty means privacy is free."
+        null=True, blank=True,
+        help_text="Stored in minor units, typed in the currency's own units; empty means "
+                  "privacy is free."
     )
     privacy_fee_currency = models.CharField(
         max_length=3, blank=True, validators=[currency_validator]

@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from backoffice import audit
@@ -682,7 +682,24 @@ def contacts_usable_for(registration: Registration) -> QuerySet[Contact]:
     customer, or, for a registration with no customer, only those with no customer.
     The same rule as `contact_customer_mismatch`, as a query (for choice lists)."""
     # account_id=None is IS NULL: a customer-less registration gets customer-less contacts.
-    return Contact.objects.filter(account_id=registration.account_id)
+    # Plus the contacts already in use on the customer's registrations (this one included):
+    # a shared tech contact with no customer of its own can be picked again where it is
+    # already used, instead of vanishing from the list once it was set.
+    return Contact.objects.filter(
+        Q(account_id=registration.account_id) | Q(pk__in=_contacts_in_use_for(registration)))
+
+
+def _contacts_in_use_for(registration: Registration) -> set[int]:
+    """The ids of the contacts on the customer's registrations (or, for a customer-less
+    registration, on this one only): holder or any role."""
+    rows = (Registration.objects.filter(account_id=registration.account_id)
+            if registration.account_id is not None
+            else Registration.objects.filter(pk=registration.pk))
+    used: set[int] = set()
+    for ids in rows.values_list("owner_contact_id", "admin_contact_id", "tech_contact_id",
+                                "billing_contact_id"):
+        used.update(i for i in ids if i is not None)
+    return used
 
 
 def contact_customer_mismatch(contact: Contact, registration: Registration) -> str | None:
@@ -691,6 +708,8 @@ def contact_customer_mismatch(contact: Contact, registration: Registration) -> s
     contact with no customer is no one's to hand to a customer's registration."""
     if contact.account_id == registration.account_id:
         return None
+    if contact.pk in _contacts_in_use_for(registration):
+        return None  # already used on this customer's registrations: shared, not foreign
     if registration.account_id is None:
         return (f"belongs to a customer account, and {registration} has none: it can only "
                 "use contacts with no customer account")
@@ -712,6 +731,26 @@ def _source_contact(contact: Contact | None, registration: Registration, *,
         message = f"Contact {contact} {mismatch}."
         raise InvalidInput(message, code="foreign_contact", field_errors={field: [message]})
     return contact.upstream_id
+
+
+def _refuse_same_holder(contact: Contact | None, registration: Registration,
+                        new_fields: Mapping[str, Any] | None = None) -> None:
+    """Replacing the holder with the holder changes nothing: refused here, before any fee
+    gate or order, so nobody is asked to pay for a no-op. A "new" contact that is the
+    holder's details unchanged is the same no-op."""
+    if contact is not None and contact.pk == registration.owner_contact_id:
+        message = (f"{contact} is already the holder of {registration}. Choose another "
+                   "contact, or edit the current holder instead (free).")
+        raise InvalidInput(message, code="same_holder",
+                           field_errors={"source_contact": [message]})
+    holder = registration.owner_contact if registration.owner_contact_id else None
+    if new_fields and holder is not None and all(
+            str(getattr(holder, name, "") or "") == str(value or "")
+            for name, value in new_fields.items() if name != "extra_properties"):
+        raise InvalidInput(
+            f"These are the details of the current holder of {registration}: replacing it "
+            "with them changes nothing. Change the details, choose another contact, or edit "
+            "the current holder instead (free).", code="same_holder")
 
 
 def registration_update_holder(
@@ -739,8 +778,10 @@ def registration_update_holder(
     elif action_mode == "change":
         if (source_contact is None) == (new_contact is None):
             raise InvalidInput("Choose an existing contact or enter a new one, not both.")
+        _refuse_same_holder(source_contact, registration)
         source_id = _source_contact(source_contact, registration, field="source_contact")
         fields = _clean_contact(new_contact) if new_contact is not None else None
+        _refuse_same_holder(None, registration, fields)
         parameters = {"action_mode": action_mode, "source_contact_id": source_id,
                       "new_contact": fields}
         call = lambda provider, row: provider.update_holder(  # noqa: E731
@@ -771,8 +812,10 @@ def registration_order_registrant_change(*, registration: Registration, actor,
     with the same key, which never charges twice; the order is followed to its end."""
     if (source_contact is None) == (new_contact is None):
         raise InvalidInput("Choose an existing contact or enter a new one, not both.")
+    _refuse_same_holder(source_contact, registration)
     source_id = _source_contact(source_contact, registration, field="source_contact")
     fields = _clean_contact(new_contact) if new_contact is not None else None
+    _refuse_same_holder(None, registration, fields)
     op = OPERATIONS["registrant_change"]
     require_permission(actor, op.permission)
     filed = approvals.clear(

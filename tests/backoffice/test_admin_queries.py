@@ -55,3 +55,38 @@ def test_changelist_query_count_is_constant(client, label):
         MAKERS[label]()
     with_50 = _queries(client, label)
     assert with_50 == with_5, f"{label}: {with_5} queries for 5 rows, {with_50} for 50"
+
+
+def _customer_page_queries(client, account) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse("admin:billing_account_change", args=[account.pk]))
+    assert response.status_code == 200
+    return len(captured)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("placed_by_staff", [False, True])
+def test_the_customer_page_query_count_is_constant(client, placed_by_staff):
+    """The customer's page lists their registrations, contacts and orders and their
+    timeline: a constant number of queries, however much they hold."""
+    from backoffice.notes import add_note
+
+    root = UserFactory(username="root", is_superuser=True)
+    account = factories.AccountFactory()
+
+    def more(count: int) -> None:
+        for _ in range(count):
+            factories.RegistrationFactory(account=account)
+            factories.ContactFactory(account=account)
+            order = factories.OrderFactory(account=account,
+                                           placed_by=root if placed_by_staff else None)
+            factories.WebhookEventFactory(order=order)
+            add_note(target=account, text="Called.", actor=root)
+
+    client.force_login(root)
+    more(1)
+    _customer_page_queries(client, account)  # warms the content-type cache
+    with_1 = _customer_page_queries(client, account)
+    more(19)
+    with_20 = _customer_page_queries(client, account)
+    assert with_20 == with_1, f"{with_1} queries for 1 of each, {with_20} for 20"

@@ -83,7 +83,7 @@ def test_a_tld_edit_is_audited_with_old_and_new(admin_client, provider):
     tld = TldFactory(name="example", supports_dnssec=True)
     before = str(tld.provider_account)
     edit(admin_client, "registrar_tld", tld, provider_account=str(provider.pk),
-         supports_dnssec=None, privacy_fee_amount="499", privacy_fee_currency="USD")
+         supports_dnssec=None, privacy_fee_amount="4.99", privacy_fee_currency="USD")
 
     row = StaffAction.objects.get(action="config.tld.change")
     assert row.target_type == "registrar.tld" and row.target_id == str(tld.pk)

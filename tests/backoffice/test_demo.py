@@ -69,3 +69,29 @@ def test_demo_gives_the_worker_nothing_it_cannot_do_and_the_dashboard_its_deadli
     assert not leaving.filter(transfer_out_auto_ack_at__isnull=True).exists()
     assert Contact.objects.filter(verification_state="pending",
                                   verification_due_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_demo_prints_the_logins_with_the_address_dev_py_serves(capsys):
+    # dev.py run 0.0.0.0:8001 passes the URL it serves (tests/backoffice/test_dev_run.py).
+    call_command("demo", "--url", "http://localhost:8001/admin/")
+    out = capsys.readouterr().out
+    assert "Logins (http://localhost:8001/admin/):" in out
+    assert "127.0.0.1:8000" not in out
+    call_command("demo")
+    assert "Logins (http://127.0.0.1:8000/admin/):" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+@pytest.mark.parametrize("url", ["localhost:8001", "ftp://localhost/admin/", "http:///admin/",
+                                 "http://localhost:99999/admin/", "http://a b/admin/",
+                                 "http://localhost:8001/admin/?next=x", "http://u:p@h/admin/",
+                                 "http://localhost:8001/\x00", "http://localhost:0/admin/",
+                                 "http://localhost:8001/", "http://a<b>/admin/",
+                                 "http://localhost:8001/admin/?"])
+def test_demo_refuses_an_address_that_is_not_one_before_loading_anything(url):
+    with pytest.raises(CommandError, match="--url"):
+        call_command("demo", "--url", url)
+    assert not Registration.objects.exists()

@@ -210,6 +210,12 @@ EXPECTED: dict[str, dict[str, str]] = {
         r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/registration/<object_id>/auth-code/": r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/registration/<object_id>/hosts/": r(L, "403", "200", "403", "200", "200"),
+    # The support cockpit: the status every reader's page polls, the note page (Finance
+    # may add notes too), and attaching a customer (a change of the registration).
+    "admin/registrar/registration/<object_id>/status/": r(L, "403", "200", "200", "200", "200"),
+    "admin/registrar/registration/<object_id>/note/": r(L, "403", "200", "200", "200", "200"),
+    "admin/registrar/registration/<object_id>/customer/":
+        r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/registration/<object_id>/hosts/<host_name>/edit/":
         r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/registration/<object_id>/hosts/<host_name>/delete/":
@@ -275,6 +281,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin/billing/account/<object_id>/domain-order/<order_id>/":
         r(L, "403", TO_ORDER, "403", TO_ORDER, TO_ORDER),
     "admin/billing/account/<object_id>/billing-link/": r(L, "403", "200", "200", "200", "200"),
+    # A note on the customer: everyone who may add notes (GET shows the form, POST adds).
+    "admin/billing/account/<object_id>/note/": r(L, "403", "200", "200", "200", "200"),
     "admin/billing/account/": r(L, "403", "200", "200", "200", "200"),
     "admin/billing/account/add/": r(L, "403", "403", "403", "200", "200"),
     "admin/billing/account/<object_id>/history/": r(L, "403", "200", "200", "200", "200"),

@@ -39,7 +39,7 @@ from registrar.models import Host, Registration
 from registrar.services import OPERATIONS
 from registrar.values import dates
 from registrar.values.amounts import MAX_AMOUNT_MINOR, MAX_MINOR
-from tests.backoffice.test_url_matrix import EXPECTED, key_of, outcome, routes
+from tests.backoffice.test_url_matrix import EXPECTED, admin_model, key_of, outcome, routes
 from tests.factories import LedgerEntryFactory
 from tests.hostile.boundary import (
     CURRENCIES,
@@ -135,15 +135,6 @@ ALSO_ALLOWED: dict[tuple[str, str], set[str]] = {
 }
 
 
-def _admin_model(route: str):
-    match = re.match(r"admin/(\w+)/(\w+)/", route)
-    if match:
-        for model in admin.site._registry:
-            if (model._meta.app_label, model._meta.model_name) == match.groups():
-                return model
-    return None
-
-
 def app_visible(user, app_label: str) -> bool:
     """Whether the admin lists `app_label` for `user` (a model of it they may see)."""
     request = RequestFactory().get("/admin/")
@@ -165,7 +156,7 @@ def admin_urls(world: World) -> list[tuple[str, str, int]]:
         if not key.startswith("admin/"):
             continue
         names = [a or b for a, b in _PARAMETER.findall(route)]
-        model = _admin_model(route)
+        model = admin_model(route)
         if model is None:
             if key == "admin/":
                 found.append((key, "/admin/", len(world.objects)))

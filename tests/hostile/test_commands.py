@@ -128,6 +128,11 @@ KINDS: dict[str, Kind] = {
     "url": kind(TEXT, ["http://example.com", "https://10.0.0.5/", "https://[::1]/",
                        "https://user:pw@example.com", "ftp://example.com", "javascript:x",
                        "https://", "https://example.com:99999/"]),
+    # The address printed with the demo logins: nothing here may be one.
+    "demo_url": kind(TEXT, ["http://127.0.0.1:8000/admin/?x", "http://127.0.0.1:8000/",
+                            "ftp://127.0.0.1/admin/", "http://user:pw@h/admin/",
+                            "http://h:0/admin/", "http://h:99999/admin/", "javascript:x",
+                            "http://exa mple/admin/", ""]),
     "secret_env": kind(TEXT, ["SECRET_KEY", "DATABASE_URL", "sk_live_x", "PROVIDER_SECRET_",
                               "lower_case"]),
     "account_ref": kind(TEXT, limit=128),
@@ -215,6 +220,7 @@ RUNS: list[Run] = [
         {"since": "date", "until": "date", "status": "status", "output": "output"}),
     Run("command:sync_orders", ("sync_orders",), (("--dry-run", None),), (),
         {"account": "account_filter"}),
+    Run("command:demo", ("demo",), (), (), {"url": "demo_url"}),
 ]
 
 
@@ -252,7 +258,7 @@ def test_every_value_taking_argument_has_a_run_and_a_kind():
     for name in project_commands():
         for prefix, actions in value_arguments(name).items():
             if not actions:
-                continue  # poll_processes, demo, setup_roles, and the bare `registration`
+                continue  # poll_processes, setup_roles, and the bare `registration`
             walked += 1
             run = runs.get(prefix)
             for dest in actions:
