@@ -30,6 +30,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from backoffice import audit
+from backoffice.changelist import ScaledListMixin, SearchPlan
 from backoffice.forms import with_text_rule
 from backoffice.ids import parse_int, parse_pk
 from backoffice.models import StaffAction
@@ -299,14 +300,87 @@ class RecordAdmin(StrictInputMixin, admin.ModelAdmin):
         return False
 
 
+#: The families of audit actions, by the prefix every action of one starts with
+#: ("registration.lock", "config.tld.change"): the services name their actions in code
+#: (audit.record(action=...)), so the filter's choices are known without reading the
+#: trail. A family is matched by prefix on the action's index.
+AUDIT_ACTION_FAMILIES = (
+    ("registration", "Registrations"),
+    ("host", "Hosts (glue records)"),
+    ("contact", "Contacts"),
+    ("process", "Registrar processes"),
+    ("approval", "Approvals"),
+    ("order", "Orders"),
+    ("orders", "Order exports"),
+    ("billing", "Billing-portal links"),
+    ("provider_account", "Provider accounts"),
+    ("config", "Configuration changes"),
+    ("security", "Second factors"),
+    ("note", "Notes"),
+)
+
+#: The apps whose rows an audit row may be about (its target_type is "<app>.<model>").
+AUDIT_TARGET_APPS = ("registrar", "contacts", "billing", "backoffice", "auth")
+
+
+class ActionFamilyFilter(admin.SimpleListFilter):
+    """By family of action, from AUDIT_ACTION_FAMILIES: no query for the choices (Django's
+    own filter on a column lists its values with SELECT DISTINCT over the whole trail).
+    A single action is still a URL away: ?action=registration.lock."""
+
+    title = "action"
+    parameter_name = "family"
+
+    def lookups(self, request, model_admin):
+        return AUDIT_ACTION_FAMILIES
+
+    def queryset(self, request, queryset):
+        if self.value() in dict(AUDIT_ACTION_FAMILIES):
+            return queryset.filter(action__startswith=f"{self.value()}.")
+        return queryset
+
+
+class TargetTypeFilter(admin.SimpleListFilter):
+    """By the kind of row acted on, from the installed models of AUDIT_TARGET_APPS: no
+    query for the choices."""
+
+    title = "target type"
+    parameter_name = "target_type"
+
+    def lookups(self, request, model_admin):
+        from django.apps import apps
+
+        models_of = [model for label in AUDIT_TARGET_APPS if apps.is_installed(
+            f"django.contrib.{label}" if label == "auth" else label)
+            for model in apps.get_app_config(label).get_models()]
+        return sorted(((model._meta.label_lower, model._meta.verbose_name.capitalize())
+                       for model in models_of), key=lambda choice: choice[1])
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(target_type=self.value())
+        return queryset
+
+
 @admin.register(StaffAction)
-class StaffActionAdmin(RecordAdmin):
+class StaffActionAdmin(ScaledListMixin, RecordAdmin):
     list_display = ("created_at", "actor_label", "channel", "action", "target_repr",
                     "outcome", "upstream_code")
-    list_filter = ("outcome", "channel", "action", "target_type")
+    # The date as a range on the created_at index (today, past 7 days, this month, this
+    # year), not Django's date hierarchy: that one lists the years and months of the rows
+    # shown, a sort of every row (and a MIN/MAX of the whole search) on every page.
+    # Outcome and channel list their choices from code, the action and target type
+    # filters likewise (above).
+    list_filter = (("created_at", admin.DateFieldListFilter), "outcome", "channel",
+                   ActionFamilyFilter, TargetTypeFilter)
+    show_facets = admin.ShowFacets.NEVER
     search_fields = ("actor_label", "action", "target_repr", "target_id", "upstream_request_id",
                      "process_id")
-    date_hierarchy = "created_at"
+    search_plan = SearchPlan(ids=("target_id", "upstream_request_id", "process_id"),
+                             words=("target_repr", "actor_label", "action"))
+    search_help_text = ("An id (target, upstream request or process, exact) or words of "
+                        "what was acted on, who acted or the action.")
+    date_hierarchy = None
     list_select_related = ("actor",)
     show_full_result_count = False
 

@@ -2,7 +2,9 @@
 linked to the list that holds all of it.
 
 Sections are only for those who may act on them; each shows its count and its first
-few rows with their due time and a countdown.
+few rows with their due time and a countdown. Each section is one partial or range index
+scan, and its count stops at COUNT_CAP ("999+"): the dashboard costs the same with a
+thousand registrations as with millions.
 """
 
 from __future__ import annotations
@@ -11,13 +13,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from registrar.deadlines import EXPIRY_BUCKETS, countdown, expiring_within
 
 SHOWN = 5
+#: A section's count stops here; beyond it the figure reads "999+".
+COUNT_CAP = 999
+
+
+def capped_count(queryset: QuerySet) -> int:
+    """The rows of `queryset`, counted up to COUNT_CAP + 1 (a LIMITed subquery)."""
+    return queryset.order_by()[:COUNT_CAP + 1].count()
+
+
+def count_label(count: int) -> str:
+    return f"{COUNT_CAP}+" if count > COUNT_CAP else str(count)
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,15 @@ class Section:
     count: int
     items: list[Item] = field(default_factory=list)
 
+    @property
+    def count_label(self) -> str:
+        return count_label(self.count)
+
+    @property
+    def more(self) -> bool:
+        """More rows than the few shown."""
+        return self.count > len(self.items)
+
 
 def _changelist(name: str, **params: str) -> str:
     url = reverse(f"admin:{name}_changelist")
@@ -49,7 +71,7 @@ def _item(label: str, url: str, due: datetime | None, detail: str = "",
 
 
 def sections(user, now: datetime | None = None) -> list[Section]:
-    from billing.finance.attention import needing_attention
+    from billing.finance.attention import count_needing_attention, oldest_needing_attention
     from contacts.models import Contact, VerificationState
     from registrar.approvals import pending_for
     from registrar.models import Process, Registration
@@ -66,7 +88,7 @@ def sections(user, now: datetime | None = None) -> list[Section]:
         found.append(Section(
             "transfer_out", "Outbound transfers awaiting a decision",
             _changelist("registrar_registration", transfer_out_pending__exact="1"),
-            leaving.count(), [
+            capped_count(leaving), [
                 _item(row.unicode_name, registration_url(row), row.transfer_out_auto_ack_at,
                       "" if row.transfer_out_auto_ack_at else "auto-ACK time not read yet",
                       now) for row in leaving[:SHOWN]]))
@@ -77,7 +99,7 @@ def sections(user, now: datetime | None = None) -> list[Section]:
         found.append(Section(
             "verification", "Registrant verifications due",
             _changelist("contacts_contact", verification_state__exact="pending"),
-            waiting.count(), [
+            capped_count(waiting), [
                 _item(str(row), reverse("admin:contacts_contact_change", args=[row.pk]),
                       row.verification_due_at, row.email, now) for row in waiting[:SHOWN]]))
     if user.has_perm("registrar.view_registration"):
@@ -86,15 +108,16 @@ def sections(user, now: datetime | None = None) -> list[Section]:
             found.append(Section(
                 f"expiring_{days}", f"Expiring within {days} days",
                 _changelist("registrar_registration", expiring=str(days)),
-                expiring.count(), [
+                capped_count(expiring), [
                     _item(row.unicode_name, registration_url(row), row.expires_at,
                           "auto-renew on" if row.auto_renew else "auto-renew off", now)
                     for row in expiring[:SHOWN]]))
-        unknown = Registration.objects.exclude(unsettled_operation="").order_by(
-            "unsettled_since")
+        # unsettled_since is set with unsettled_operation: its partial index serves this.
+        unknown = Registration.objects.filter(unsettled_since__isnull=False).exclude(
+            unsettled_operation="").order_by("unsettled_since")
         found.append(Section(
             "unknown", "Operations whose outcome is not known yet",
-            _changelist("registrar_registration", unsettled="yes"), unknown.count(), [
+            _changelist("registrar_registration", unsettled="yes"), capped_count(unknown), [
                 _item(row.unicode_name, registration_url(row), row.unsettled_since,
                       row.unsettled_operation.replace("_", " "), now)
                 for row in unknown[:SHOWN]]))
@@ -103,7 +126,7 @@ def sections(user, now: datetime | None = None) -> list[Section]:
             "registration").order_by("created_at")
         found.append(Section(
             "stuck", "Stuck processes", _changelist("registrar_process", stuck__exact="1"),
-            stuck.count(), [
+            capped_count(stuck), [
                 _item(f"{row.registration}: {row.action or row.upstream_id}",
                       reverse("admin:registrar_process_change", args=[row.pk]),
                       row.created_at, row.get_status_display(), now)
@@ -112,18 +135,19 @@ def sections(user, now: datetime | None = None) -> list[Section]:
         pending = pending_for(user).order_by("expires_at")
         found.append(Section(
             "approvals", "Requests waiting for your approval",
-            reverse("admin:registrar_approval_changelist"), pending.count(), [
+            reverse("admin:registrar_approval_changelist"), capped_count(pending), [
                 _item(row.summary, reverse("admin:registrar_approval_change", args=[row.pk]),
                       row.expires_at, f"asked by {row.requested_by}", now)
                 for row in pending[:SHOWN]]))
     if user.has_perm("billing.view_finance"):
-        attention = needing_attention(now).order_by("placed_at")
+        # Section by section, each from its partial index (billing/finance/attention.py).
         found.append(Section(
             "orders", "Orders needing attention", reverse("finance:attention"),
-            attention.count(), [
+            count_needing_attention(COUNT_CAP, now), [
                 _item(f"Order #{row.pk}: {row.domain or row.get_kind_display()}",
                       reverse("finance:order", args=[row.pk]), row.placed_at,
-                      row.get_status_display(), now) for row in attention[:SHOWN]]))
+                      row.get_status_display(), now)
+                for row in oldest_needing_attention(SHOWN, now)]))
     return found
 
 

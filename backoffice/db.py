@@ -1,5 +1,7 @@
 """Database-level guards shared by migrations."""
 
+from collections.abc import Sequence
+
 from django.db import migrations
 
 
@@ -84,3 +86,26 @@ def append_only_guard(table: str) -> PostgreSQLOnly:
         # Back to the first guard: UPDATE and DELETE refused, TRUNCATE allowed.
         reverse_sql=[f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}"],
     )
+
+
+def trigram_indexes(table: str, *columns: str, upper: Sequence[str] = ()) -> PostgreSQLOnly:
+    """GIN trigram (pg_trgm) indexes on `table`'s `columns`, on PostgreSQL only.
+
+    They serve the changelists' substring and prefix searches (backoffice/changelist.py):
+    a column in `columns` is indexed as stored, for `LIKE` on lower-case names; one in
+    `upper` as `UPPER(column::text)`, the expression Django's `icontains` compares.
+    pg_trgm is a trusted extension, so the database owner may create it.
+    """
+    statements = ["CREATE EXTENSION IF NOT EXISTS pg_trgm"]
+    reverse = []
+    for column in columns:
+        name = f"{table}_{column}_trgm"[:63]
+        statements.append(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" '
+                          f'USING gin ("{column}" gin_trgm_ops)')
+        reverse.append(f'DROP INDEX IF EXISTS "{name}"')
+    for column in upper:
+        name = f"{table}_{column}_upper_trgm"[:63]
+        statements.append(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" '
+                          f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)')
+        reverse.append(f'DROP INDEX IF EXISTS "{name}"')
+    return PostgreSQLOnly(sql=statements, reverse_sql=reverse)

@@ -28,6 +28,7 @@ from billing.models import (
     OrderKind,
     OrderStatus,
 )
+from billing.order_sync import final_statuses
 from contacts.models import Contact
 from registrar.models import (
     AuthcodeBehavior,
@@ -42,6 +43,7 @@ from registrar.models import (
     RegistrationStatus,
     Tld,
 )
+from registrar.providers.registry import adapter_class
 
 SANDBOX_LABEL = "sandbox"
 GUID_NAMESPACE = uuid.UUID("6f1d3c2e-8a51-4b6e-9f0e-3b9a4c7d2e10")
@@ -85,9 +87,13 @@ WORDS = ["acme", "bright", "cafe", "dune", "elm", "fiore", "granite", "harbour",
          "juniper", "kestrel", "lumen", "meadow", "nimbus", "orchid", "pioneer", "quartz",
          "riverside", "summit", "tandem"]
 IDN_NAMES = ["bücher-harbour.de", "café-kranz.com", "straße-süd.de"]
-# Names the sandbox treats specially (README, "The sandbox upstream"): every operation
-# on the first answers 202 and completes in the background; on the second, it suspends.
-MAGIC_NAMES = ["quartz-async.com", "tandem-suspends.net"]
+# Names the sandbox treats specially (README, "The sandbox upstream"), one for each of
+# its branches: every operation on the first answers 202 and completes in the
+# background; on the second it suspends; the third is always busy (409); on the fourth
+# the registrar's call fails (502, nothing changed); the fifth makes changes wait.
+# Reading them is plain, so the nightly sync and the worker have nothing to warn about.
+MAGIC_NAMES = ["quartz-async.com", "tandem-suspends.net", "meadow-busy.com",
+               "granite-fails.com", "nimbus-slow.net"]
 
 
 @dataclass
@@ -117,9 +123,15 @@ def _demo_orders(rng: random.Random, sandbox: ProviderAccount, accounts: list[Ac
     # The bulk: a year of registered orders and renewals, a few refunded.
     plan += [(OrderStatus.REFUNDED if n % 17 == 0 else OrderStatus.REGISTERED, 2 + n * 3)
              for n in range(120)]
+    ended = final_statuses(adapter_class(sandbox.kind))
     for number, (status, days_ago) in enumerate(plan, 1):
         account = accounts[number % len(accounts)]
         kind = kinds[number % len(kinds)]
+        if status.startswith("transfer"):
+            kind = OrderKind.TRANSFER_IN
+        elif status not in ended and kind == OrderKind.PRIVACY:
+            # An order still being followed is one the sandbox (document 001) can hold.
+            kind = OrderKind.REGISTRATION
         currency = currencies[number % len(currencies)]
         subtotal = rng.choice(DEMO_PRICES[currency])
         fees = 0 if kind == OrderKind.PRIVACY or currency == "JPY" else 100

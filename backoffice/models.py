@@ -131,7 +131,19 @@ class StaffAction(AppendOnlyModel):
     class Meta:
         base_manager_name = "objects"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["target_type", "target_id", "-created_at"])]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "-created_at"]),
+            # The dashboard's "my actions" and the trail filtered by who acted.
+            models.Index(fields=["actor", "-created_at", "-id"], name="staffaction_actor_recent"),
+            # The trail's list, newest first, and its date filter.
+            models.Index(fields=["-created_at", "-id"], name="staffaction_recent"),
+            # Searched exactly by id (backoffice/changelist.py SearchPlan.ids).
+            models.Index(fields=["target_id"], name="staffaction_target_id"),
+            models.Index(fields=["upstream_request_id"], name="staffaction_request_id",
+                         condition=~models.Q(upstream_request_id="")),
+            models.Index(fields=["process_id"], name="staffaction_process_id",
+                         condition=~models.Q(process_id="")),
+        ]
         verbose_name = "staff action"
 
     def __str__(self) -> str:

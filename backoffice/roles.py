@@ -51,6 +51,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Their own high-risk requests and their state; approving is another person's.
         "registrar.view_approval",
         *_REGISTRATION_OPERATIONS,
+        # The customer's renewal reminders: see them, and stop or restart them.
+        "registrar.view_renewalnotice",
+        "registrar.suppress_notices",
         "contacts.view_contact",
         "contacts.add_contact",
         "contacts.change_contact",
@@ -69,6 +72,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registrar.view_tld",
         "registrar.view_registration",
         "registrar.view_provideraccount",
+        "registrar.view_renewalnotice",
         "contacts.view_contact",
         "billing.view_account",
         "billing.view_order",

@@ -63,9 +63,13 @@ def search(raw: object, user) -> dict[str, list[Hit]]:
     ascii_name, number = _domain_form(query), _number(query)
     groups: dict[str, list[Hit]] = {}
     if user.has_perm("registrar.view_registration"):
-        match = Q(upstream_id=query) | Q(name_unicode__istartswith=query)
+        # Names are stored lower-case: a case-sensitive prefix on the lower-cased term is
+        # what the trigram indexes serve (an istartswith compares UPPER() and scans).
+        match = Q(upstream_id=query)
         if ascii_name:
-            match |= Q(name=ascii_name) | Q(name__startswith=ascii_name)
+            match |= Q(name__startswith=ascii_name)
+        if not query.isascii():
+            match |= Q(name_unicode__startswith=query.lower())
         rows = (Registration.objects.filter(match).order_by("name")
                 .only("pk", "name", "name_unicode", "status")[:PER_KIND])
         groups["Registrations"] = [Hit(

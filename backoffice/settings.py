@@ -136,6 +136,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql") and not env.bool(
+        "DATABASE_JIT", default=False):
+    # No JIT compilation for the back-office's queries: each is an index scan of a few
+    # rows, and compiling one costs more than running it (the needs-attention report
+    # spent half its time compiling). DATABASE_JIT=true gives it back.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -297,6 +304,10 @@ CELERY_BEAT_SCHEDULE = {
                                 "schedule": crontab(minute="*/10")},
     # Domain-order quotes nobody confirmed in time end cancelled.
     "expire-quotes": {"task": "billing.expire_quotes", "schedule": crontab(minute=47)},
+    # Customer renewal notices (NOTICE_SCHEDULE): hourly, so a notice goes out within the
+    # hour it is due; each is sent once however often this runs.
+    "send-renewal-notices": {"task": "registrar.send_renewal_notices",
+                             "schedule": crontab(minute=27)},
     # Domain API orders have no webhook: read the open ones again every few minutes.
     "follow-domain-orders": {"task": "billing.follow_domain_orders",
                              "schedule": env.float("DOMAIN_ORDER_FOLLOW_SECONDS",
@@ -333,6 +344,9 @@ EMAIL_ORDER_POLL_INTERVAL = env.float("EMAIL_ORDER_POLL_INTERVAL", default=10.0)
 EMAIL_ORDER_FOLLOW_BASE_DELAY = env.float("EMAIL_ORDER_FOLLOW_BASE_DELAY", default=60.0)
 EMAIL_ORDER_FOLLOW_MAX_DELAY = env.float("EMAIL_ORDER_FOLLOW_MAX_DELAY", default=3600.0)
 EMAIL_ORDER_FOLLOW_LIMIT = env.int("EMAIL_ORDER_FOLLOW_LIMIT", default=60)
+# The domain search asks every upstream at once and waits this long for each: one that
+# has not answered by then is shown as not answering, and the page comes back.
+DOMAIN_SEARCH_TIMEOUT_SECONDS = env.float("DOMAIN_SEARCH_TIMEOUT_SECONDS", default=8.0)
 PROCESS_POLL_MAX_DELAY = env.float("PROCESS_POLL_MAX_DELAY", default=300.0)
 PROCESS_POLL_LIMIT = env.int("PROCESS_POLL_LIMIT", default=40)
 # A process whose next poll is this late has lost its chain (a worker died holding it):
@@ -346,6 +360,11 @@ SYNC_MAX_CHANGE_SHARE = env.float("SYNC_MAX_CHANGE_SHARE", default=0.25)
 # holds rows one short batch at a time) before saying "busy".
 ROW_LOCK_WAIT_SECONDS = env.float("ROW_LOCK_WAIT_SECONDS", default=5.0)
 SYNC_CONCURRENCY = env.int("SYNC_CONCURRENCY", default=32)
+# Parts one account's nightly sync is split into, each a Celery task reading every
+# SYNC_SPLIT_PARTS-th page of the listing, so several workers share it (1: one task).
+SYNC_SPLIT_PARTS = env.int("SYNC_SPLIT_PARTS", default=1)
+# Registrations a page of the upstream listing asks for.
+SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=500)
 
 # The finance area's needs-attention report lists a charged order as undelivered once
 # it has waited this long for its registration or transfer.
@@ -360,6 +379,56 @@ ORDER_QUOTE_TTL_MINUTES = env.int("ORDER_QUOTE_TTL_MINUTES", default=15)
 # Where a customer lands after the billing portal (sent as Entri's returnUrl).
 BILLING_PORTAL_RETURN_URL = env.str("BILLING_PORTAL_RETURN_URL",
                                     default="https://www.example.com/account/billing")
+
+# --- E-mail and customer renewal notices -----------------------------------
+# EMAIL_URL (smtp://user:pass@host:25, smtp+tls://...:587, smtp+ssl://...:465,
+# consolemail://) configures everything at once; otherwise EMAIL_HOST and friends. The
+# demo (DEBUG) prints e-mail on the console; production sends by SMTP.
+if env("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env("EMAIL_BACKEND", default=(
+        "django.core.mail.backends.console.EmailBackend" if DEBUG
+        else "django.core.mail.backends.smtp.EmailBackend"))
+    EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+# A mail server that hangs must not hold the notice run (and its claims) forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Example Registrar <renewals@example.com>")
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+
+
+def _notice_schedule(raw: dict) -> dict[str, int]:
+    try:
+        return {str(name): int(days) for name, days in raw.items()}
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(
+            "NOTICE_SCHEDULE: give name=days pairs, days a whole number relative to expiry "
+            "(negative before it), e.g. month_before=-30,week_before=-7,after_expiry=3."
+        ) from None
+
+
+# The renewal reminders the ICANN Expired Registration Recovery Policy asks of a
+# registrar: about one month and about one week before expiry, and one within five days
+# after it. Days relative to expiry; the names are what the notice rows record.
+NOTICE_SCHEDULE = _notice_schedule(env.dict("NOTICE_SCHEDULE", default={
+    "month_before": -30, "week_before": -7, "after_expiry": 3}))
+# A notice is still sent late (the job was down) until the next point is due; the last
+# point until this many days after expiry (the policy's five).
+NOTICE_LAST_SEND_BY_DAYS = env.int("NOTICE_LAST_SEND_BY_DAYS", default=5)
+# A notice the mail server refused is tried again by later runs, this many times in all.
+NOTICE_MAX_ATTEMPTS = env.int("NOTICE_MAX_ATTEMPTS", default=3)
+# What the notices tell the customer: where to renew ({domain} is replaced by the
+# domain's ASCII name), who is writing and how to reach support.
+NOTICE_RENEW_URL = env("NOTICE_RENEW_URL",
+                       default="https://www.example.com/account/domains/{domain}/renew")
+NOTICE_REGISTRAR_NAME = env("NOTICE_REGISTRAR_NAME", default="Example Registrar")
+NOTICE_SUPPORT_EMAIL = env("NOTICE_SUPPORT_EMAIL", default="support@example.com")
+NOTICE_SUPPORT_PHONE = env("NOTICE_SUPPORT_PHONE", default="")
 
 # --- Providers ------------------------------------------------------------
 # The built-in sandbox upstream is for development and tests only.

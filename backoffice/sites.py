@@ -8,12 +8,11 @@ register them on a second, discarded instance.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from backoffice import cockpit, search
+from backoffice import cockpit, domain_search_page, search
 from backoffice.security import gate
 from backoffice.security import views as security_views
 
@@ -48,6 +47,8 @@ class BackofficeAdminSite(admin.AdminSite):
             path("security/staff/<int:user_id>/reset/", page(security_views.reset),
                  name="security_reset"),
             path("search/", self.admin_view(self.search_view), name="search"),
+            path("domain-search/", page(domain_search_page.domain_search_view),
+                 name="domain_search"),
             *super().get_urls(),
         ]
 
@@ -80,18 +81,24 @@ def _dashboard(request, deadlines: list[cockpit.Section]) -> list[dict]:
     the deadline sections' counts, and what has no deadline but wants a look."""
     from registrar.models import Registration
 
-    cards = [{"label": section.label, "value": section.count, "url": section.url}
+    cards = [{"label": section.label, "value": _figure(section.count), "url": section.url}
              for section in deadlines]
     if request.user.has_perm("registrar.view_registration"):
-        figures = Registration.objects.aggregate(
-            in_flight=Count("pk", filter=Q(pending_async=True)),
-            missing=Count("pk", filter=Q(missing_upstream_at__isnull=False)),
-        )
+        # Each count on its partial index (registration_in_flight,
+        # registration_missing_upstream), capped: never an aggregate over every row.
+        in_flight = cockpit.capped_count(Registration.objects.filter(pending_async=True))
+        missing = cockpit.capped_count(
+            Registration.objects.filter(missing_upstream_at__isnull=False))
         url = reverse("admin:registrar_registration_changelist")
         cards += [
-            {"label": "Processes in flight", "value": figures["in_flight"],
+            {"label": "Processes in flight", "value": _figure(in_flight),
              "url": f"{url}?pending_async__exact=1"},
-            {"label": "No longer returned by the registrar", "value": figures["missing"],
+            {"label": "No longer returned by the registrar", "value": _figure(missing),
              "url": f"{url}?missing=yes"},
         ]
     return cards
+
+
+def _figure(count: int) -> int | str:
+    """The count itself, or "999+" past the cap."""
+    return count if count <= cockpit.COUNT_CAP else cockpit.count_label(count)

@@ -12,6 +12,7 @@ from django.urls import path, reverse
 
 from backoffice import notes, timeline
 from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline, StrictInputMixin
+from backoffice.changelist import ScaledListMixin, SearchPlan
 from backoffice.forms import TextRuleForm
 from backoffice.ids import parse_pk
 from backoffice.models import StaffAction
@@ -66,10 +67,72 @@ def registration_badges(registration: Registration) -> list[str]:
     return [label for on, label in flags if on]
 
 
+class CurrencyFilter(admin.SimpleListFilter):
+    """The currencies orders are in, from the orders' (currency, placed_at) index one
+    probe per currency (billing.finance.filters.order_currencies): Django's own filter
+    would read every row with SELECT DISTINCT on every page."""
+
+    title = "currency"
+    parameter_name = "currency"
+
+    def lookups(self, request, model_admin):
+        from billing.finance.filters import order_currencies
+
+        return [(code, code) for code in order_currencies()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(currency=self.value())
+        return queryset
+
+
+class _FixedChoicesFilter(admin.SimpleListFilter):
+    """A column's filter whose choices are known in code: no query lists them."""
+
+    known: tuple[tuple[str, str], ...] = ()
+
+    def lookups(self, request, model_admin):
+        return self.known
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.parameter_name: self.value()})
+        return queryset
+
+
+#: The event types the upstreams push and the adapters read (Domainee's
+#: WEBHOOK_EVENTS, Entri's ORDER_STATUS_CHANGED); an event of another type is kept too,
+#: and found with ?event_type=<type>.
+WEBHOOK_EVENT_TYPES = (
+    ("domain_purchase.completed", "domain_purchase.completed"),
+    ("domain_purchase.failed", "domain_purchase.failed"),
+    ("order.status_changed", "order.status_changed"),
+)
+
+
+class EventTypeFilter(_FixedChoicesFilter):
+    title = "event type"
+    parameter_name = "event_type"
+    known = WEBHOOK_EVENT_TYPES
+
+
+class EventOutcomeFilter(_FixedChoicesFilter):
+    """billing.services.apply_webhook's outcomes."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+    known = (("applied", "Applied"), ("ignored", "Ignored (nothing to apply)"),
+               ("out_of_order", "Out of order (stale: not applied)"))
+
+
 @admin.register(Account)
-class AccountAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin):
+class AccountAdmin(StrictInputMixin, ScaledListMixin, ConfigAuditMixin, admin.ModelAdmin):
     list_display = ("name", "email", "customer_reference", "entri_user_id", "created_at")
     search_fields = ("name", "email", "customer_reference")
+    search_plan = SearchPlan(emails=("email",), ids=("customer_reference",),
+                             words=("name",))
+    search_help_text = "An e-mail address (whole), a customer reference (exact) or words " \
+                       "of the name."
     readonly_fields = ("created_at", "updated_at")
     show_full_result_count = False
     change_form_template = "admin/billing/account/change_form.html"
@@ -257,7 +320,8 @@ class AccountAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin):
         account = self._account(request, object_id)
         # A GET may prefill the form (the registration cockpit's Renew button); it
         # never places anything.
-        initial = {key: request.GET[key] for key in ("action", "domain", "provider_account")
+        initial = {key: request.GET[key] for key in ("action", "domain", "provider_account",
+                                                        "years")
                    if request.method == "GET" and request.GET.get(key)}
         form = DomainOrderForm(request.POST if request.method == "POST" else None,
                                account=account, initial=initial)
@@ -429,13 +493,24 @@ class LedgerEntryInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(MirrorAdmin):
+class OrderAdmin(ScaledListMixin, MirrorAdmin):
     list_display = ("id", "kind", "status", "domain", "account", "provider_account", "total",
                     "placed_at")
-    list_select_related = ("account", "provider_account")
-    list_filter = ("status", "kind", "provider_account", "currency", "premium", "purchase_type")
+    # The page's accounts are read by id (prefetched), not joined: for a search the
+    # planner cannot tell how few orders match, and would hash every account to join them.
+    list_select_related = ("provider_account",)
+    # The placing date as a range on the placed_at index, not Django's date hierarchy
+    # (which sorts the years of every row shown); every other filter lists its choices
+    # from code or a small table, never SELECT DISTINCT over the orders.
+    list_filter = (("placed_at", admin.DateFieldListFilter), "status", "kind",
+                   "provider_account", CurrencyFilter, "premium", "purchase_type")
+    show_facets = admin.ShowFacets.NEVER
     search_fields = ("domain", "upstream_id", "customer_reference", "account__email")
-    date_hierarchy = "placed_at"
+    search_plan = SearchPlan(names=("domain",), emails=("account__email",),
+                             ids=("upstream_id", "customer_reference"))
+    search_help_text = ("A domain or part of one, the account's e-mail (whole), an upstream "
+                        "id or customer reference (exact), or an order number.")
+    date_hierarchy = None
     inlines = [OrderItemInline, LedgerEntryInline]
     change_form_template = "admin/billing/order/change_form.html"
     # Money in major units with the currency ("12.99 USD"), never the raw minor units.
@@ -445,9 +520,15 @@ class OrderAdmin(MirrorAdmin):
     total_shown = _money("total_minor", "total", lambda o: o.currency)
     refunded_shown = _money("refunded_minor", "refunded", lambda o: o.currency)
     quoted_total_shown = _money("quoted_total_minor", "quoted total", lambda o: o.currency)
+    paid_shown = _money("paid_minor", "paid (ledger)", lambda o: o.currency)
+    refunded_back_shown = _money("refunded_back_minor", "refunded (ledger)",
+                                 lambda o: o.currency)
 
     def get_readonly_fields(self, request, obj=None):
         return _shown_instead(super().get_readonly_fields(request, obj), Order)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("account")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         order = self.get_object(request, unquote(object_id))
@@ -469,7 +550,7 @@ class OrderAdmin(MirrorAdmin):
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(MirrorAdmin):
+class OrderItemAdmin(ScaledListMixin, MirrorAdmin):
     list_display = ("description", "order", "domain", "quantity", "total_shown")
     list_select_related = ("order",)
     exclude = tuple(sorted(_money_fields(OrderItem)))
@@ -479,14 +560,20 @@ class OrderItemAdmin(MirrorAdmin):
     def get_readonly_fields(self, request, obj=None):
         return _shown_instead(super().get_readonly_fields(request, obj), OrderItem)
     search_fields = ("description", "domain")
+    search_plan = SearchPlan(names=("domain",), words=("description",))
+    search_help_text = "A domain or part of one, or words of the description."
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(MirrorAdmin):
+class LedgerEntryAdmin(ScaledListMixin, MirrorAdmin):
     list_display = ("occurred_at", "kind", "state", "amount", "order", "external_reference")
     list_select_related = ("order",)
-    list_filter = ("kind", "state", "currency")
+    # An entry is in its order's currency: the orders' currencies are the ledger's.
+    list_filter = ("kind", "state", CurrencyFilter)
+    show_facets = admin.ShowFacets.NEVER
     search_fields = ("external_reference", "order__domain")
+    search_plan = SearchPlan(names=("order__domain",), ids=("external_reference",))
+    search_help_text = "A reference (exact), or the order's domain or part of it."
 
     # Append-only for everyone, superusers included: the change page is for reading, and
     # a POST to it (or to the delete page) is refused with 403 before any save is tried.
@@ -506,9 +593,12 @@ class LedgerEntryAdmin(MirrorAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(MirrorAdmin):
+class WebhookEventAdmin(ScaledListMixin, MirrorAdmin):
     list_display = ("received_at", "provider_account", "event_type", "event_id", "outcome",
                     "order")
     list_select_related = ("provider_account", "order")
-    list_filter = ("provider_account", "event_type", "outcome")
+    list_filter = ("provider_account", EventTypeFilter, EventOutcomeFilter)
+    show_facets = admin.ShowFacets.NEVER
     search_fields = ("event_id", "event_type")
+    search_plan = SearchPlan(ids=("event_id", "event_type"))
+    search_help_text = "An event id or type (exact)."

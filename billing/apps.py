@@ -20,6 +20,12 @@ class BillingConfig(AppConfig):
 
         customers.register(find_customers)
 
+        # The sandbox, seeded from the mirror, also knows the orders being followed.
+        from billing.sandbox_seed import open_sandbox_orders
+        from registrar.sandbox import seed
+
+        seed.register_mirror_source(open_sandbox_orders)
+
         # Orders and their webhook events on the timelines of registrations and customers.
         from backoffice import timeline
         from billing import history

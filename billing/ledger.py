@@ -13,7 +13,10 @@ entry with the real amount settles the estimate. The ledger stays append-only.
 
 from __future__ import annotations
 
-from django.db.models import Q
+from collections.abc import Iterable
+
+from django.db.models import BigIntegerField, Count, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from billing.models import LedgerEntry, Order
 
@@ -68,3 +71,68 @@ def record_charge(order: Order, *, note: str = "", estimated: bool = False) -> b
 def record_refund(order: Order, *, note: str = "", estimated: bool = False) -> bool:
     return record_once(order, LedgerEntry.Kind.REFUND, order.refunded_minor, REFUND,
                        note=note or order.status_reason, estimated=estimated)
+
+
+#: The most a money column holds (registrar.values.amounts.MAX_MINOR): a sum beyond it
+#: is kept at it rather than overflowing the column.
+_MOST = 2**63 - 1
+
+
+def ledger_figures(order_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """What the ledger holds for each order: succeeded payments (`paid_minor`),
+    succeeded refunds (`refunded_back_minor`) and the refunds pending that no entry
+    settles (`refunds_pending`)."""
+    ids = set(order_ids)
+    figures = {pk: {"paid_minor": 0, "refunded_back_minor": 0, "refunds_pending": 0}
+               for pk in ids}
+    if not ids:
+        return figures
+    entries = LedgerEntry.objects.filter(order_id__in=ids).order_by()
+    settled = set(LedgerEntry.objects.filter(settles__order_id__in=ids).order_by()
+                  .values_list("settles_id", flat=True))
+    for pk, order_id, kind, state, amount in entries.values_list(
+            "pk", "order_id", "kind", "state", "amount_minor"):
+        row = figures[order_id]
+        if state == LedgerEntry.State.SUCCEEDED and kind == LedgerEntry.Kind.PAYMENT:
+            row["paid_minor"] = min(row["paid_minor"] + amount, _MOST)
+        elif state == LedgerEntry.State.SUCCEEDED and kind == LedgerEntry.Kind.REFUND:
+            row["refunded_back_minor"] = min(row["refunded_back_minor"] + amount, _MOST)
+        elif (state == LedgerEntry.State.PENDING and kind == LedgerEntry.Kind.REFUND
+              and pk not in settled):
+            row["refunds_pending"] += 1
+    return figures
+
+
+def refresh_ledger_figures(order_ids: Iterable[int]) -> None:
+    """Recompute the ledger figures kept on each order from its entries. Called in the
+    transaction that adds entries (LedgerEntry.save, bulk_create): the orders' rows are
+    locked first, so two entries added at once for one order are summed one after the
+    other, the second seeing the first."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return
+    list(Order.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+         .values_list("pk", flat=True))
+    for pk, figures in ledger_figures(ids).items():
+        Order.objects.filter(pk=pk).exclude(**figures).update(**figures)
+
+
+def fill_ledger_figures() -> int:
+    """Recompute every order's ledger figures in one UPDATE, for entries written around
+    the model (a bulk load in SQL, a restore): each figure a sum over the order's own
+    entries. How many orders were updated."""
+
+    def summed(kind: str, state: str, aggregate, **extra) -> Coalesce:
+        rows = (LedgerEntry.objects.filter(order=OuterRef("pk"), kind=kind, state=state,
+                                           **extra)
+                .order_by().values("order").annotate(total=aggregate).values("total"))
+        return Coalesce(Subquery(rows, output_field=BigIntegerField()), Value(0),
+                        output_field=BigIntegerField())
+
+    return Order.objects.filter(pk__in=LedgerEntry.objects.values("order_id")).update(
+        paid_minor=summed(LedgerEntry.Kind.PAYMENT, LedgerEntry.State.SUCCEEDED,
+                          Sum("amount_minor")),
+        refunded_back_minor=summed(LedgerEntry.Kind.REFUND, LedgerEntry.State.SUCCEEDED,
+                                   Sum("amount_minor")),
+        refunds_pending=summed(LedgerEntry.Kind.REFUND, LedgerEntry.State.PENDING,
+                               Count("pk"), settled_by__isnull=True))

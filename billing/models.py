@@ -6,8 +6,9 @@ Money is integer minor units plus an ISO 4217 currency, never floats.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from backoffice.models import AppendOnlyModel, AppendOnlyQuerySet
@@ -31,6 +32,9 @@ class Account(models.Model):
     class Meta:
         ordering = ["name"]
         permissions = [("generate_billing_link", "Can generate a billing-portal link")]
+        # The changelists' search by e-mail (case-insensitive, whole): Django's iexact
+        # compares UPPER(email).
+        indexes = [models.Index(Upper("email"), name="account_email_upper")]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
@@ -96,6 +100,35 @@ AWAITING_DELIVERY_STATUSES = frozenset({
 DELIVERY_FAILED_STATUSES = frozenset({OrderStatus.FAILED, OrderStatus.TRANSFER_FAILED})
 
 
+def _sorted(statuses) -> list[str]:
+    # A fixed order, so that the SQL of an index's condition and of the query it serves
+    # are written alike whatever the process's hash seed.
+    return sorted(str(status) for status in statuses)
+
+
+#: Each needs-attention rule that reads only the order's own row (with the ledger
+#: figures kept on it), as a condition; billing/finance/attention.py filters by the same
+#: Q objects, so the planner matches each to its partial index.
+ATTENTION_CONDITIONS = {
+    "undelivered": Q(status__in=_sorted(AWAITING_DELIVERY_STATUSES)),
+    "failed_unrefunded": Q(status__in=_sorted(DELIVERY_FAILED_STATUSES), paid_minor__gt=0,
+                           refunded_back_minor__lt=F("paid_minor")),
+    "refund_pending": Q(refunds_pending__gt=0),
+    "price_mismatch": (Q(status__in=_sorted(CHARGED_STATUSES), quoted_total_minor__isnull=False)
+                       & ~Q(quoted_total_minor=F("total_minor"))),
+    "refunded_nothing": Q(status=OrderStatus.REFUNDED.value, refunded_minor=0),
+    "unsettled": Q(unsettled_since__isnull=False),
+}
+
+ATTENTION_INDEXES = [
+    models.Index(fields=["placed_at", "id"], condition=ATTENTION_CONDITIONS[key],
+                 name=f"order_attention_{name}")
+    for key, name in (("undelivered", "undelivered"), ("failed_unrefunded", "failed"),
+                      ("refund_pending", "refund"), ("price_mismatch", "price"),
+                      ("refunded_nothing", "refunded"), ("unsettled", "unsettled"))
+]
+
+
 class PurchaseType(models.TextChoices):
     """name.com's purchaseType vocabulary."""
 
@@ -152,6 +185,19 @@ class Order(models.Model):
     # Placed, and no usable answer came back: whether the upstream took (and charged) it
     # is not known yet. Settled by reading the upstream again (billing.settle_order).
     unsettled_since = models.DateTimeField(null=True, blank=True)
+    # What the ledger holds for this order, kept by LedgerEntry's writes (billing.ledger.
+    # refresh_ledger_figures) in the transaction that adds an entry: the needs-attention
+    # rules read them from the order's row, under a partial index, instead of summing
+    # every order's entries.
+    paid_minor = models.PositiveBigIntegerField(
+        "paid (ledger)", default=0, editable=False,
+        help_text="Succeeded payments recorded in the ledger.")
+    refunded_back_minor = models.PositiveBigIntegerField(
+        "refunded (ledger)", default=0, editable=False,
+        help_text="Succeeded refunds recorded in the ledger.")
+    refunds_pending = models.PositiveIntegerField(
+        "refunds pending (ledger)", default=0, editable=False,
+        help_text="Refund entries pending that no later entry settles.")
     placed_at = models.DateTimeField(default=timezone.now, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -162,8 +208,16 @@ class Order(models.Model):
             models.Index(fields=["status"]),
             models.Index(fields=["kind"]),
             models.Index(fields=["currency", "placed_at"]),
+            # The lists' order, newest first: deep pages read their keys from it alone.
+            models.Index(fields=["-placed_at", "-id"], name="order_recent"),
+            # Searched exactly by the upstream's id (backoffice/changelist.py SearchPlan).
+            models.Index(fields=["upstream_id"], name="order_upstream_id"),
             models.Index(fields=["unsettled_since"],
                          condition=Q(unsettled_since__isnull=False), name="order_unsettled"),
+            # The needs-attention sections (billing/finance/attention.py), each in the
+            # order it lists them: every section, its count and the dashboard's figure
+            # read one small partial index.
+            *ATTENTION_INDEXES,
         ]
         constraints = [
             models.UniqueConstraint(
@@ -226,7 +280,25 @@ class OrderItem(models.Model):
 
 
 class LedgerEntryQuerySet(AppendOnlyQuerySet):
-    pass
+    def bulk_create(self, objs, *args, **kwargs):
+        from billing.ledger import refresh_ledger_figures
+
+        objs = list(objs)
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            refresh_ledger_figures(_orders_touched(objs))
+        return created
+
+
+def _orders_touched(entries) -> set[int]:
+    """The orders whose ledger figures `entries` change: their own, and the order of
+    each entry they settle."""
+    touched = {entry.order_id for entry in entries}
+    settled = [entry.settles_id for entry in entries if entry.settles_id is not None]
+    if settled:
+        touched |= set(LedgerEntry.objects.filter(pk__in=settled).values_list(
+            "order_id", flat=True))
+    return touched
 
 
 class LedgerEntry(AppendOnlyModel):
@@ -265,6 +337,8 @@ class LedgerEntry(AppendOnlyModel):
         base_manager_name = "objects"
         ordering = ["occurred_at", "id"]
         verbose_name_plural = "ledger entries"
+        # The ledger's changelist searches a reference exactly.
+        indexes = [models.Index(fields=["external_reference"], name="ledger_reference")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="ledger_currency_iso"
@@ -274,6 +348,16 @@ class LedgerEntry(AppendOnlyModel):
     def __str__(self) -> str:
         return (f"{self.get_kind_display()} {format_minor(self.amount_minor, self.currency)}"
                 f" ({self.state})")
+
+    def save(self, *args, **kwargs):
+        from billing.ledger import refresh_ledger_figures
+
+        # The entry and the order's ledger figures it changes, in one transaction.
+        with transaction.atomic(using=kwargs.get("using") or router.db_for_write(LedgerEntry)):
+            super().save(*args, **kwargs)
+            refresh_ledger_figures(_orders_touched([self]))
+
+    save.alters_data = True
 
 class WebhookEvent(models.Model):
     """An event an upstream pushed to us. Kept whatever its type, once per event id, so
@@ -297,6 +381,9 @@ class WebhookEvent(models.Model):
             models.UniqueConstraint(fields=["provider_account", "event_id"],
                                     name="webhook_event_once"),
         ]
+        # The events' changelist searches an event id exactly, whichever provider.
+        indexes = [models.Index(fields=["event_id"], name="webhook_event_id")]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
+

@@ -1,21 +1,59 @@
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import connections, models
+from django.db.models import F, Func, Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from backoffice.admin import MirrorAdmin
+from backoffice.changelist import _NAMEISH, ScaledListMixin, SearchPlan, _AnyOf, _name_forms
 from backoffice.ids import parse_pk
 from contacts import services
 from contacts.forms import ContactForm
 from contacts.models import Contact
 from registrar.admin_operations import show_outcome
+from registrar.models import Registration
 from registrar.operations import OperationRefused
+
+#: The registration columns through which a contact backs a domain.
+ROLE_COLUMNS = ("owner_contact_id", "admin_contact_id", "tech_contact_id",
+                "billing_contact_id")
+
+
+def backing(term: str) -> Q:
+    """The contacts behind the registrations whose name the term is (or is part of),
+    in any of the four roles, by the same rules as the registration list's search.
+
+    One subquery reads the matching registrations once and yields their four contact
+    columns (on PostgreSQL `unnest(ARRAY[...])`, against which the contact's key is an
+    index condition); a contact behind many of them is still one row, with no DISTINCT.
+    """
+    tokens = term.split()
+    if len(tokens) != 1 or "@" in tokens[0] or not _NAMEISH.match(tokens[0]):
+        return Q(pk__in=[])
+    ascii_form, unicode_form = _name_forms(tokens[0])
+    forms = [("name", ascii_form)]
+    if unicode_form != ascii_form:
+        forms.append(("name_unicode", unicode_form))
+    named = Q(pk__in=[])
+    for column, form in forms:
+        named |= Q(**{f"{column}__{'startswith' if '.' in form else 'contains'}": form})
+    registrations = Registration.objects.filter(named).order_by()
+    if connections[registrations.db].vendor != "postgresql":
+        found = Q(pk__in=[])
+        for column in ROLE_COLUMNS:
+            found |= Q(pk__in=registrations.values(column))
+        return found
+    contacts = registrations.annotate(contact=Func(
+        *(F(column) for column in ROLE_COLUMNS), template="unnest(ARRAY[%(expressions)s])",
+        output_field=models.BigIntegerField())).values("contact")
+    return Q(_AnyOf(F("pk"), contacts))
 
 
 @admin.register(Contact)
-class ContactAdmin(MirrorAdmin):
+class ContactAdmin(ScaledListMixin, MirrorAdmin):
     list_display = ("handle", "full_name", "organization", "country", "email", "tld", "account",
                     "split_from")
     list_select_related = ("tld", "account", "split_from")
@@ -24,8 +62,23 @@ class ContactAdmin(MirrorAdmin):
     search_fields = ("handle", "organization", "first_name", "last_name", "email",
                      "owner_of__name", "owner_of__name_unicode", "admin_of__name",
                      "tech_of__name", "billing_of__name")
-    search_help_text = "Handle, organisation, name, e-mail or a registration it backs."
+    # The contact's own columns; a registration it backs is matched by
+    # `get_search_results` below.
+    search_plan = SearchPlan(
+        emails=("email",),
+        numbers=("pk", "upstream_id"),
+        words=("handle", "organization", "first_name", "last_name"),
+    )
+    search_help_text = ("Words of the handle, name or organisation; the whole e-mail "
+                        "address; the upstream id; or a domain it backs as holder, admin, "
+                        "tech or billing contact, or part of one (Unicode or punycode).")
     change_form_template = "admin/contacts/contact/change_form.html"
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return super().get_search_results(request, queryset, search_term)
+        matches = self.search_plan.q(queryset.model, search_term) | backing(search_term)
+        return queryset.filter(matches), False
 
     # Contacts change only through the registrar: these pages call the services.
     def has_add_permission(self, request):

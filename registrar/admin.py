@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import connections, router
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -17,6 +19,7 @@ from django.utils.timesince import timesince
 from django.utils.timezone import localtime
 
 from backoffice.admin import ConfigAuditMixin, MirrorAdmin, ReadOnlyInline, StrictInputMixin
+from backoffice.changelist import ScaledListMixin, SearchPlan
 from backoffice.ids import parse_pk
 from registrar import (
     admin_approvals,  # noqa: F401  (registers the approvals admin)
@@ -75,6 +78,7 @@ class MissingUpstreamFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
+            # The condition of the partial index registration_missing_upstream.
             return queryset.filter(missing_upstream_at__isnull=False)
         return queryset
 
@@ -105,8 +109,50 @@ class UnsettledFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.exclude(unsettled_operation="").order_by("unsettled_since")
+            # Both are set and cleared together; the time is what the partial index
+            # registration_unsettled covers, so the few rows are found without a scan.
+            return (queryset.filter(unsettled_since__isnull=False)
+                    .exclude(unsettled_operation="").order_by("unsettled_since"))
         return queryset
+
+
+def values_filter(field: str, title: str, most: int = 200) -> type[admin.SimpleListFilter]:
+    """A list filter offering the values a column holds, like Django's
+    AllValuesFieldListFilter, but read by a loose index scan (one probe of the column's
+    index per distinct value) instead of a DISTINCT over every row."""
+
+    class ValuesFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request, model_admin):
+            return [(value, value) for value in _distinct_values(model_admin.model, field,
+                                                                 most)]
+
+        def queryset(self, request, queryset):
+            if self.value():
+                return queryset.filter(**{field: self.value()})
+            return queryset
+
+    ValuesFilter.title = title
+    ValuesFilter.__name__ = f"{field.title()}ValuesFilter"
+    return ValuesFilter
+
+
+def _distinct_values(model, field: str, most: int) -> list[str]:
+    connection = connections[router.db_for_read(model)]
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    # Identifiers from the model, quoted; the only value is a parameter.
+    query = f"""WITH RECURSIVE found(value, n) AS (
+                    SELECT (SELECT {column} FROM {table} ORDER BY {column} LIMIT 1), 1
+                    UNION ALL
+                    SELECT (SELECT {column} FROM {table} WHERE {column} > found.value
+                            ORDER BY {column} LIMIT 1), n + 1
+                    FROM found WHERE found.value IS NOT NULL AND n < %s)
+                SELECT value FROM found WHERE value IS NOT NULL"""  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(query, [most])
+        return [row[0] for row in cursor.fetchall() if row[0]]
 
 
 class DnssecKeyInline(ReadOnlyInline):
@@ -123,7 +169,7 @@ class ProcessInline(ReadOnlyInline):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
+class RegistrationAdmin(RegistrationOperationsMixin, ScaledListMixin, MirrorAdmin):
     # The flags as one narrow column of badges (each with its words for screen readers
     # and a tooltip), so the list fits a 1400 px screen beside the filters.
     list_display = ("unicode_name", "tld", "customer", "status", "expires_on", "state",
@@ -134,9 +180,15 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
                    "transfer_out_pending", "customer_flagged", MissingUpstreamFilter,
                    UnsettledFilter)
     search_fields = ("name", "name_unicode", "account__email", "upstream_id")
-    search_help_text = "Name (Unicode or punycode), account e-mail or upstream id."
+    search_plan = SearchPlan(names=("name",), unicode_names=("name_unicode",),
+                             emails=("account__email",), ids=("upstream_id",))
+    search_help_text = ("A name or part of one (Unicode or punycode; with a dot, its "
+                        "start), the account's whole e-mail address, the upstream id or "
+                        "the number.")
     date_hierarchy = None
-    ordering = ("name",)
+    # The list's order is the model's (name, on its unique index). No `ordering` here:
+    # it would be appended to every column sort as its tie-break, where Django's own
+    # (the primary key) is what the sort indexes hold, (expires_at, id) and the like.
     inlines = [DnssecKeyInline, ProcessInline]
     fieldsets = [
         (None, {"fields": ("name", "upstream_id", "tld", "provider_account", "account",
@@ -215,6 +267,9 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
             path("<path:object_id>/customer/",
                  self.admin_site.admin_view(self.cockpit_customer_view),
                  name="registrar_registration_customer"),
+            path("<path:object_id>/notices/",
+                 self.admin_site.admin_view(self.cockpit_notices_view),
+                 name="registrar_registration_notices"),
             *super().get_urls(),
         ]
 
@@ -230,6 +285,9 @@ class RegistrationAdmin(RegistrationOperationsMixin, MirrorAdmin):
 
     def cockpit_customer_view(self, request, object_id):
         return admin_cockpit.attach_customer_view(self, request, object_id)
+
+    def cockpit_notices_view(self, request, object_id):
+        return admin_cockpit.notices_view(self, request, object_id)
 
 
 def _state_badges(registration: Registration) -> list[tuple[str, str, str, bool]]:
@@ -274,10 +332,14 @@ class HostAddressInline(ReadOnlyInline):
 
 
 @admin.register(Host)
-class HostAdmin(MirrorAdmin):
+class HostAdmin(ScaledListMixin, MirrorAdmin):
     list_display = ("unicode_host_name", "registration", "address_list")
     list_select_related = ("registration",)
     search_fields = ("host_name", "registration__name")
+    search_plan = SearchPlan(names=("host_name", "registration__name"),
+                             unicode_names=("registration__name_unicode",))
+    search_help_text = ("A host name or its registration's name, or part of either "
+                        "(Unicode or punycode), or the number.")
     inlines = [HostAddressInline]
 
     def get_queryset(self, request):
@@ -295,17 +357,31 @@ class HostAdmin(MirrorAdmin):
 
 
 @admin.register(HostAddress)
-class HostAddressAdmin(MirrorAdmin):
+class HostAddressAdmin(ScaledListMixin, MirrorAdmin):
     list_display = ("address", "version", "host")
     list_select_related = ("host",)
     search_fields = ("address", "host__host_name")
+    search_plan = SearchPlan(names=("host__host_name",))
+    search_help_text = "A whole IP address, or a host name or part of one, or the number."
+
+    def get_search_results(self, request, queryset, search_term):
+        # An address is matched whole, and only when it is one: anything else compared
+        # with an inet column is an error on PostgreSQL, not "no match".
+        try:
+            address = ipaddress.ip_address(search_term.strip())
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(address=str(address)), False
 
 
 @admin.register(DnssecKey)
-class DnssecKeyAdmin(MirrorAdmin):
+class DnssecKeyAdmin(ScaledListMixin, MirrorAdmin):
     list_display = ("registration", "flags", "algorithm", "short_key")
     list_select_related = ("registration",)
     search_fields = ("registration__name",)
+    search_plan = SearchPlan(names=("registration__name",),
+                             unicode_names=("registration__name_unicode",))
+    search_help_text = "The registration's name or part of it (Unicode or punycode)."
 
     @admin.display(description="public key")
     def short_key(self, key: DnssecKey) -> str:
@@ -318,12 +394,17 @@ class ProcessLogEntryInline(ReadOnlyInline):
 
 
 @admin.register(Process)
-class ProcessAdmin(MirrorAdmin):
+class ProcessAdmin(ScaledListMixin, MirrorAdmin):
     list_display = ("upstream_id", "registration", "action", "status", "is_terminal", "stuck",
                     "age")
     list_select_related = ("registration",)
-    list_filter = ("status", "is_terminal", "stuck", "action")
+    list_filter = ("status", "is_terminal", "stuck", values_filter("action", "action"))
     search_fields = ("upstream_id", "registration__name", "action")
+    search_plan = SearchPlan(names=("registration__name",),
+                             unicode_names=("registration__name_unicode",),
+                             ids=("upstream_id", "action"))
+    search_help_text = ("The upstream process id or the action (whole), the registration's "
+                        "name or part of it (Unicode or punycode), or the number.")
     inlines = [ProcessLogEntryInline]
     readonly_fields = ("raw_pretty",)
     exclude = ("raw",)
@@ -409,8 +490,11 @@ PROCESS_ACTIONS = {
 
 
 @admin.register(ProcessLogEntry)
-class ProcessLogEntryAdmin(MirrorAdmin):
+class ProcessLogEntryAdmin(ScaledListMixin, MirrorAdmin):
     list_display = ("logged_at", "process", "message")
     list_select_related = ("process",)
     search_fields = ("process__upstream_id", "message")
+    search_plan = SearchPlan(ids=("process__upstream_id",), words=("message",))
+    search_help_text = ("The upstream process id (whole), words of the message, or the "
+                        "number.")
 

@@ -16,6 +16,7 @@ from django.utils.timesince import timesince
 
 from backoffice import assurance
 from backoffice.admin import RecordAdmin
+from backoffice.changelist import ScaledListMixin, SearchPlan
 from backoffice.forms import TextRuleForm
 from registrar import approvals, forms
 from registrar.admin_operations import show_outcome
@@ -57,13 +58,17 @@ class PendingFirst(admin.SimpleListFilter):
 
 
 @admin.register(Approval)
-class ApprovalAdmin(RecordAdmin):
+class ApprovalAdmin(ScaledListMixin, RecordAdmin):
     list_display = ("id", "summary", "requested_by", "age", "expires", "ticket",
                     "status_shown", "decided_by")
     list_filter = (PendingFirst, "status", "operation")
     list_select_related = ("registration", "requested_by", "decided_by")
     search_fields = ("summary", "ticket", "registration__name")
-    show_full_result_count = False
+    search_plan = SearchPlan(names=("registration__name",),
+                             unicode_names=("registration__name_unicode",),
+                             ids=("ticket",), words=("summary",))
+    search_help_text = ("The ticket (whole), words of the summary, the registration's name "
+                        "or part of it (Unicode or punycode), or the number.")
 
     def has_view_permission(self, request, obj=None):
         return (super().has_view_permission(request, obj)

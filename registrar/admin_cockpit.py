@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from backoffice import notes, timeline
 from backoffice.forms import TextRuleForm
-from registrar import deadlines
+from registrar import deadlines, notices
 from registrar.customers import SET_CUSTOMER_PERMISSION, registration_set_customer
 from registrar.models import Registration
 from registrar.money import format_minor
@@ -229,6 +229,72 @@ class NoteForm(TextRuleForm, forms.Form):
                                      "passwords or auth codes.")
 
 
+# --- renewal notices -------------------------------------------------------------------
+
+
+def notices_context(registration: Registration, user) -> dict[str, Any] | None:
+    """The next renewal notice due (or why none is), and the suppress/resume link."""
+    if not (user.has_perm(notices.VIEW_PERMISSION) or user.has_perm(
+            notices.SUPPRESS_PERMISSION)):
+        return None
+    try:
+        state = notices.notice_state(registration)
+    except ImproperlyConfigured as problem:  # the page still opens; the setting is named
+        return {"state": None, "problem": str(problem), "label": "", "url": None}
+    return {
+        "state": state,
+        "label": state.next_point.label if state.next_point else "",
+        "url": (reverse("admin:registrar_registration_notices", args=[registration.pk])
+                if user.has_perm(notices.SUPPRESS_PERMISSION) else None),
+    }
+
+
+class NoticeSuppressionForm(TextRuleForm, forms.Form):
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}),
+                             max_length=notices.REASON_MAX_LENGTH, required=False,
+                             help_text="Kept in the audit trail, e.g. the customer's ticket "
+                                       "and what they asked for.")
+
+
+def notices_view(model_admin, request: HttpRequest, object_id: str):
+    """Suppress a registration's renewal notices (a reason is required), or resume
+    them; a refusal comes back on this page with the reason on its field."""
+    if not request.user.has_perm(notices.SUPPRESS_PERMISSION):
+        raise PermissionDenied
+    registration = model_admin._get_or_404(request, object_id)
+    back = _change_url(registration)
+    try:
+        state = notices.notice_state(registration)
+    except ImproperlyConfigured:  # suppressing still works while the schedule is fixed
+        state = None
+    suppressing = notices.open_suppression(registration) is None
+    form = NoticeSuppressionForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            run = notices.notices_suppress if suppressing else notices.notices_resume
+            try:
+                outcome = run(registration=registration, actor=request.user,
+                              reason=form.cleaned_data["reason"])
+            except OperationRefused as refusal:
+                for name, errors in refusal.field_errors.items():
+                    form.add_error(name if name in form.fields else None, errors)
+                if not refusal.field_errors:
+                    form.add_error(None, refusal.message)
+            else:
+                messages.success(request, outcome.message)
+                return HttpResponseRedirect(back)
+        status = 400
+    return TemplateResponse(request, "admin/registrar/registration/notices.html", {
+        **model_admin.admin_site.each_context(request),
+        "title": (f"Suppress renewal notices: {registration}" if suppressing
+                  else f"Resume renewal notices: {registration}"),
+        "form": form, "registration": registration, "original": registration,
+        "opts": model_admin.model._meta, "change_url": back, "state": state,
+        "suppressing": suppressing,
+    }, status=status)
+
+
 # --- the whole page --------------------------------------------------------------------
 
 
@@ -250,6 +316,7 @@ def cockpit_context(registration: Registration | None, request: HttpRequest
         "deadlines": deadlines_of(registration),
         "note_form": NoteForm() if user.has_perm(notes.ADD_NOTE_PERMISSION) else None,
         "note_url": reverse("admin:registrar_registration_note", args=[registration.pk]),
+        "notices": notices_context(registration, user),
         **timeline_context(registration, request),
     }
 

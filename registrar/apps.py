@@ -13,3 +13,4 @@ class RegistrarConfig(AppConfig):
         timeline.register_common(["registrar.registration"])
         timeline.register("registrar.registration", history.process_entries)
         timeline.register("registrar.registration", history.approval_entries)
+        timeline.register("registrar.registration", history.notice_entries)

@@ -1,5 +1,6 @@
 """What the registrar app adds to a registration's timeline: its processes with their
-logs, and the two-person approvals asked for it (backoffice/timeline.py)."""
+logs, the two-person approvals asked for it, and the renewal notices sent to its customer
+(backoffice/timeline.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterable
 from django.urls import reverse
 
 from backoffice.timeline import Entry
-from registrar.models import Approval, Process, Registration
+from registrar.models import Approval, NoticeOutcome, Process, Registration, RenewalNotice
 
 #: Log lines shown under a process on the timeline; the process page has them all.
 LOG_LINES = 5
@@ -49,3 +50,40 @@ def approval_entries(registration: Registration, user, kinds: frozenset[str], li
         detail=f"Ticket {approval.ticket}" + (
             f"; decided by {approval.decided_by}" if approval.decided_by else ""))
         for approval in approvals]
+
+
+def notice_entries(registration: Registration, user, kinds: frozenset[str], limit: int
+                   ) -> Iterable[Entry]:
+    """Each renewal notice: sent (to whom, its Message-ID), failed (why), not sendable,
+    or lost between the hand-over and the answer (unknown)."""
+    from registrar.notices import VIEW_PERMISSION, SchedulePoint, shown_outcome
+
+    if "notice" not in kinds or not user.has_perm(VIEW_PERMISSION):
+        return []
+    notices = (RenewalNotice.objects.filter(registration=registration)
+               .order_by("-claimed_at", "-id")[:limit])
+    entries = []
+    for notice in notices:
+        outcome = shown_outcome(notice)
+        when = SchedulePoint(notice.point, notice.offset_days).label
+        about = f"renewal notice ({when}, expiry {notice.expiry_date:%Y-%m-%d})"
+        if outcome == NoticeOutcome.SENT:
+            title = f"Sent the {about} to {notice.recipient}"
+        elif outcome == NoticeOutcome.NOT_SENDABLE:
+            title = f"Could not send the {about}: no e-mail address"
+        elif outcome == NoticeOutcome.FAILED:
+            title = f"The {about} to {notice.recipient} failed"
+        elif outcome == "unknown":
+            title = (f"The {about} to {notice.recipient} was handed to the mail server; "
+                     "whether it left is not known")
+        else:
+            title = f"Sending the {about} to {notice.recipient}"
+        detail = "; ".join(part for part in (
+            f"{notice.recipient_source} e-mail" if notice.recipient_source else "",
+            f"Message-ID {notice.message_id}" if notice.message_id else "",
+            f"attempt {notice.attempts}" if notice.attempts > 1 else "",
+            notice.detail) if part)
+        entries.append(Entry(at=notice.claimed_at, kind="notice",
+                             title=title, actor="renewal notices", outcome=outcome,
+                             detail=detail))
+    return entries

@@ -43,6 +43,14 @@ class ProviderAccountQuerySet(models.QuerySet):
 
         return self.filter(kind__in=sorted(kinds_with(*capabilities)))
 
+    def with_adapter(self, base: type) -> ProviderAccountQuerySet:
+        """Accounts whose adapter is `base` or one derived from it (the built-in
+        sandbox's, for seeding it)."""
+        from registrar.providers.registry import ADAPTERS, adapter_class
+
+        return self.filter(kind__in=sorted(kind for kind in ADAPTERS
+                                           if issubclass(adapter_class(kind), base)))
+
 
 class ProviderAccount(models.Model):
     """One upstream account the back-office talks to. Holds the *name* of the
@@ -313,8 +321,24 @@ class Registration(models.Model):
     class Meta:
         ordering = ["name"]
         indexes = [
-            models.Index(fields=["status"]),
-            models.Index(fields=["expires_at"]),
+            # The list's order with the key: a deep page's keys are read from the index
+            # alone (the unique index on name holds no id).
+            models.Index(fields=["name", "id"], name="registration_name_order"),
+            # A status filter in the list's order (and any lookup by status alone).
+            models.Index(fields=["status", "name", "id"], name="registration_status_name"),
+            # The changelist's sorts: Django breaks ties by the primary key, so each
+            # sort column is indexed with it (a deep page is then read from the index
+            # alone); the expiry one also serves the expiry windows.
+            models.Index(fields=["expires_at", "id"], name="registration_expiry_order"),
+            models.Index(fields=["last_synced_at", "id"], name="registration_synced_order"),
+            # The list filters that pick a small share, in the list's order: a first
+            # page and its capped count read only the rows they show.
+            models.Index(fields=["name", "id"], condition=models.Q(customer_flagged=True),
+                         name="registration_flagged_keys"),
+            models.Index(fields=["name", "id"], condition=models.Q(dnssec_enabled=True),
+                         name="registration_dnssec_on_keys"),
+            models.Index(fields=["name", "id"], condition=models.Q(auto_renew=False),
+                         name="registration_renew_off_keys"),
             models.Index(fields=["pending_async"], condition=models.Q(pending_async=True),
                          name="registration_in_flight"),
             models.Index(fields=["transfer_out_pending"],
@@ -423,6 +447,7 @@ class Host(models.Model):
     class Meta:
         ordering = ["host_name"]
         verbose_name = "glue host"
+        indexes = [models.Index(fields=["host_name", "id"], name="host_name_order")]
         constraints = [
             models.UniqueConstraint(fields=["registration", "host_name"], name="host_unique"),
             models.CheckConstraint(
@@ -513,6 +538,11 @@ class Process(models.Model):
             models.Index(fields=["next_poll_at"],
                          condition=models.Q(is_terminal=False, stuck=False),
                          name="process_followed"),
+            # The changelist: newest first (ties by id), and found by the upstream's id.
+            models.Index(fields=["created_at", "id"], name="process_created_order"),
+            models.Index(fields=["upstream_id"], name="process_upstream_id"),
+            # The action filter's values, read by a loose index scan.
+            models.Index(fields=["action"], name="process_action"),
         ]
         permissions = [
             ("resend_process", "Can resend (resume) a suspended process"),
@@ -536,6 +566,7 @@ class ProcessLogEntry(models.Model):
     class Meta:
         ordering = ["logged_at", "id"]
         verbose_name_plural = "process log entries"
+        indexes = [models.Index(fields=["logged_at", "id"], name="process_log_order")]
 
     def __str__(self) -> str:
         return self.message[:80]
@@ -589,3 +620,82 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.summary}"
+
+
+class NoticeOutcome(models.TextChoices):
+    # Claimed and handed to the mail backend; becomes "sent" or "failed". One still
+    # "sending" long after its claim is shown as outcome unknown (the run died between
+    # handing it over and recording the answer) and is never sent again on its own.
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    NOT_SENDABLE = "not_sendable", "Not sendable (no e-mail address)"
+
+
+class RenewalNotice(models.Model):
+    """One renewal reminder owed to a registration's customer (ICANN Expired
+    Registration Recovery Policy): for one point of the schedule and one expiry date.
+
+    The unique (registration, point, expiry_date) is the claim: a row exists before its
+    e-mail is handed over, so two runs cannot both send it, and a rerun finds it done.
+    A renewal moves the expiry date and so owes a fresh set of reminders.
+    """
+
+    registration = models.ForeignKey(Registration, on_delete=models.PROTECT,
+                                     related_name="renewal_notices")
+    point = models.CharField("schedule point", max_length=32,
+                             help_text="The NOTICE_SCHEDULE name, e.g. month_before.")
+    offset_days = models.SmallIntegerField(help_text="Days from expiry (negative: before).")
+    expiry_date = models.DateField(help_text="The expiry (UTC date) this notice is about.")
+    expires_at = models.DateTimeField()
+    recipient = models.EmailField(max_length=254, blank=True)
+    recipient_source = models.CharField(max_length=16, blank=True,
+                                        help_text="account, holder, or empty.")
+    outcome = models.CharField(max_length=16, choices=NoticeOutcome.choices)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField("Message-ID", max_length=255, blank=True)
+    detail = models.TextField(blank=True, help_text="Why it failed or could not be sent.")
+
+    class Meta:
+        ordering = ["-claimed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["registration", "point", "expiry_date"],
+                                    name="renewal_notice_once_per_point"),
+        ]
+        indexes = [models.Index(fields=["registration", "-claimed_at"],
+                                name="renewal_notice_timeline")]
+        permissions = [
+            ("suppress_notices", "Can suppress and resume a registration's renewal notices"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.point} notice for {self.expiry_date:%Y-%m-%d} ({self.outcome})"
+
+
+class NoticeSuppression(models.Model):
+    """Staff stopped a registration's renewal notices (a reason is required); resuming
+    closes the row. The rows are the history; at most one is open per registration."""
+
+    registration = models.ForeignKey(Registration, on_delete=models.PROTECT,
+                                     related_name="notice_suppressions")
+    reason = models.TextField()
+    suppressed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                      related_name="notice_suppressions")
+    suppressed_at = models.DateTimeField()
+    resumed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   null=True, blank=True, related_name="notice_resumptions")
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    resume_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-suppressed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["registration"],
+                                    condition=models.Q(resumed_at__isnull=True),
+                                    name="notice_suppression_one_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Notices suppressed for {self.registration_id} since {self.suppressed_at}"

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import queue
+import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from backoffice import audit
 from backoffice.models import StaffAction
@@ -39,13 +42,36 @@ from registrar.providers.base import (
     RegistrationRecord,
     RegistrationRef,
 )
-from registrar.providers.errors import ProviderError
+from registrar.providers.errors import CallerError, NotFound, ProviderError
+from registrar.providers.http import HttpClient
 from registrar.providers.registry import build_provider
 from registrar.values.names import to_ascii, to_unicode
 
 ROLES = ("owner", "admin", "tech", "billing")
 
 FieldChanges = dict[str, tuple[Any, Any]]
+
+
+# A name of lower-case letters, digits and hyphens only (no A-label, no "--" in the
+# third and fourth places, no hyphen at either end of a label, a TLD of letters): its
+# ASCII and Unicode forms are itself. Most registrations are such names, and the IDNA
+# codec costs a tenth of a millisecond a call, several times a registration.
+_PLAIN_LABEL = r"(?!..--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_PLAIN_NAME = re.compile(rf"(?:{_PLAIN_LABEL}\.)+(?!..--)[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])")
+
+
+def _ascii_name(name: str) -> str:
+    """`to_ascii(name)`, without the codec for a plain name."""
+    if len(name) <= 253 and _PLAIN_NAME.fullmatch(name):
+        return name
+    return to_ascii(name)
+
+
+def _unicode_name(ascii_name: str) -> str:
+    """`to_unicode(ascii_name)`, without the codec where no label is an A-label."""
+    if "xn--" not in ascii_name and _PLAIN_NAME.fullmatch(ascii_name):
+        return ascii_name
+    return to_unicode(ascii_name)
 
 
 def _comparable(value: Any) -> Any:
@@ -162,9 +188,13 @@ def tld_for(record: RegistrationRecord, account: ProviderAccount,
     if tld is None:
         flags = record.feature_flags
         registrar = account if account.capabilities & REGISTRATION_OPERATIONS else None
-        tld = Tld.objects.create(
-            name=name, upstream_id=record.tld.get("id"), provider_account=registrar,
-            **{flag: bool(flags[flag]) for flag in TLD_FLAGS if flag in flags})
+        try:
+            with transaction.atomic():
+                tld = Tld.objects.create(
+                    name=name, upstream_id=record.tld.get("id"), provider_account=registrar,
+                    **{flag: bool(flags[flag]) for flag in TLD_FLAGS if flag in flags})
+        except IntegrityError:  # created meanwhile (another part of a split sync)
+            tld = Tld.objects.get(name=name)
         if known is not None:
             known[name] = tld
     return tld
@@ -241,6 +271,10 @@ WRITE_BATCH = 200
 PAGE_SIZE = 500
 
 
+def _page_size() -> int:
+    return getattr(settings, "SYNC_PAGE_SIZE", PAGE_SIZE) or PAGE_SIZE
+
+
 class SafetyBrake(Exception):
     """Too much would change at once: nothing was written."""
 
@@ -271,6 +305,11 @@ class SyncReport:
     deferred_contacts: int = 0
     planned_created: int = 0
     planned_updated: int = 0
+    #: Rows still changing here after the re-reads (a part of a split sync hands them
+    #: to the finish, which must not take them for missing).
+    deferred_pks: list[int] = field(default_factory=list)
+    #: A split sync's parts (0: one run).
+    parts: int = 0
 
     @property
     def rate(self) -> float:
@@ -287,6 +326,8 @@ class SyncReport:
             text += (f", left for the next run {self.deferred} (changing here: "
                      f"{', '.join(self.deferred_names[:5])})")
         text += f" in {self.elapsed:.1f}s ({self.rate:.0f}/s)"
+        if self.aborted and self.parts:
+            return f"{text} in {self.parts} parts. ABORTED: {self.aborted}"
         if self.aborted:
             return f"{text}. ABORTED, nothing written: {self.aborted}"
         return f"{text}; changes {verb} written." if self.dry_run is False else (
@@ -413,6 +454,21 @@ class _Reconciler:
             found.setdefault(row.name, row)
         return found
 
+    @staticmethod
+    def _existing(records: list[RegistrationRecord]) -> dict[str, int]:
+        """The pks of the mirror rows of `records` (by upstream id, else name): a
+        check for rows that appeared since the plan, without loading them."""
+        guids = [record.upstream_id for record in records if record.upstream_id]
+        names = [_ascii_name(record.name) for record in records if not record.upstream_id]
+        found: dict[str, int] = {}
+        for pk, upstream_id, name in Registration.objects.filter(
+                Q(upstream_id__in=guids) | Q(name__in=names)).values_list(
+                "pk", "upstream_id", "name"):
+            if upstream_id:
+                found[upstream_id] = pk
+            found.setdefault(name, pk)
+        return found
+
     def plan(self, batch: list[tuple[RegistrationRecord, list[dict] | None]]) -> list[_Item]:
         """The records of `batch` that would change the mirror (counted as unchanged
         otherwise), and their would-be changes reported to `on_diff`."""
@@ -490,7 +546,8 @@ class _Reconciler:
         found unchanged stamped synced."""
         with transaction.atomic():
             claimed = _claim([item.pk for item in items if item.pk], self.started)
-            current = self._rows([(item.record, item.hosts) for item in items if item.pk])
+            changed = [(item.record, item.hosts) for item in items if item.pk]
+            current = self._rows(changed) if changed else {}
             new_items = [item for item in items if item.pk is None]
             for item in items:
                 if item.pk is None:
@@ -519,14 +576,14 @@ class _Reconciler:
     def _create(self, items: list[_Item]) -> None:
         # A row created since the plan (an order delivered it meanwhile) is updated
         # rather than created twice.
-        rows = self._rows([(item.record, item.hosts) for item in items])
+        rows = self._existing([item.record for item in items])
         fresh = []
         for item in items:
-            existing = rows.get(item.record.upstream_id or to_ascii(item.record.name))
+            existing = rows.get(item.record.upstream_id or _ascii_name(item.record.name))
             if existing is None:
                 fresh.append(item)
             else:
-                self.deferred[existing.pk] = item.record
+                self.deferred[existing] = item.record
         created = Registration.objects.bulk_create([self._new(item.record) for item in fresh],
                                                    batch_size=WRITE_BATCH)
         self._create_hosts([(registration, _hosts_of(item.hosts)) for registration, item
@@ -545,9 +602,16 @@ class _Reconciler:
                 # Changed here (by a staff operation's answer) since the sync read it, or
                 # being changed right now: what the mirror has is at least as new.
                 self.report.deferred_contacts += 1
+            elif contact is None:
+                try:
+                    with transaction.atomic():
+                        contact = upsert_contact(record, tld=tld, account=account)
+                except IntegrityError:
+                    # Created meanwhile from the same listing by another part of a split
+                    # sync (registrations of several pages share contacts).
+                    contact = Contact.objects.get(upstream_id=record.upstream_id)
             else:
-                before = {name: getattr(contact, name) for name in record.fields} if (
-                    contact) else None
+                before = {name: getattr(contact, name) for name in record.fields}
                 contact = upsert_contact(record, tld=tld, account=account)
                 if before is not None and before != {name: getattr(contact, name)
                                                      for name in record.fields}:
@@ -569,10 +633,10 @@ class _Reconciler:
     def _new(self, record: RegistrationRecord) -> Registration:
         tld = self._tld(record)
         values = {k: v for k, v in record.fields.items() if k != "name"}
-        registration = Registration(name=to_ascii(record.fields["name"]), tld=tld,
+        registration = Registration(name=_ascii_name(record.fields["name"]), tld=tld,
                                     provider_account=self.account, last_synced_at=self.now,
                                     **values)
-        registration.name_unicode = to_unicode(registration.name)
+        registration.name_unicode = _unicode_name(registration.name)
         for role in ROLES:
             setattr(registration, f"{role}_contact",
                     self._contact(record.contacts.get(role), tld, None))
@@ -621,8 +685,15 @@ class _Reconciler:
         candidates = served_by(self.account).filter(missing_upstream_at__isnull=True)
         if only is not None:
             candidates = candidates.filter(name__in=only)
-        gone = [r for r in candidates.only("pk", "name", "name_unicode", "upstream_id")
-                if r.upstream_id not in self.seen and r.name not in self.seen]
+        # Streamed by key, and only what is gone is kept: the mirror can hold far more
+        # rows than a sync keeps in memory at once.
+        gone_pks = [pk for pk, name, upstream_id in candidates.values_list(
+                        "pk", "name", "upstream_id").iterator(chunk_size=5000)
+                    if upstream_id not in self.seen and name not in self.seen]
+        gone = []
+        for start in range(0, len(gone_pks), 5000):
+            gone.extend(Registration.objects.filter(pk__in=gone_pks[start:start + 5000])
+                        .only("pk", "name", "name_unicode", "upstream_id"))
         if self.on_diff:
             for registration in gone:
                 self.on_diff(registration.unicode_name,
@@ -679,13 +750,14 @@ class _Reconciler:
                 time.sleep(0.05 * 2 ** attempt)  # a staff call in flight: 3 s in all
         self.report.deferred += len(self.deferred)
         self.report.deferred_names.extend(record.name for record in self.deferred.values())
+        self.report.deferred_pks.extend(self.deferred)
 
     def _audit(self, registration: Registration, changes: FieldChanges, kind: str) -> None:
         self.audits.append(audit.build(
             actor=None, actor_label=SYNC_ACTOR, action=f"registration.sync_{kind}",
             target=registration, parameters={"changes": changes_for_audit(changes)},
             outcome=StaffAction.Outcome.SUCCEEDED,
-            message=f"Sync: {registration.unicode_name} {kind} "
+            message=f"Sync: {registration.name_unicode or registration.unicode_name} {kind} "
                     f"({', '.join(sorted(changes)) or 'no fields'}).",
         ))
 
@@ -705,12 +777,14 @@ def sync_provider(
     max_change_share: float | None = None,
     on_diff: DiffCallback | None = None,
     on_progress: Callable[[SyncReport], None] | None = None,
+    part: tuple[int, int] | None = None,
 ) -> SyncReport:
     """Reconcile every registration of `account` (and its contacts and glue hosts) into the
     mirror. Never deletes: what the registrar no longer returns is flagged missing.
 
     Pages are streamed; each registration's glue hosts are read with `concurrency`
-    threads sharing one httpx client (measured fastest here, see bench/bench_sync.py).
+    threads, each on a connection of its own (`HttpClient.fan_out`; measured in
+    bench/bench_sync.py), and taken in the order they are answered.
     Each batch is compared with the mirror first and only what differs is written, in
     one short transaction a batch, so staff operations carry on while it runs; a row
     changed here after the sync began is never overwritten from the page but read again
@@ -718,6 +792,11 @@ def sync_provider(
     already has registrations and `force` is off), what would change is held until the
     whole account has been compared: if more than `max_change_share` of the existing
     registrations would change or go missing, nothing at all is written.
+
+    `part=(index, parts)`: one part of a split sync (`sync_split_part`): only pages
+    index + 1, index + 1 + parts, ... of the listing, and none of the steps that need
+    the whole account (missing, transfer deadlines, customers), which the split's finish
+    takes once. Its safety brake weighs its changes against its share of the mirror.
     """
     report = SyncReport(account=account.label, dry_run=dry_run)
     share = settings.SYNC_MAX_CHANGE_SHARE if max_change_share is None else max_change_share
@@ -730,6 +809,8 @@ def sync_provider(
                             code="no_registration_list")
     reads_hosts = provider.supports(Capability.HOSTS)
     existing = served_by(account).count()
+    if part is not None:
+        existing = math.ceil(existing / part[1])
     held = dry_run or bool(existing and not force)
     reconciler = _Reconciler(account, report, on_diff, started=timezone.now())
     waiting: list[_Item] = []
@@ -756,19 +837,31 @@ def sync_provider(
         if on_progress:
             on_progress(report)
 
+    http = getattr(provider, "http", None)
+    if isinstance(http, HttpClient):
+        http.fan_out(concurrency)
     try:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sync") as pool:
-            window: deque[tuple[RegistrationRecord, Future]] = deque()
+            # Detail reads are taken as they complete, not in the order they were sent:
+            # one slow or timed-out read holds its own thread, never the whole run.
+            answered: queue.SimpleQueue[tuple[RegistrationRecord, Future | None]] = (
+                queue.SimpleQueue())
+            in_flight = 0
             batch: list[tuple[RegistrationRecord, list[dict] | None]] = []
 
             def take_one() -> None:
-                record, future = window.popleft()
-                try:
-                    batch.append((record, future.result()))
-                except ProviderError as error:
-                    report.errors += 1
-                    report.error_names.append(f"{record.fields['name']}: {error.message}")
-                    batch.append((record, None))  # mirror the rest; keep hosts as they are
+                nonlocal in_flight
+                record, future = answered.get()
+                in_flight -= 1
+                hosts = None
+                if future is not None:
+                    try:
+                        hosts = future.result()
+                    except ProviderError as error:
+                        report.errors += 1
+                        report.error_names.append(f"{record.fields['name']}: {error.message}")
+                        # hosts None: mirror the rest, keep its hosts as they are
+                batch.append((record, hosts))
                 report.seen += 1
                 if len(batch) >= WRITE_BATCH:
                     handle(list(batch))
@@ -776,19 +869,27 @@ def sync_provider(
                     if held and braked():
                         raise SafetyBrake(report.aborted)
 
-            for record in _stream(_upstream(provider, names), maxsize=PAGE_SIZE * 2):
-                hosts: Future = (pool.submit(provider.list_hosts, _ref(record)) if reads_hosts
-                                 else _no_hosts())
-                window.append((record, hosts))
-                # Enough requests queued to keep every thread busy while this thread
-                # writes a batch.
-                if len(window) >= max(concurrency * 4, WRITE_BATCH * 2):
+            # Enough requests queued to keep every thread busy while this thread writes
+            # a batch; bounded, so memory does not grow with the account.
+            limit = max(concurrency * 4, WRITE_BATCH * 2)
+            listing = (_upstream(provider, names) if part is None else
+                       provider.iter_registration_pages(first=part[0] + 1, step=part[1],
+                                                        page_size=_page_size()))
+            for record in _stream(listing, maxsize=_page_size() * 2):
+                in_flight += 1
+                if reads_hosts:
+                    future = pool.submit(provider.list_hosts, _ref(record))
+                    future.add_done_callback(
+                        lambda done, record=record: answered.put((record, done)))
+                else:
+                    answered.put((record, None))
+                if in_flight >= limit:
                     take_one()
-            while window:
+            while in_flight:
                 take_one()
             if batch:
                 handle(batch)
-        gone = reconciler.plan_missing(names)
+        gone = reconciler.plan_missing(names) if part is None else []
         report.missing = len(gone)
         if held and braked():
             raise SafetyBrake(report.aborted)
@@ -801,8 +902,9 @@ def sync_provider(
         reconciler.stamp_unchanged()
         reconciler.write_missing(gone)
         reconciler.settle_deferred(provider)
-        deadlines.read_transfer_deadlines(provider, served_by(account))
-        customers.attach_unowned(served_by(account))
+        if part is None:
+            deadlines.read_transfer_deadlines(provider, served_by(account))
+            customers.attach_unowned(served_by(account))
         if reconciler.busy and provider.supports(Capability.PROCESSES):
             _follow_busy(reconciler.busy)
     except (SafetyBrake, _DryRun):
@@ -828,18 +930,179 @@ def _follow_busy(pks: set[int]) -> None:
 
 def _upstream(provider: Provider, names: list[str] | None) -> Iterator[RegistrationRecord]:
     if names is None:
-        yield from provider.iter_registrations(page_size=PAGE_SIZE)
+        yield from provider.iter_registrations(page_size=_page_size())
         return
     for name in names:
-        yield from provider.iter_registrations(name=name, page_size=PAGE_SIZE)
+        yield from provider.iter_registrations(name=name, page_size=_page_size())
 
 
 def _ref(record: RegistrationRecord) -> RegistrationRef:
     return RegistrationRef(name=record.name, upstream_id=record.upstream_id)
 
 
-def _no_hosts() -> Future:
-    """An upstream without glue hosts: nothing to compare (the mirror keeps its own)."""
-    done: Future = Future()
-    done.set_result(None)
-    return done
+# --- one account's sync split across workers -------------------------------------------
+#
+# The coordinating record is the audit trail itself (append-only): a "started" row names
+# the run and its parts, each part appends one "part" row with its counts when it has
+# written its pages, and the part that finds every part recorded appends the "finishing"
+# row, under a lock on the account's row, so exactly one takes the steps that need the
+# whole account (missing upstream, transfer deadlines, customers) and appends the report.
+
+SPLIT_STARTED = "registration.sync_split_started"
+SPLIT_PART = "registration.sync_split_part"
+SPLIT_FINISHING = "registration.sync_split_finishing"
+SPLIT_REPORT = "registration.sync_split_report"
+_COUNTS = ("seen", "created", "updated", "unchanged", "errors", "deferred",
+           "contacts_updated", "deferred_contacts", "planned_created", "planned_updated")
+
+
+def can_split(account: ProviderAccount) -> bool:
+    """Whether the account's upstream lists its registrations page by page on request."""
+    from registrar.providers.registry import adapter_class
+
+    return callable(getattr(adapter_class(account.kind), "iter_registration_pages", None))
+
+
+def _split_rows(account: ProviderAccount, run: str, action: str) -> QuerySet[StaffAction]:
+    return StaffAction.objects.filter(action=action, target_type="registrar.provideraccount",
+                                      target_id=str(account.pk), parameters__run=run)
+
+
+def _split_record(account: ProviderAccount, action: str, message: str,
+                  **parameters: Any) -> StaffAction:
+    return audit.record(actor=None, actor_label=SYNC_ACTOR, action=action, target=account,
+                        parameters=parameters, outcome=StaffAction.Outcome.SUCCEEDED,
+                        message=message)
+
+
+def start_split_sync(account: ProviderAccount, parts: int, *, force: bool = False) -> str:
+    """Open a split sync of `account` in `parts` parts; the run's id (each part is then
+    `sync_split_part(account, run, index)`, for index in range(parts))."""
+    run = uuid4().hex
+    _split_record(account, SPLIT_STARTED,
+                  f"Sync of {account} started in {parts} parts.", run=run, parts=parts,
+                  force=force, started=timezone.now().isoformat(),
+                  existing=served_by(account).count())
+    return run
+
+
+def sync_split_part(account: ProviderAccount, run: str, index: int, *,
+                    concurrency: int = 8) -> SyncReport | None:
+    """Sync part `index` of the split sync `run`, record it, and finish the run if it was
+    the last part to end. The finished run's report, or None (others still running, or
+    this part was recorded already: a redelivered task does not count twice)."""
+    started = _split_rows(account, run, SPLIT_STARTED).first()
+    if started is None:
+        raise ValueError(f"No split sync {run} of {account}.")
+    parts = int(started.parameters["parts"])
+    if not _split_rows(account, run, SPLIT_PART).filter(parameters__part=index).exists():
+        report = sync_provider(account, concurrency=concurrency, part=(index, parts),
+                               force=bool(started.parameters.get("force")))
+        with transaction.atomic():
+            ProviderAccount.objects.select_for_update().filter(pk=account.pk).first()
+            if not _split_rows(account, run, SPLIT_PART).filter(
+                    parameters__part=index).exists():
+                _split_record(
+                    account, SPLIT_PART, f"Sync part {index + 1} of {parts}: "
+                    f"{report.summary()}", run=run, part=index, aborted=report.aborted,
+                    deferred_pks=report.deferred_pks, error_names=report.error_names[:20],
+                    elapsed=report.elapsed,
+                    **{name: getattr(report, name) for name in _COUNTS})
+    return finish_split_sync(account, run)
+
+
+def fail_split_part(account: ProviderAccount, run: str, index: int, message: str
+                    ) -> SyncReport | None:
+    """Record part `index` of `run` as failed (the registrar kept failing it): the run
+    still finishes, with nothing flagged missing, and its report says which part."""
+    started = _split_rows(account, run, SPLIT_STARTED).first()
+    if started is None:
+        return None
+    with transaction.atomic():
+        ProviderAccount.objects.select_for_update().filter(pk=account.pk).first()
+        if not _split_rows(account, run, SPLIT_PART).filter(parameters__part=index).exists():
+            _split_record(account, SPLIT_PART, f"Sync part {index + 1} of "
+                          f"{started.parameters['parts']} failed: {message}", run=run,
+                          part=index, aborted=f"failed: {message}")
+    return finish_split_sync(account, run)
+
+
+def finish_split_sync(account: ProviderAccount, run: str) -> SyncReport | None:
+    """Once every part of `run` is recorded, and only once: flag what no part saw as
+    missing (after a read of each confirms the registrar no longer has it), read
+    transfer deadlines, attach customers, and record the report."""
+    with transaction.atomic():
+        ProviderAccount.objects.select_for_update().filter(pk=account.pk).first()
+        started = _split_rows(account, run, SPLIT_STARTED).first()
+        if started is None or _split_rows(account, run, SPLIT_FINISHING).exists():
+            return None
+        parts = int(started.parameters["parts"])
+        recorded = list(_split_rows(account, run, SPLIT_PART))
+        if len({row.parameters["part"] for row in recorded}) < parts:
+            return None
+        _split_record(account, SPLIT_FINISHING, f"Sync of {account}: all {parts} parts "
+                      "done, finishing.", run=run)
+    since = parse_datetime(started.parameters["started"])
+    report = SyncReport(account=account.label, parts=parts)
+    for row in recorded:
+        for name in _COUNTS:
+            setattr(report, name, getattr(report, name) + int(row.parameters.get(name, 0)))
+        report.error_names.extend(row.parameters.get("error_names") or [])
+        report.elapsed = max(report.elapsed, float(row.parameters.get("elapsed", 0.0)))
+    aborted = [f"part {row.parameters['part'] + 1}: {row.parameters['aborted']}"
+               for row in recorded if row.parameters.get("aborted")]
+    left = {pk for row in recorded for pk in row.parameters.get("deferred_pks") or []}
+    clock = time.perf_counter()
+    provider = build_provider(account)
+    try:
+        reconciler = _Reconciler(account, report, None, started=since)
+        # Every row a part saw is stamped synced at or after the start, or was changed
+        # here since (left for the next run), or is among the parts' deferred rows.
+        unseen = (served_by(account).filter(missing_upstream_at__isnull=True)
+                  .exclude(last_synced_at__gte=since).exclude(updated_at__gte=since)
+                  .exclude(pk__in=sorted(left)))
+        gone = _confirm_gone(provider, list(unseen.only("pk", "name", "name_unicode",
+                                                        "upstream_id")), report)
+        existing = int(started.parameters.get("existing") or 0)
+        share = settings.SYNC_MAX_CHANGE_SHARE
+        changed = report.planned_updated + len(gone)
+        if aborted:
+            report.aborted = "; ".join(aborted) + " (that part wrote nothing); none was " \
+                "flagged missing."
+        elif (not started.parameters.get("force") and existing
+              and changed / existing > share):
+            report.aborted = (
+                f"{changed} of {existing} registrations ({changed / existing:.0%}) "
+                f"changed or would go missing, more than the {share:.0%} allowed: none "
+                "was flagged missing. Check the registrar, then run again with --force "
+                "if this is right.")
+        if not report.aborted:
+            reconciler.write_missing(gone)
+            deadlines.read_transfer_deadlines(provider, served_by(account))
+            customers.attach_unowned(served_by(account))
+    finally:
+        provider.close()
+    report.elapsed += time.perf_counter() - clock
+    _split_record(account, SPLIT_REPORT, report.summary(), run=run,
+                  **{key: value for key, value in asdict(report).items()
+                     if key not in {"deferred_names", "deferred_pks", "account"}})
+    return report
+
+
+def _confirm_gone(provider: Provider, candidates: list[Registration],
+                  report: SyncReport) -> list[Registration]:
+    """Of the rows no part saw, those the registrar says it does not have. Parts read
+    their pages at different moments: a registration added or removed upstream meanwhile
+    shifts the pages, and one can fall between two parts without being gone."""
+    if not provider.supports(Capability.REGISTRATION_READ):
+        return candidates
+    gone = []
+    for registration in candidates:
+        try:
+            provider.get_registration(registration.ref)
+        except (NotFound, CallerError):  # not there, or no key to ask by: as listed
+            gone.append(registration)
+        except ProviderError as error:
+            report.errors += 1
+            report.error_names.append(f"{registration.name}: {error.message}")
+    return gone

@@ -172,6 +172,13 @@ def sync_provider_account(self, account_id: int) -> str:
     account = ProviderAccount.objects.filter(pk=account_id).first()
     if account is None:
         return "gone"
+    from registrar.sync import can_split, start_split_sync
+
+    if settings.SYNC_SPLIT_PARTS > 1 and can_split(account):
+        run = start_split_sync(account, settings.SYNC_SPLIT_PARTS)
+        for index in range(settings.SYNC_SPLIT_PARTS):
+            sync_account_part.delay(account_id, run, index)
+        return f"split into {settings.SYNC_SPLIT_PARTS} parts ({run})"
     try:
         report = sync_provider(account, concurrency=settings.SYNC_CONCURRENCY)
     except ProviderError as error:
@@ -181,5 +188,49 @@ def sync_provider_account(self, account_id: int) -> str:
         return "failed"
     if report.aborted:
         logger.error("Sync of %s aborted: %s", account.label, report.aborted)
+    logger.info(report.summary())
+    return report.summary()
+
+
+@shared_task(name="registrar.send_renewal_notices", ignore_result=True, acks_late=False)
+def send_renewal_notices() -> str:
+    """Hourly: the customer renewal notices due now (registrar/notices.py), each sent
+    once. Acknowledged when it starts: a run lost to a crash is simply the next hour's,
+    and a notice claimed by it is never sent twice."""
+    from registrar.notices import send_due_notices
+
+    report = send_due_notices()
+    logger.info(report.summary())
+    return report.summary()
+
+
+# Acknowledged when it ends: a part lost with its worker is given to another, and a part
+# already recorded is not synced or counted again.
+@shared_task(name="registrar.sync_account_part", bind=True, ignore_result=True,
+             max_retries=3)
+def sync_account_part(self, account_id: int, run: str, index: int) -> str:
+    """One part of a split sync: every n-th page of the listing; the last part to end
+    finishes the run (missing upstream, the report) once."""
+    from registrar.models import ProviderAccount
+    from registrar.providers.errors import ProviderError
+    from registrar.sync import fail_split_part, sync_split_part
+
+    account = ProviderAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return "gone"
+    try:
+        report = sync_split_part(account, run, index, concurrency=settings.SYNC_CONCURRENCY)
+    except ProviderError as error:
+        if error.retryable and self.request.retries < self.max_retries:
+            raise self.retry(exc=error, countdown=60 * 2 ** self.request.retries) from error
+        logger.error("Sync part %s of %s failed: %s", index, account.label, error.message)
+        report = fail_split_part(account, run, index, error.message)
+        return report.summary() if report else "failed"
+    except Exception:
+        # Recorded as failed, so the run still ends (nothing flagged missing) and says so.
+        fail_split_part(account, run, index, "an internal error (see the worker's log)")
+        raise
+    if report is None:
+        return f"part {index} done"
     logger.info(report.summary())
     return report.summary()

@@ -9,6 +9,18 @@ from tests.log_guard import remember_secret
 pytest_plugins = ["tests.log_guard", "tests.hostile.tally"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: what one test's pages, throttles or
+    answers left there (backoffice/changelist.py remembers where pages start) must not
+    be read by the next, whose rows are different."""
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+    yield
+
+
 @pytest.fixture
 def support_user(db):
     return UserFactory(username="support-test", groups=[SUPPORT])

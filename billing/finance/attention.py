@@ -2,6 +2,11 @@
 
 Every rule is a database condition on Order (querysets, never a loop over orders), so
 the report, its section counts and the dashboard figure all read the same definition.
+Each reads only the order's own row: what the ledger holds for an order (succeeded
+payments and refunds, refunds still pending) is kept on it by the ledger's writes
+(billing.ledger.refresh_ledger_figures, in the transaction that adds the entry), and
+each rule has its partial index (billing.models.ATTENTION_INDEXES). A section, its
+count and the dashboard's figure are so many index scans, however many orders there are.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import (
     BigIntegerField,
-    Exists,
     ExpressionWrapper,
     F,
     Min,
@@ -21,14 +25,12 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import (
+    ATTENTION_CONDITIONS,
     AWAITING_DELIVERY_STATUSES,
-    CHARGED_STATUSES,
     DELIVERY_FAILED_STATUSES,
     LedgerEntry,
     Order,
@@ -37,7 +39,6 @@ from billing.models import (
 
 Kind = LedgerEntry.Kind
 State = LedgerEntry.State
-
 
 def undelivered_after() -> timedelta:
     """How long a charged order may wait for its registration or transfer."""
@@ -54,14 +55,6 @@ def describe_delay(delay: timedelta) -> str:
     return "0 minutes"
 
 
-def _ledger_total(kind: str, state: str) -> Coalesce:
-    """The sum of one order's ledger entries of a kind and state, 0 when there are none."""
-    entries = (LedgerEntry.objects.filter(order=OuterRef("pk"), kind=kind, state=state)
-               .order_by().values("order").annotate(total=Sum("amount_minor")).values("total"))
-    return Coalesce(Subquery(entries, output_field=BigIntegerField()), Value(0),
-                    output_field=BigIntegerField())
-
-
 def _unsettled_pending_refunds() -> QuerySet[LedgerEntry]:
     """Refunds asked for and not yet resolved: pending, and no later entry settles them."""
     return LedgerEntry.objects.filter(kind=Kind.REFUND, state=State.PENDING,
@@ -72,36 +65,27 @@ def _unsettled_pending_refunds() -> QuerySet[LedgerEntry]:
 
 
 def undelivered_condition(now: datetime) -> Q:
-    return Q(status__in=AWAITING_DELIVERY_STATUSES, placed_at__lt=now - undelivered_after())
+    return ATTENTION_CONDITIONS["undelivered"] & Q(placed_at__lt=now - undelivered_after())
 
 
 def failed_unrefunded_condition() -> Q:
-    """Needs the `paid_minor` and `refunded_back_minor` aliases (see `_with_ledger_totals`)."""
-    return Q(status__in=DELIVERY_FAILED_STATUSES, paid_minor__gt=0,
-             refunded_back_minor__lt=F("paid_minor"))
+    return ATTENTION_CONDITIONS["failed_unrefunded"]
 
 
 def refund_pending_condition() -> Q:
-    return Q(Exists(_unsettled_pending_refunds().filter(order=OuterRef("pk"))))
+    return ATTENTION_CONDITIONS["refund_pending"]
 
 
 def price_mismatch_condition() -> Q:
-    return (Q(status__in=CHARGED_STATUSES, quoted_total_minor__isnull=False)
-            & ~Q(quoted_total_minor=F("total_minor")))
+    return ATTENTION_CONDITIONS["price_mismatch"]
 
 
 def refunded_nothing_condition() -> Q:
-    return Q(status=OrderStatus.REFUNDED, refunded_minor=0)
+    return ATTENTION_CONDITIONS["refunded_nothing"]
 
 
 def unsettled_condition() -> Q:
-    return Q(unsettled_since__isnull=False)
-
-
-def _with_ledger_totals(orders: QuerySet[Order], *, shown: bool = False) -> QuerySet[Order]:
-    totals = {"paid_minor": _ledger_total(Kind.PAYMENT, State.SUCCEEDED),
-              "refunded_back_minor": _ledger_total(Kind.REFUND, State.SUCCEEDED)}
-    return orders.annotate(**totals) if shown else orders.alias(**totals)
+    return ATTENTION_CONDITIONS["unsettled"]
 
 
 # --- the report -------------------------------------------------------------------------
@@ -113,6 +97,8 @@ class Section:
     title: str
     rule: str
     orders: QuerySet[Order]
+    #: The same orders without the listing's annotations: what is counted.
+    matching: QuerySet[Order] | None = None
 
 
 def _base() -> QuerySet[Order]:
@@ -131,8 +117,8 @@ def failed_unrefunded() -> QuerySet[Order]:
     refund entries add up to less than those payments. The ledger is what decides, not
     the order's `refunded_minor`: it is the money that actually moved back. A refund
     still pending does not count until it succeeds (it is also listed under pending
-    refunds). Annotated with `paid_minor` and `refunded_back_minor`."""
-    return _with_ledger_totals(_base(), shown=True).filter(failed_unrefunded_condition())
+    refunds). The ledger's sums are the order's `paid_minor` and `refunded_back_minor`."""
+    return _base().filter(failed_unrefunded_condition())
 
 
 def refunds_pending() -> QuerySet[Order]:
@@ -168,6 +154,7 @@ def unsettled() -> QuerySet[Order]:
 
 
 def sections(now: datetime | None = None) -> list[Section]:
+    now = now or timezone.now()
     delay = describe_delay(undelivered_after())
     return [
         Section("undelivered", "Charged but not delivered",
@@ -182,10 +169,10 @@ def sections(now: datetime | None = None) -> list[Section]:
                 failed_unrefunded()),
         Section("refunds-pending", "Refunds pending",
                 "A refund entry is pending and no later ledger entry settles it.",
-                refunds_pending()),
+                refunds_pending(), _base().filter(refund_pending_condition())),
         Section("price-mismatch", "Charged a different price than quoted",
                 "A charged order whose total differs from the quoted total staff were shown.",
-                price_mismatches()),
+                price_mismatches(), _base().filter(price_mismatch_condition())),
         Section("refunded-nothing", "Marked refunded, nothing refunded",
                 "Status Refunded while the order's refunded amount is 0.",
                 refunded_nothing()),
@@ -197,12 +184,44 @@ def sections(now: datetime | None = None) -> list[Section]:
     ]
 
 
+def _conditions(now: datetime) -> list[Q]:
+    return [undelivered_condition(now), failed_unrefunded_condition(),
+            refund_pending_condition(), price_mismatch_condition(),
+            refunded_nothing_condition(), unsettled_condition()]
+
+
 def needing_attention(now: datetime | None = None) -> QuerySet[Order]:
     """Every order that appears in at least one section, once."""
-    condition = (undelivered_condition(now or timezone.now()) | failed_unrefunded_condition()
-                 | refund_pending_condition() | price_mismatch_condition()
-                 | refunded_nothing_condition() | unsettled_condition())
-    return _with_ledger_totals(Order.objects.all()).filter(condition)
+    condition = Q()
+    for rule in _conditions(now or timezone.now()):
+        condition |= rule
+    return Order.objects.filter(condition)
+
+
+def count_needing_attention(cap: int, now: datetime | None = None) -> int:
+    """How many orders appear in at least one section, counted up to `cap` + 1: each
+    section's ids from its own partial index (at most cap + 1 of them), stopping once
+    more than `cap` are known. PostgreSQL's planner cannot tell how few orders the OR of
+    the six rules matches (the price rule compares two columns) and would read the
+    table for it."""
+    found: set[int] = set()
+    for rule in _conditions(now or timezone.now()):
+        found.update(Order.objects.filter(rule).order_by().values_list("pk", flat=True)[
+            :cap + 1])
+        if len(found) > cap:
+            break
+    return min(len(found), cap + 1)
+
+
+def oldest_needing_attention(count: int, now: datetime | None = None) -> list[Order]:
+    """The `count` orders needing attention placed first: each section's first few from
+    its partial index (kept in placed_at, id order), then the oldest of those."""
+    first: set[tuple] = set()
+    for rule in _conditions(now or timezone.now()):
+        first.update(Order.objects.filter(rule).order_by("placed_at", "id").values_list(
+            "placed_at", "id")[:count])
+    chosen = [pk for _, pk in sorted(first)[:count]]
+    return list(Order.objects.filter(pk__in=chosen).order_by("placed_at", "id"))
 
 
 def _statuses(statuses) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
+from django.core.paginator import EmptyPage, Page
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from backoffice.changelist import COUNT_CAP, ScaledPaginator
 from backoffice.ids import parse_pk
 from billing.finance import attention, chart
 from billing.finance.access import finance_view, page_context
@@ -18,7 +21,8 @@ from billing.finance.timeline import order_for_detail, order_timeline
 from billing.models import LedgerEntry, Order
 from registrar.money import format_minor
 
-#: Rows shown per needs-attention section; the count above each table is the full one.
+#: Rows per page of a needs-attention section, oldest first; the count above each table
+#: is the full one (capped at backoffice.changelist.COUNT_CAP).
 ATTENTION_ROWS = 100
 
 
@@ -74,8 +78,39 @@ def _signed(amount_minor: int, currency: str) -> str:
 class AttentionTable:
     section: attention.Section
     count: int
+    count_label: str
     headers: list[str]
     rows: list[dict]
+    page: Page
+    page_parameter: str
+
+
+class _SectionPaginator(ScaledPaginator):
+    """A section's pages: its rows with their annotations, counted (capped, as every list
+    at scale) on the same orders without them."""
+
+    def __init__(self, orders, matching, per_page):
+        super().__init__(orders, per_page)
+        self.matching = matching
+
+    @cached_property
+    def count(self) -> int:
+        capped = self.matching.order_by()[:COUNT_CAP + 1].count()
+        if capped > COUNT_CAP:
+            self.count_is_capped = True
+            return COUNT_CAP
+        return capped
+
+
+def _section_page(request: HttpRequest, section: attention.Section, parameter: str) -> Page:
+    asked = request.GET.get(parameter, "1")
+    number = parse_pk(asked) or 1
+    paginator = _SectionPaginator(section.orders, section.matching if section.matching
+                                  is not None else section.orders, ATTENTION_ROWS)
+    try:
+        return paginator.page(number)
+    except EmptyPage:
+        return paginator.page(1)
 
 
 @finance_view()
@@ -84,13 +119,14 @@ def needs_attention(request: HttpRequest) -> HttpResponse:
     tables = []
     for section in attention.sections(now):
         headers, cells = _COLUMNS[section.key]
-        orders = list(section.orders[:ATTENTION_ROWS])
+        parameter = f"{section.key}-page"
+        page = _section_page(request, section, parameter)
         tables.append(AttentionTable(
-            section=section,
-            count=len(orders) if len(orders) < ATTENTION_ROWS else section.orders.count(),
-            headers=headers,
+            section=section, count=page.paginator.count,
+            count_label=page.paginator.count_label, headers=headers,
             rows=[{"order": order, "total": format_minor(order.total_minor, order.currency),
-                   "cells": cells(order, now)} for order in orders]))
+                   "cells": cells(order, now)} for order in page.object_list],
+            page=page, page_parameter=parameter))
     return render(request, "finance/attention.html", page_context(
         request, "Orders needing attention", finance_section="attention", tables=tables,
         delay=attention.describe_delay(attention.undelivered_after()),

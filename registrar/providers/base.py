@@ -55,6 +55,8 @@ class Capability(StrEnum):
     ORDER_MIRROR = "order_mirror"
     EMAIL_ORDERS = "email_orders"
     BILLING_LINK = "billing_link"
+    # Reading what a name costs and whether it is free, for staff to compare upstreams.
+    DOMAIN_SEARCH = "domain_search"
     # Events the upstream pushes to /webhooks/<kind>/<label>/.
     WEBHOOKS = "webhooks"
 
@@ -402,6 +404,27 @@ class DomainQuote:
 
 
 @dataclass(frozen=True)
+class DomainOffer:
+    """One name as an upstream offers it (DOMAIN_SEARCH): read only, nothing reserved or
+    charged. A field left None (or empty) was not stated by the upstream.
+
+    `term_price` is what the term asked for costs; `term_estimated` says it was worked
+    out here from yearly prices rather than quoted for the term. `renewal_price` is per
+    year. `purchase_type` uses name.com's words (registration, aftermarket_s, ...)."""
+
+    domain: str  # ASCII
+    available: bool | None
+    premium: bool | None = None
+    purchase_type: str = ""
+    term_years: int | None = None
+    term_price: Money | None = None
+    term_estimated: bool = False
+    renewal_price: Money | None = None
+    reason: str = ""
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DomainPlacement:
     """A confirmed quote, to place. `owner` is the registrant (ContactRecord field values,
     with its `upstream_id` where the upstream keeps contacts); `auth_code` is sent once
@@ -727,6 +750,19 @@ class Provider:
         shape raises MalformedResponse, or, with `on_malformed`, is handed to it and
         skipped."""
         raise self._unsupported("an order list")
+
+    # --- domain search ------------------------------------------------------------------
+
+    def domain_offer(self, domain: str, *, years: int) -> DomainOffer:
+        """DOMAIN_SEARCH: whether `domain` (ASCII) is free here, and at what price for
+        `years`; reads only. Raises ProviderError when the upstream cannot say."""
+        raise self._unsupported("a domain search")
+
+    def domain_suggestions(self, base: str, *, tlds: Sequence[str],
+                           years: int) -> list[DomainOffer]:
+        """DOMAIN_SEARCH: other names on offer like `base` (a label, ASCII), in `tlds`
+        where the upstream takes a TLD filter; reads only."""
+        raise self._unsupported("domain suggestions")
 
     # --- email-infrastructure orders -------------------------------------------------------
     #: The choices an order form offers: mailbox providers, and billing cycles as

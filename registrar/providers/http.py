@@ -6,10 +6,15 @@ Nothing above the providers package imports httpx; this module is where it lives
 
 from __future__ import annotations
 
+import codecs
+import http.client
 import json
 import logging
 import random
+import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +62,11 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311
 
 
+#: Connections of a client that is not fanned out (staff requests, tasks).
+POOL_CONNECTIONS = 32
+#: The longest a request waits for a free connection before it fails, unsent.
+POOL_WAIT_SECONDS = 5.0
+
 DEFAULT_RETRY = RetryPolicy()
 NO_RETRY = RetryPolicy(attempts=1)
 
@@ -100,22 +110,85 @@ class HttpClient:
             raise ConfigurationError(
                 f"Provider account “{provider_label or 'unnamed'}” cannot be used: {problem} "
                 "Nothing was sent.", code="invalid_endpoint")
-        self._client = httpx.Client(
-            base_url=base_url,
-            headers=dict(headers),
-            # Connecting should be quick; registrars can be slow to answer.
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._base_url = base_url
+        self._headers = dict(headers)
+        self._timeout = timeout
+        self._transport = transport
+        self._client = self._new_client(POOL_CONNECTIONS)
+        #: With `fan_out`, one client per group of threads (each its own pool and pool
+        #: lock); otherwise every thread uses `_client`.
+        self._shards: list[httpx.Client] = []
+        self._assigned = threading.local()
+        self._next_shard = 0
+        self._shard_lock = threading.Lock()
+        self._lean: _ThreadConnections | None = None
         self._parse_error = parse_error
         self._retry = retry
         self._sleep = sleep
         self._request_id_header = request_id_header
         self._label = provider_label or base_url
 
+    def _new_client(self, connections: int, verify: Any = True) -> httpx.Client:
+        return httpx.Client(
+            base_url=self._base_url,
+            headers=self._headers,
+            # Connecting should be quick; registrars can be slow to answer. Waiting for a
+            # free connection of the pool is bounded too: a request that cannot get one
+            # fails (nothing was sent) instead of queueing behind a stuck one.
+            timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 5.0),
+                                  pool=min(self._timeout, POOL_WAIT_SECONDS)),
+            # As many connections kept alive as may be open: a pool that keeps fewer
+            # closes and reopens connections under load.
+            limits=httpx.Limits(max_connections=connections,
+                                max_keepalive_connections=connections),
+            transport=self._transport,
+            verify=verify,
+            follow_redirects=False,
+        )
+
+    def fan_out(self, threads: int) -> None:
+        """Prepare for `threads` threads reading at once (a sync's detail reads).
+
+        One shared pool serialises every request on its lock, and httpx's client costs
+        about 0.7 ms of CPU a request, under the interpreter lock every thread shares
+        (bench/bench_sync.py measures both). From here on each thread sends its GETs on
+        a keep-alive connection of its own, with the standard library's http.client: no
+        pool, no lock to wait in, about a quarter of the CPU. Everything else (every
+        request that changes something) still goes through httpx. Where a proxy is
+        configured (only httpx honours it), each thread gets an httpx client of its own
+        instead. An injected transport (tests, the in-process sandbox) has no pool and
+        no socket: nothing to spread."""
+        if self._transport is not None or threads <= 1:
+            return
+        with self._shard_lock:
+            if self._lean is not None or self._shards:
+                return
+            if urllib.request.getproxies():
+                context = httpx.create_ssl_context()  # one for all: each costs ~80 ms
+                self._shards = [self._new_client(2, verify=context) for _ in range(threads)]
+            else:
+                self._lean = _ThreadConnections(self._base_url, self._headers,
+                                                self._timeout)
+
+    def _client_for_thread(self) -> httpx.Client:
+        if not self._shards:
+            return self._client
+        client = getattr(self._assigned, "client", None)
+        if client is None:
+            with self._shard_lock:
+                client = self._shards[self._next_shard % len(self._shards)]
+                self._next_shard += 1
+            self._assigned.client = client
+        return client
+
     def close(self) -> None:
+        with self._shard_lock:
+            shards, self._shards = self._shards, []
+            lean, self._lean = self._lean, None
+        for shard in shards:
+            shard.close()
+        if lean is not None:
+            lean.close()
         self._client.close()
 
     def request(
@@ -168,8 +241,34 @@ class HttpClient:
             return reply
 
     def _send_once(self, method, path, params, json_body, headers) -> Reply:
+        lean = self._lean
+        if lean is not None and method == "GET" and json_body is None:
+            status, response_headers, text = lean.get(path, params, headers)
+        else:
+            status, response_headers, text = self._send_httpx(method, path, params,
+                                                              json_body, headers)
+        request_id = response_headers.get(self._request_id_header, "")
+        body = _parse_json(text) if text.strip() else None
+        if 200 <= status < 300:
+            if text.strip() and body is _INVALID:
+                # Not the body itself: a success body can carry a secret (an auth code).
+                logger.warning("%s %s %s -> %s: unreadable body (%d bytes, %s)", self._label,
+                               method, path, status, len(text),
+                               response_headers.get("content-type", "no content type"))
+                raise MalformedResponse(
+                    code="malformed_response", status=status,
+                    request_id=request_id,
+                )
+            return Reply(status, body, response_headers, request_id)
+        self._log_body(logging.WARNING, method, path, status, text)
+        raise self._parse_error(
+            status, None if body is _INVALID else body, text, request_id
+        )
+
+    def _send_httpx(self, method, path, params, json_body, headers
+                    ) -> tuple[int, Mapping[str, str], str]:
         try:
-            response = self._client.request(
+            response = self._client_for_thread().request(
                 method, path, params=params, json=json_body, headers=headers
             )
         except httpx.ConnectError as exc:
@@ -185,25 +284,7 @@ class HttpClient:
         except httpx.HTTPError as exc:
             raise TransportError("The connection to the registrar broke.",
                                  code="transport_error", details={"error": str(exc)}) from exc
-
-        request_id = response.headers.get(self._request_id_header, "")
-        text = response.text
-        body = _parse_json(text) if text.strip() else None
-        if response.is_success:
-            if text.strip() and body is _INVALID:
-                # Not the body itself: a success body can carry a secret (an auth code).
-                logger.warning("%s %s %s -> %s: unreadable body (%d bytes, %s)", self._label,
-                               method, path, response.status_code, len(text),
-                               response.headers.get("content-type", "no content type"))
-                raise MalformedResponse(
-                    code="malformed_response", status=response.status_code,
-                    request_id=request_id,
-                )
-            return Reply(response.status_code, body, response.headers, request_id)
-        self._log_body(logging.WARNING, method, path, response.status_code, text)
-        raise self._parse_error(
-            response.status_code, None if body is _INVALID else body, text, request_id
-        )
+        return response.status_code, response.headers, response.text
 
     def _log_body(self, level: int, method: str, path: str, status: int, text: str) -> None:
         # Error bodies go to the log for diagnosis, never to staff; success bodies (an
@@ -216,6 +297,111 @@ class HttpClient:
 
 
 _INVALID = object()
+
+
+class _ThreadConnections:
+    """GETs on one keep-alive connection per thread (http.client), for `fan_out`.
+
+    The same URL, headers, timeouts and certificate checks as the httpx client: the
+    base URL's path prefix, the default headers, a connect timeout of at most 5 s and
+    the account's timeout for every read, and httpx's certificate checks for https."""
+
+    def __init__(self, base_url: str, headers: Mapping[str, str], timeout: float) -> None:
+        parts = urllib.parse.urlsplit(base_url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port or (443 if self._https else 80)
+        self._prefix = parts.path.rstrip("/")
+        self._headers = dict(headers)
+        self._timeout = timeout
+        self._connect_timeout = min(timeout, 5.0)
+        self._context = httpx.create_ssl_context() if self._https else None
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection, and whether it is a new one."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection, False
+        if self._https:
+            connection = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._connect_timeout, context=self._context)
+        else:
+            connection = http.client.HTTPConnection(self._host, self._port,
+                                                    timeout=self._connect_timeout)
+        try:
+            connection.connect()
+        except OSError as exc:
+            # Never connected, so nothing was sent (a refusal, a connect timeout, DNS).
+            connection.close()
+            raise TransportError(code="connect_error", details={"error": str(exc)}) from exc
+        connection.sock.settimeout(self._timeout)
+        self._local.connection = connection
+        with self._lock:
+            self._all.append(connection)
+        return connection, True
+
+    def _drop(self, connection: http.client.HTTPConnection) -> None:
+        connection.close()
+        self._local.connection = None
+        with self._lock:
+            if connection in self._all:
+                self._all.remove(connection)
+
+    def get(self, path: str, params: Mapping[str, Any] | None,
+            headers: Mapping[str, str] | None) -> tuple[int, Mapping[str, str], str]:
+        target = self._prefix + path
+        if params:
+            target += "?" + urllib.parse.urlencode(
+                {k: v for k, v in params.items() if v is not None}, doseq=True)
+        sent = {**self._headers, **(headers or {})}
+        while True:
+            connection, fresh = self._connection()
+            try:
+                connection.request("GET", target, headers=sent)
+                response = connection.getresponse()
+                raw = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError,
+                    ConnectionResetError) as exc:
+                self._drop(connection)
+                if not fresh:
+                    continue  # the upstream closed an idle connection: a new one, once
+                raise TransportError("The connection to the registrar broke.",
+                                     code="transport_error",
+                                     details={"error": str(exc)}) from exc
+            except TimeoutError as exc:
+                self._drop(connection)
+                raise TransportError("The registrar did not answer in time.", code="timeout",
+                                     details={"error": str(exc)}) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(connection)
+                raise TransportError("The connection to the registrar broke.",
+                                     code="transport_error",
+                                     details={"error": str(exc)}) from exc
+            if response.will_close:
+                self._drop(connection)
+            received = httpx.Headers(response.getheaders())
+            charset = _charset(received.get("content-type", ""))
+            return response.status, received, raw.decode(charset, errors="replace")
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._all = self._all, []
+        for connection in connections:
+            connection.close()
+
+
+def _charset(content_type: str) -> str:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            try:
+                return codecs.lookup(value.strip('"')).name
+            except LookupError:
+                break
+    return "utf-8"
 
 
 def _what_came_back(error: ProviderError) -> str:

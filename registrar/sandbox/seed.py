@@ -9,6 +9,7 @@ skipped (a TLD gets an id from the sandbox).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Prefetch
@@ -23,6 +24,25 @@ PLATFORM_DNS_SUFFIX = ".platform-dns.example"
 
 def _money(amount: int | None, currency: str) -> Json | None:
     return r.money(amount, currency) if amount is not None else None
+
+
+#: Further parts of the mirror that other apps keep (billing's orders in transit): each
+#: a function returning seed records by key, registered from its app's ready().
+MIRROR_SOURCES: list[Callable[[], dict[str, list[Json]]]] = []
+
+
+def sandbox_accounts():
+    """The provider accounts this sandbox serves: those whose adapter is the built-in
+    sandbox's (it reaches this process's sandbox, whatever the account is called)."""
+    from registrar.models import ProviderAccount
+    from registrar.providers.domain_api.sandbox import SandboxProvider
+
+    return ProviderAccount.objects.with_adapter(SandboxProvider)
+
+
+def register_mirror_source(source: Callable[[], dict[str, list[Json]]]) -> None:
+    if source not in MIRROR_SOURCES:
+        MIRROR_SOURCES.append(source)
 
 
 def mirror_payload() -> Json:
@@ -119,8 +139,14 @@ def mirror_payload() -> Json:
         .select_related("registration").prefetch_related("log_entries").order_by("pk")
         if process.registration.upstream_id in known_registrations]
 
-    return {"tlds": tlds, "contacts": contacts, "registrations": registrations,
-            "processes": processes}
+    payload: Json = {"tlds": tlds, "contacts": contacts, "registrations": registrations,
+                     "processes": processes}
+    for source in MIRROR_SOURCES:
+        for key, records in source().items():
+            payload.setdefault(key, []).extend(
+                record for record in records
+                if record.get("registration_id") in (None, *known_registrations))
+    return payload
 
 
 def seed_from_mirror(state: SandboxState | None = None) -> dict[str, int]:

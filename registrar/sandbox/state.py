@@ -325,21 +325,24 @@ def apply_seed(data: Json, payload: Mapping[str, Any]) -> dict[str, int]:
     """Upsert seed records into `data` and return how many of each were given.
 
     TLDs are keyed by name, contacts by id, registrations by guid (`id`), processes
-    by id. Records are wire-like: a TLD has the feature flags, `authcode_behavior`,
+    by id, orders by id. Records are wire-like: a TLD has the feature flags, `authcode_behavior`,
     `registrar` (null: none configured), money fields (`privacy_fee`,
     `registrant_change_fee`, `create_price`, `transfer_price`, `renew_price`) and
     `cancellation_window_days`; a contact has document 001's fields plus `tld_id`
     or `tld`; a registration has the document's scalars, `tld_id` or `tld`,
     `{role}_contact_id`, `hosts`, `dnssec_keys`, `authcode`, `transfer_out`,
     `dns_zone`, `linked_site` and `drift` (fields that `force_sync` will find
-    changed at the registry). Its process fields follow from seeded processes.
+    changed at the registry). Its process fields follow from seeded processes. An
+    order has document 001's order fields (`kind`, `status`, `domain`, `years`,
+    `total`, `registration_id`) and the `account` it was placed on; it moves on when
+    viewed, like one placed here.
     """
     if not isinstance(payload, Mapping):
         raise invalid("The seed must be an object.")
     counts: dict[str, int] = {}
     for key, upsert in (("tlds", _upsert_tld), ("contacts", _upsert_contact),
                         ("registrations", _upsert_registration),
-                        ("processes", _upsert_process)):
+                        ("processes", _upsert_process), ("orders", _upsert_order)):
         items = payload.get(key) or []
         if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
             raise invalid(f"{key} must be a list of objects.")
@@ -621,3 +624,56 @@ def _upsert_process(data: Json, raw: Mapping[str, Any]) -> None:
 
 __all__ = ["ApiError", "SandboxState", "apply_seed", "empty_state", "normalise_async_rule",
            "normalise_fault", "take_async_rule", "take_fault"]
+
+
+#: Document 001's order kinds, and the statuses an order is in while it is followed.
+ORDER_KINDS = frozenset({"register", "transfer", "renew", "registrant_change"})
+
+
+def _upsert_order(data: Json, raw: Mapping[str, Any]) -> None:
+    """A seeded order, as if placed earlier: viewing it polls it on to its end (its
+    effect applied then, as for an order placed here). Re-seeding keeps its polls and
+    cart, so a seeded order does not start over."""
+    order_id = str(raw.get("id") or "").strip()
+    if not order_id or "/" in order_id:
+        raise invalid("A seeded order needs an id.")
+    kind = raw.get("kind") or "register"
+    if kind not in ORDER_KINDS:
+        raise invalid(f"Order {order_id}: unknown kind {kind!r}.")
+    status = raw.get("status") or "pending"
+    if status not in {"pending", "processing", *r.ORDER_TERMINAL}:
+        raise invalid(f"Order {order_id}: unknown status {status!r}.")
+    total = raw.get("total")
+    if not isinstance(total, Mapping) or not isinstance(total.get("amount_cents"), int) \
+            or isinstance(total.get("amount_cents"), bool) or total["amount_cents"] < 0 \
+            or not isinstance(total.get("currency"), str) or len(total["currency"]) != 3:
+        raise invalid(f"Order {order_id}: total must be {{amount_cents, currency}}.")
+    years = raw.get("years")
+    if years is not None and (isinstance(years, bool) or not isinstance(years, int)
+                              or not 1 <= years <= 10):
+        raise invalid(f"Order {order_id}: years must be 1 to 10.")
+    domain = _name(raw.get("domain"))
+    registration_id = raw.get("registration_id")
+    if registration_id is not None and str(registration_id) not in data["registrations"]:
+        raise invalid(f"Order {order_id}: unknown registration_id.")
+    now = r.now_iso()
+    existing = data["orders"].get(order_id) or {}
+    amount = {"amount_cents": total["amount_cents"], "currency": total["currency"].upper()}
+    what = {"register": "Registration", "transfer": "Transfer", "renew": "Renewal",
+            "registrant_change": "Registrant change"}[kind]
+    data["orders"][order_id] = {
+        "id": order_id, "kind": kind, "status": status,
+        "status_reason": str(raw.get("status_reason") or ""),
+        "polls": existing.get("polls", 0), "process_id": None,
+        "registration_id": str(registration_id) if registration_id is not None else None,
+        "owner_contact_id": None, "years": years,
+        "account": str(raw.get("account") or ""),
+        "created_at": _timestamp(raw.get("created_at"), "created_at") if raw.get(
+            "created_at") else now,
+        "updated_at": now,
+        "cart": existing.get("cart") or {"id": r.next_id(data, "cart"), "status": "paid"},
+        "domain": domain, "total": amount,
+        "line_items": [{"description": f"{what} of {domain}", "domain": domain, "role": kind,
+                        "years": years, **amount}],
+        "refund": None,
+    }

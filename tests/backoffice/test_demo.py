@@ -73,6 +73,39 @@ def test_demo_gives_the_worker_nothing_it_cannot_do_and_the_dashboard_its_deadli
 
 @pytest.mark.django_db
 @override_settings(DEBUG=True)
+def test_demo_orders_being_followed_are_known_to_the_sandbox():
+    """The worker follows the demo's orders in transit on the sandbox: each one is there,
+    so the follow-up reads it (and moves it on) instead of failing on a 404."""
+    from billing.order_sync import mirror_orders, open_orders
+    from registrar.models import ProviderAccount
+
+    call_command("demo")
+    sandbox = ProviderAccount.objects.get(kind="sandbox")
+    following = open_orders(sandbox).count()
+    assert following >= 5
+    report = mirror_orders(sandbox)
+    assert report.ok, report.summary()
+    assert (report.seen, report.failed) == (following, 0), report.summary()
+    # A rerun of the demo (it is idempotent) re-seeds without starting the orders over.
+    call_command("demo")
+    assert mirror_orders(sandbox).failed == 0
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_demo_has_a_registration_for_every_sandbox_branch():
+    from registrar.sandbox.records import MAGIC, magic_of
+
+    call_command("demo")
+    branches = set()
+    for name in Registration.objects.filter(
+            tld__provider_account__isnull=False).values_list("name", flat=True):
+        branches |= magic_of(name)
+    assert branches == set(MAGIC)
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
 def test_demo_prints_the_logins_with_the_address_dev_py_serves(capsys):
     # dev.py run 0.0.0.0:8001 passes the URL it serves (tests/backoffice/test_dev_run.py).
     call_command("demo", "--url", "http://localhost:8001/admin/")

@@ -130,6 +130,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin/jsi18n/": r(L, "200", "200", "200", "200", "200"),
     # The header's search: each sees only the kinds they may view.
     "admin/search/": r(L, "200", "200", "200", "200", "200"),
+    # The domain search: whoever may see the TLDs (the form alone, without a name).
+    "admin/domain-search/": r(L, "403", "200", "200", "200", "200"),
     "admin/r/<content_type_id>/<object_id>/": r(L, "404", "404", "404", "404", "404"),
     "admin/<app_label>/": r(L, "404", "200", "200", "200", "200"),
     "admin/<url>": r(L, "404", "404", "404", "404", "404"),
@@ -215,6 +217,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin/registrar/registration/<object_id>/status/": r(L, "403", "200", "200", "200", "200"),
     "admin/registrar/registration/<object_id>/note/": r(L, "403", "200", "200", "200", "200"),
     "admin/registrar/registration/<object_id>/customer/":
+        r(L, "403", "200", "403", "200", "200"),
+    # Suppressing or resuming the customer's renewal notices: Support and Admins.
+    "admin/registrar/registration/<object_id>/notices/":
         r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/registration/<object_id>/hosts/<host_name>/edit/":
         r(L, "403", "200", "403", "200", "200"),

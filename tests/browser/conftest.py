@@ -8,6 +8,8 @@ import os
 import shutil
 
 import pytest
+from django.core.management import call_command
+from django.test import override_settings
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
 # make around it are ordinary synchronous code.
@@ -67,3 +69,14 @@ def login(page):
         return page
 
     return _login
+
+
+@pytest.fixture
+def demo(transactional_db, sandbox):
+    """The demo data, in the database the live server reads and in the sandbox (the demo
+    seeds it from the mirror); the sandbox's request log starts empty. Returns the
+    sandbox fixture."""
+    with override_settings(DEBUG=True):
+        call_command("demo", verbosity=0)
+    sandbox.transport.requests.clear()
+    return sandbox

@@ -2,8 +2,6 @@
 column of badges with words for screen readers, and long (IDN) names wrap."""
 
 import pytest
-from django.core.management import call_command
-from django.test import override_settings
 from django.utils import timezone
 
 from registrar.models import Registration, Tld
@@ -21,9 +19,7 @@ LONG_IDN_NAMES = [to_ascii(name) for name in (
 
 
 @pytest.fixture
-def demo(transactional_db, sandbox):
-    with override_settings(DEBUG=True):
-        call_command("demo", verbosity=0)
+def demo(demo):
     com = Tld.objects.get(name="com")
     customer = AccountFactory(email="a.very.long.customer.address.for.billing@"
                                     "subsidiary.example-corporation.com")
@@ -34,7 +30,7 @@ def demo(transactional_db, sandbox):
                             pending_async=True, unsettled_operation="registrant_change",
                             transfer_out_pending=True,
                             last_synced_at=timezone.now() - timezone.timedelta(hours=number))
-    return sandbox
+    return demo
 
 
 def test_the_registration_list_fits_1400_px_with_the_filters(demo, browser, live_server):

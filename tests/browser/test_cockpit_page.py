@@ -6,8 +6,6 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.test import override_settings
 
 from backoffice.notes import add_note
 from registrar import services
@@ -16,14 +14,6 @@ from registrar.models import Process, Registration
 pytestmark = pytest.mark.browser
 
 FOLD = 900
-
-
-@pytest.fixture
-def demo(transactional_db, sandbox):
-    with override_settings(DEBUG=True):
-        call_command("demo", verbosity=0)  # also seeds the sandbox from the mirror
-    sandbox.transport.requests.clear()
-    return sandbox
 
 
 @pytest.fixture
@@ -106,3 +96,18 @@ def test_a_process_in_flight_updates_the_page_without_a_reload(demo, wide):
             if "/status/" in request.url else None)
     time.sleep(4)
     assert asked == []
+
+
+def test_the_dashboard_shows_my_recent_actions_beside_the_deadlines(demo, wide):
+    registration = Registration.objects.filter(tld__name="com").order_by("name").first()
+    support = get_user_model().objects.get(username="support")
+    add_note(target=registration, text="Called the holder back.", actor=support)
+    wide.goto("/admin/")
+    wide.wait_for_selector("#deadlines")
+    module = wide.locator("#recent-actions-module")
+    assert module.is_visible()
+    box, deadlines = module.bounding_box(), wide.locator("#deadlines").bounding_box()
+    # Beside the deadlines, at the top: not pushed below the fold under them.
+    assert box["x"] >= deadlines["x"] + deadlines["width"], (box, deadlines)
+    assert box["y"] < FOLD
+    assert registration.name in module.inner_text()

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
-from django.test import override_settings
 from django.urls import reverse
 
 from billing.models import Account, Order
@@ -33,14 +31,6 @@ ROLES = {
     "Finance": ("finance", "finance-demo-2026"),
     "Admin": ("admin", "admin-demo-2026"),
 }
-
-
-@pytest.fixture
-def demo(transactional_db, sandbox):
-    with override_settings(DEBUG=True):
-        call_command("demo", verbosity=0)
-    sandbox.transport.requests.clear()
-    return sandbox
 
 
 def pages() -> list[str]:

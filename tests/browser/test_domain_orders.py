@@ -1,20 +1,10 @@
 """Support staff place a domain order for a customer through the confirmation page."""
 
 import pytest
-from django.core.management import call_command
-from django.test import override_settings
 
 from billing.models import Account, LedgerEntry, Order, OrderStatus
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def demo(transactional_db, sandbox):
-    with override_settings(DEBUG=True):
-        call_command("demo", verbosity=0)
-    sandbox.transport.requests.clear()
-    return sandbox
 
 
 def test_support_places_a_registration_order_through_the_confirmation_page(demo, login):

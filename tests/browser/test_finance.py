@@ -4,20 +4,11 @@ import csv
 import io
 
 import pytest
-from django.core.management import call_command
-from django.test import override_settings
 
 from billing.finance.totals import totals_by_currency
 from billing.models import Order, OrderStatus
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def demo(transactional_db, sandbox):
-    with override_settings(DEBUG=True):
-        call_command("demo", verbosity=0)
-    return sandbox
 
 
 def test_finance_filters_orders_sees_totals_and_chart_and_downloads_the_csv(demo, login):

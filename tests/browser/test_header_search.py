@@ -2,18 +2,10 @@
 registration's page."""
 
 import pytest
-from django.core.management import call_command
-from django.test import override_settings
 
 from registrar.models import Registration
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def demo(transactional_db):
-    with override_settings(DEBUG=True):
-        call_command("demo", verbosity=0)
 
 
 @pytest.fixture

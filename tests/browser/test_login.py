@@ -1,14 +1,6 @@
 import pytest
-from django.core.management import call_command
-from django.test import override_settings
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def demo(transactional_db):
-    with override_settings(DEBUG=True):
-        call_command("demo", verbosity=0)
 
 
 @pytest.mark.parametrize(

@@ -1,20 +1,10 @@
 """Support staff operate registrations in a real browser, against the sandbox."""
 
 import pytest
-from django.core.management import call_command
-from django.test import override_settings
 
 from registrar.models import Registration
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def demo(transactional_db, sandbox):
-    with override_settings(DEBUG=True):
-        call_command("demo", verbosity=0)  # also seeds the sandbox from the mirror
-    sandbox.transport.requests.clear()
-    return sandbox
 
 
 def ready(**filters) -> Registration:

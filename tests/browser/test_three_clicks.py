@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from django.core.management import call_command
-from django.test import override_settings
 
 from registrar.models import Registration
 
@@ -67,14 +65,6 @@ class Clicks:
         # The tally, for `pytest -s`: how many clicks each path took, and which.
         print(f"{self.count} clicks + confirmation: {' -> '.join(self.path)}")
         self.page.locator(selector).first.click()
-
-
-@pytest.fixture
-def demo(transactional_db, sandbox):
-    with override_settings(DEBUG=True):
-        call_command("demo", verbosity=0)  # also seeds the sandbox from the mirror
-    sandbox.transport.requests.clear()
-    return sandbox
 
 
 @pytest.fixture

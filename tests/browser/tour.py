@@ -12,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.test import override_settings
 from django.urls import reverse
 
 from billing.models import Account
@@ -23,13 +21,6 @@ pytestmark = pytest.mark.browser
 
 TOUR = Path(__file__).resolve().parents[2] / "docs" / "tour"
 VIEWPORT = {"width": 1400, "height": 900}
-
-
-@pytest.fixture
-def demo(transactional_db, sandbox):
-    with override_settings(DEBUG=True):
-        call_command("demo", verbosity=0)  # also seeds the sandbox from the mirror
-    return sandbox
 
 
 def _signed_in(browser, live_server, username: str, password: str):

@@ -90,6 +90,8 @@ TLD_NAMES = [name for name in NAMES if name not in ("example", "com")]
 TEXT_FREE = kind(TEXT, limit=None)  # a note, a reason: clean text of any length is fine
 KINDS: dict[str, Kind] = {
     "name": kind(NAMES, tolerated=NAME_RULE_GAPS),
+    # A domain search takes a base name too ("example" searched across the TLDs).
+    "base_name": kind(NAMES, tolerated={*NAME_RULE_GAPS, "example", "com"}),
     "tld": kind(TLD_NAMES, TEXT, tolerated=NAME_RULE_GAPS),
     "user": kind(TEXT, USERS, tolerated={"support-test "}),  # stripped, as typed
     "otp": kind(TEXT, NUMBERS, ["000000", "12345678", "abcdefgh"], tolerated={"", " "}),
@@ -206,6 +208,11 @@ RUNS: list[Run] = [
         {"label": "label", "kind": "kind", "base_url": "url", "account_ref": "account_ref",
          "secret_env": "secret_env", "timeout_seconds": "timeout", "tlds": "tld",
          "actor": "user"}),
+    Run("command:send_notices", ("send_notices",), (("--dry-run", None),), (),
+        {"now": "date", "output_format": "choice"}),
+    Run("command:domain_search", ("domain_search",), (("--tld", "com"), ("--term", "2")),
+        (("name", "example"),),
+        {"name": "base_name", "tld": "tld", "term": "number", "output_format": "choice"}),
     Run("command:expiring", ("expiring",), (("--days", "30"),), (),
         {"days": "number", "output_format": "choice", "tld": "tld"}),
     Run("command:provider_check", ("provider_check",), (("--as", "admin-test"),),

@@ -165,6 +165,7 @@ def test_controls_reset_seed_and_rollback(client):
     reset = client.post("/_sandbox/reset", json={"seed": {"tlds": [{"name": ".com"}]}})
     assert reset.json() == {"status": "reset", "seeded": {"tlds": 1, "contacts": 0,
                                                           "registrations": 0, "processes": 0,
+                                                          "orders": 0,
                                                           "taken": 0}}
     # A seed that fails half-way changes nothing (the TLD came first, then a bad one).
     bad = client.post("/_sandbox/seed", json={"tlds": [{"name": "org"}, {"name": "a b"}]})
@@ -839,3 +840,40 @@ def _await_url(process: subprocess.Popen[str], timeout: float) -> str:
     if not found:
         raise AssertionError(f"runsandbox did not start: {''.join(lines)}")
     return found[0]
+
+
+def test_a_seeded_order_is_followed_to_its_end_like_one_placed_here(client):
+    seeded = client.post("/_sandbox/seed", json={
+        "tlds": [{"name": "com"}],
+        "orders": [{"id": "demo-0007", "kind": "register", "status": "processing",
+                    "domain": "seeded-order.com", "years": 2,
+                    "total": {"amount_cents": 1299, "currency": "usd"},
+                    "account": "acct-1"}]})
+    assert seeded.json()["seeded"]["orders"] == 1
+    views = [client.get("/api/orders/demo-0007").json()["order"] for _ in range(4)]
+    assert views[0]["total"] == {"amount_cents": 1299, "currency": "USD"}
+    assert views[-1]["status"] == "completed"
+    registration = _reg_of(client, views[-1]["registration_id"])
+    assert registration["name"] == "seeded-order.com"
+    # Seeding it again keeps where it got to: it does not start over.
+    client.post("/_sandbox/seed", json={"orders": [{
+        "id": "demo-0007", "kind": "register", "domain": "seeded-order.com",
+        "total": {"amount_cents": 1299, "currency": "USD"}}]})
+    assert client.get("/api/orders/demo-0007").json()["order"]["status"] != "pending"
+
+
+@pytest.mark.parametrize("order, message", [
+    ({"kind": "register"}, "needs an id"),
+    ({"id": "o1", "kind": "privacy"}, "unknown kind"),
+    ({"id": "o1", "status": "paid"}, "unknown status"),
+    ({"id": "o1", "total": {"amount_cents": -1, "currency": "USD"}}, "total"),
+    ({"id": "o1", "years": 11}, "years"),
+    ({"id": "o1", "registration_id": "nope"}, "registration_id"),
+])
+def test_a_seeded_order_that_is_not_one_is_refused_and_changes_nothing(client, order, message):
+    payload = {"domain": "x-order.com", "total": {"amount_cents": 100, "currency": "USD"},
+               **order}
+    refused = client.post("/_sandbox/seed", json={"orders": [payload]})
+    assert _code(refused) == (422, "invalid_params")
+    assert message in refused.text
+    assert client.get("/_sandbox/state").json()["orders"] == {}

@@ -21,6 +21,7 @@ from registrar.providers.base import (
     ContactUpdate,
     DnssecKeyData,
     DnssecMode,
+    DomainOffer,
     DomainPlacement,
     DomainQuote,
     DomainQuoteRequest,
@@ -68,7 +69,7 @@ class DomainApiProvider(HttpProvider):
             Capability.TRANSFER_OUT_DECISION, Capability.PUSH_TRANSFER,
             Capability.VERIFICATION_RESEND, Capability.FORCE_SYNC, Capability.PROCESSES,
             Capability.CONTACTS, Capability.REGISTRATION_SYNC, Capability.REGISTRATION_READ,
-            Capability.DOMAIN_ORDERS, Capability.ORDER_FOLLOW,
+            Capability.DOMAIN_ORDERS, Capability.ORDER_FOLLOW, Capability.DOMAIN_SEARCH,
         }
     )
     # Requests carry the account reference as X-Auth-Account (a missing one is a 400).
@@ -199,6 +200,22 @@ class DomainApiProvider(HttpProvider):
                 raise MalformedResponse("The registrar's paging went backwards.",
                                         code="malformed_paging")
             page = next_page
+
+    def iter_registration_pages(self, *, first: int, step: int,
+                                page_size: int = 100) -> Iterator[RegistrationRecord]:
+        """The registrations of pages `first`, `first + step`, `first + 2 * step`... (1
+        based): one part of the listing, for a sync split across workers. Ends at the
+        last page, or at a page past the end (empty)."""
+        page = first
+        while True:
+            records, next_page = self.list_registrations(page=page, per_page=page_size)
+            yield from records
+            if not records or next_page is None:
+                return
+            if int(next_page) <= page:
+                raise MalformedResponse("The registrar's paging went backwards.",
+                                        code="malformed_paging")
+            page += step
 
     def get_registration(self, ref: RegistrationRef) -> RegistrationView:
         body = self._get(self._registration(ref)).body
@@ -372,6 +389,40 @@ class DomainApiProvider(HttpProvider):
         body["create_price"] = parse_money(body.get("create_price"))
         body["transfer_price"] = parse_money(body.get("transfer_price"))
         return body
+
+    def domain_offer(self, domain: str, *, years: int) -> DomainOffer:
+        """Check Availability. Its create price is per year, as the order quote reads it;
+        it states no renewal price."""
+        answer = self.check_availability(domain)
+        price = answer.get("create_price")
+        available = bool(answer.get("available"))
+        reason = str(answer.get("reason") or "")
+        if answer.get("owned_by_account"):
+            reason = reason or "already in this account"
+        return DomainOffer(
+            domain=str(answer.get("domain") or domain), available=available,
+            premium=bool(answer.get("premium")), purchase_type="registration",
+            term_years=years,
+            term_price=Money(price.amount_minor * years, price.currency)
+            if available and price is not None else None,
+            reason=reason, notes=("No renewal price: Check Availability states none.",))
+
+    def domain_suggestions(self, base: str, *, tlds: Sequence[str],
+                           years: int) -> list[DomainOffer]:
+        """Domain Suggestions takes no TLD filter: every suggestion is kept."""
+        offers = []
+        for suggestion in self.suggestions(base):
+            price = suggestion.get("price")
+            source = str(suggestion.get("source") or "")
+            offers.append(DomainOffer(
+                domain=str(suggestion["domain"]),
+                available=bool(suggestion["available"]) if "available" in suggestion
+                else None,
+                premium=source == "premium", purchase_type="registration", term_years=years,
+                term_price=Money(price.amount_minor * years, price.currency)
+                if price is not None else None,
+                notes=(f"Suggested as {source}.",) if source else ()))
+        return offers
 
     def create_domain_order(
         self,

@@ -30,8 +30,10 @@ from django.core.validators import URLValidator, validate_email
 from registrar.providers import secrets
 from registrar.providers.base import (
     Capability,
+    DomainOffer,
     Done,
     KnownOrder,
+    Money,
     OnMalformed,
     OrderRecord,
     OrderState,
@@ -160,6 +162,7 @@ class EntriProvider(Provider):
         Capability.AUTO_RENEW, Capability.VERIFICATION_RESEND, Capability.DNS_RECORDS,
         Capability.REGISTRATION_SYNC, Capability.REGISTRATION_READ, Capability.ORDER_MIRROR,
         Capability.ORDER_FOLLOW, Capability.BILLING_LINK, Capability.WEBHOOKS,
+        Capability.DOMAIN_SEARCH,
     })
     # The applicationId: every call carries it, and the JWT is minted for it.
     requires_account_ref = True
@@ -414,6 +417,21 @@ class EntriProvider(Provider):
                  "renewal_price": wire.money(s.get("renewalPrice"))}
                 for s in body["suggestions"]]
 
+    def domain_offer(self, domain: str, *, years: int) -> DomainOffer:
+        """Check Domain Availability: the price of the first year and the yearly renewal
+        (Entri bills a registration a year at a time)."""
+        answer = self.check_availability(domain)
+        return _entri_offer(answer["domain"], answer["available"], answer["create_price"],
+                            answer["renewal_price"], years,
+                            reason="" if answer["available"] else answer["availability"])
+
+    def domain_suggestions(self, base: str, *, tlds: Sequence[str],
+                           years: int) -> list[DomainOffer]:
+        """Retrieve Domain Suggestions for `tlds`. Entri lists only names it offers, so
+        each is shown as available (silent: the answer has no availability field)."""
+        return [_entri_offer(s["domain"], True, s["price"], s["renewal_price"], years)
+                for s in self.suggestions(base, tlds=list(tlds) or None)]
+
     # --- domains: management -----------------------------------------------------------
 
     def list_domains(self, page: int = 0, size: int = 10, status: str | None = None,
@@ -592,3 +610,20 @@ class EntriProvider(Provider):
         if not url:
             raise ValueError("the billing link is not an https URL")
         return url
+
+
+def _entri_offer(domain: str, available: bool, first_year: Money | None,
+                 renewal: Money | None, years: int, *, reason: str = "") -> DomainOffer:
+    """The term's price: the first year, then a renewal a year. For more than one year
+    that is worked out here, not quoted by Entri, and marked so."""
+    term_price, estimated = None, False
+    if available and first_year is not None:
+        if years == 1:
+            term_price = first_year
+        elif renewal is not None and renewal.currency == first_year.currency:
+            term_price = Money(first_year.amount_minor + renewal.amount_minor * (years - 1),
+                               first_year.currency)
+            estimated = True
+    return DomainOffer(domain=domain, available=available, term_years=years,
+                       term_price=term_price, term_estimated=estimated,
+                       renewal_price=renewal, reason=reason)

@@ -36,6 +36,7 @@ from urllib.parse import quote
 from registrar.providers import secrets
 from registrar.providers.base import (
     Capability,
+    DomainOffer,
     DomainPlacement,
     DomainQuote,
     DomainQuoteRequest,
@@ -141,6 +142,18 @@ def parse_discovery(data: Mapping[str, Any], source: Source) -> Discovery:
     )
 
 
+def _offer_of(discovery: Discovery, years: int, *, term_price: Money | None = None,
+              premium: bool | None = None, estimated: bool = False, reason: str = "",
+              notes: tuple[str, ...] = ()) -> DomainOffer:
+    return DomainOffer(
+        domain=discovery.domain.lower(), available=discovery.purchasable,
+        premium=discovery.premium if premium is None else premium,
+        purchase_type=discovery.purchase_type or "", term_years=years,
+        term_price=term_price if discovery.purchasable else None,
+        term_estimated=estimated and term_price is not None,
+        renewal_price=discovery.renewal_price, reason=reason, notes=notes)
+
+
 @dataclass(frozen=True)
 class Purchase:
     """A Create Domain, Renew Domain or Create Transfer that name.com accepted.
@@ -164,7 +177,7 @@ class Purchase:
 class NamecomProvider(HttpProvider):
     kind = "namecom"
     display_name = "name.com"
-    capabilities = frozenset({Capability.DOMAIN_ORDERS})
+    capabilities = frozenset({Capability.DOMAIN_ORDERS, Capability.DOMAIN_SEARCH})
     # HTTP basic auth with the API username: the account reference.
     requires_account_ref = True
     ordering_actions = frozenset({OrderAction.REGISTER, OrderAction.TRANSFER,
@@ -234,6 +247,40 @@ class NamecomProvider(HttpProvider):
                                   reads_only=True)
         return [parse_discovery(result, Source.SEARCH)
                 for result in (reply.body or {}).get("results") or []]
+
+    def domain_offer(self, domain: str, *, years: int) -> DomainOffer:
+        """Check Availability over every purchase type (004 Pattern C), so aftermarket,
+        expiring and backorder names show as what they are. A registration's price for
+        the term is Get Pricing's for the same years; an acquisition's is its flat fee,
+        which years do not multiply (004)."""
+        discovery = self.check_domain(domain, registration_only=False)
+        if not discovery.purchasable:
+            return _offer_of(discovery, years, reason=discovery.reason or "not purchasable")
+        purchase_type = discovery.purchase_type or pricing.PurchaseType.REGISTRATION
+        if purchase_type in pricing.ACQUISITION_TYPES:
+            return _offer_of(discovery, years, term_price=discovery.purchase_price, notes=(
+                "Flat acquisition fee: the term does not change it.",))
+        if purchase_type != pricing.PurchaseType.REGISTRATION:
+            return _offer_of(discovery, years, notes=(
+                f"Offered as {purchase_type}, which the order form does not sell.",))
+        registry = self.get_pricing(domain, years)
+        return _offer_of(discovery, years, term_price=registry.purchase_price,
+                         premium=registry.premium or discovery.premium)
+
+    def domain_suggestions(self, base: str, *, tlds: Sequence[str],
+                           years: int) -> list[DomainOffer]:
+        """Search by keyword, every purchase type. Discovery prices a registration's
+        first year only: the term's price is worked out from it and marked so."""
+        offers = []
+        for discovery in self.search(base, tld_filter=list(tlds) or None,
+                                     registration_only=False):
+            acquisition = (discovery.purchase_type or "registration") != "registration"
+            price = discovery.purchase_price
+            if price is not None and not acquisition and years > 1:
+                price = Money(price.amount_minor * years, price.currency)
+            offers.append(_offer_of(discovery, years, term_price=price,
+                                    estimated=years > 1 and not acquisition))
+        return offers
 
     def get_pricing(self, domain: str, years: int) -> RegistryPricing:
         """Get Pricing for `years`. `years` is always sent (never left to the TLD

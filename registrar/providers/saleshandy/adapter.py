@@ -27,6 +27,7 @@ from django.core.exceptions import ValidationError
 from registrar.providers import secrets
 from registrar.providers.base import (
     Capability,
+    DomainOffer,
     EmailOrderPlaced,
     KnownOrder,
     OnMalformed,
@@ -77,7 +78,7 @@ class SaleshandyProvider(HttpProvider):
     kind = "saleshandy"
     display_name = "Saleshandy"
     capabilities = frozenset({Capability.EMAIL_ORDERS, Capability.ORDER_MIRROR,
-                              Capability.REGISTRATION_SYNC})
+                              Capability.REGISTRATION_SYNC, Capability.DOMAIN_SEARCH})
     email_service_providers = EMAIL_SERVICE_PROVIDERS
     # Document 003 lists the plan types without describing them; the labels only spell
     # the values out. Azure is only sold quarterly (clean_order refuses the others).
@@ -106,6 +107,21 @@ class SaleshandyProvider(HttpProvider):
         reply = self.http.request("GET", "/v1/domain/search", params={SEARCH_PARAM: query})
         return [dict(entry) for entry in
                 list_in(payload(reply.body), "domains", "results", "suggestions")]
+
+    def domain_offer(self, domain: str, *, years: int) -> DomainOffer:
+        """The search's entry for `domain`. Saleshandy sells a domain with mailboxes, on
+        a plan: no price for a term in years, so the price it states is only a note."""
+        for entry in self.search_domains(domain):
+            if _entry_name(entry) == domain:
+                return _saleshandy_offer(entry, domain)
+        return DomainOffer(domain=domain, available=False,
+                           reason="not offered by Saleshandy's search")
+
+    def domain_suggestions(self, base: str, *, tlds: Sequence[str],
+                           years: int) -> list[DomainOffer]:
+        """The search for the bare label: the names Saleshandy offers for it."""
+        return [_saleshandy_offer(entry, _entry_name(entry))
+                for entry in self.search_domains(base)]
 
     def get_plans(self) -> Any:
         """GET /v1/domain/plans: the plans and prices, unwrapped but otherwise as sent
@@ -303,3 +319,20 @@ class SaleshandyProvider(HttpProvider):
         for domain in self.list_domains(search=name):
             if name is None or domain.name == name:
                 yield domain_registration(domain)
+
+
+def _entry_name(entry: Mapping[str, Any]) -> str:
+    # Doc silent on the search answer: the name is read from "domain" or "name".
+    return to_ascii(str(entry.get("domain") or entry["name"]), min_labels=1)
+
+
+def _saleshandy_offer(entry: Mapping[str, Any], domain: str) -> DomainOffer:
+    available = entry.get("available", entry.get("isAvailable"))
+    cents = entry.get("priceCents")
+    notes = ("Sold with mailboxes, on a plan: no price for a term in years.",)
+    if isinstance(cents, int) and not isinstance(cents, bool):
+        # Doc silent on the price's currency: it is shown as stated, in its cents.
+        notes += (f"Domain price on the plan: {cents / 100:.2f} (currency not stated).",)
+    return DomainOffer(domain=domain,
+                       available=available if isinstance(available, bool) else None,
+                       notes=notes)

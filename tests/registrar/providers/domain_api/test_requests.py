@@ -70,13 +70,14 @@ COVERED_METHODS = {
     "list_contacts", "get_contact", "create_contact", "update_contact", "delete_contact",
     "resend_contact_verification",
     "list_registrations", "iter_registrations", "get_registration", "check_availability",
+    "iter_registration_pages",  # its requests: tests/registrar/test_sync_split.py
     "suggestions",
     "set_auto_renew", "set_nameservers", "set_lock", "set_privacy", "set_dnssec",
     "update_holder", "order_registrant_change", "set_role_contacts", "get_auth_code",
     "force_sync", "decide_transfer_out", "push_transfer", "resend_holder_verification",
     "list_hosts", "create_host", "update_host", "delete_host",
     "list_processes", "get_process", "resend_process", "cancel_process",
-    "create_domain_order", "read_order",
+    "create_domain_order", "read_order", "domain_offer", "domain_suggestions",
     # The ordering hooks: their requests are tested in test_orders.py.
     "quote_domain_order", "place_domain_order", "settle_placement",
 }
@@ -102,7 +103,7 @@ def test_capabilities_cover_every_endpoint_family():
         Capability.AUTH_CODE, Capability.TRANSFER_OUT_DECISION, Capability.PUSH_TRANSFER,
         Capability.VERIFICATION_RESEND, Capability.FORCE_SYNC, Capability.PROCESSES,
         Capability.CONTACTS, Capability.REGISTRATION_SYNC, Capability.REGISTRATION_READ,
-        Capability.DOMAIN_ORDERS, Capability.ORDER_FOLLOW,
+        Capability.DOMAIN_ORDERS, Capability.ORDER_FOLLOW, Capability.DOMAIN_SEARCH,
     }
     for capability in provider.capabilities:
         assert provider.supports(capability)
@@ -1036,3 +1037,42 @@ def test_read_order_of_the_wrong_shape_is_malformed(answer):
 
     assert caught.value.code == "malformed_response"
     assert upstream.count == 1
+
+
+# --- Domain search ------------------------------------------------------------------------
+
+
+def test_domain_offer_is_check_availability_priced_for_the_term():
+    api, upstream = domain_api(respond(200, {
+        "domain": "example.com", "available": True, "premium": True,
+        "owned_by_account": False, "reason": None,
+        "create_price": {"amount_cents": 1099, "currency": "usd"}, "transfer_price": None}))
+    offer = api.domain_offer("example.com", years=3)
+    assert_sent(upstream.only, "POST", "/api/domain_registrations/check",
+                body={"domain": "example.com"})
+    assert (offer.domain, offer.available, offer.premium) == ("example.com", True, True)
+    assert (offer.term_years, offer.term_price) == (3, Money(3297, "USD"))
+    assert offer.renewal_price is None
+
+
+def test_domain_offer_of_a_name_in_the_account_says_so():
+    api, _ = domain_api(respond(200, {
+        "domain": "example.com", "available": False, "premium": False,
+        "owned_by_account": True, "reason": None, "create_price": None,
+        "transfer_price": {"amount_cents": 899, "currency": "EUR"}}))
+    offer = api.domain_offer("example.com", years=1)
+    assert (offer.available, offer.term_price, offer.reason) == (
+        False, None, "already in this account")
+
+
+def test_domain_suggestions_price_each_for_the_term():
+    api, upstream = domain_api(respond(200, {"domain": "example", "suggestions": [
+        {"domain": "example.net", "tld": "net", "source": "spinner", "available": True,
+         "price": {"amount_cents": 1299, "currency": "USD"}},
+        {"domain": "ex.com", "tld": "com", "source": "premium", "available": False,
+         "price": None}]}))
+    offers = api.domain_suggestions("example", tlds=["com"], years=2)
+    assert_sent(upstream.only, "POST", "/api/domain_registrations/suggestions",
+                body={"domain": "example"})
+    assert [(o.domain, o.available, o.premium, o.term_price) for o in offers] == [
+        ("example.net", True, False, Money(2598, "USD")), ("ex.com", False, True, None)]

@@ -141,7 +141,8 @@ COVERED_METHODS = {
     "iter_registrations", "get_domain", "get_registration", "set_auto_renew",
     "resend_holder_verification", "get_dns_records", "replace_dns_records", "transfer_in",
     "transfer_out", "validate_contact", "list_orders", "iter_orders", "place_order",
-    "get_order", "read_order", "order_status", "billing_link",
+    "get_order", "read_order", "order_status", "billing_link", "domain_offer",
+    "domain_suggestions",
 }
 # Class-level hooks, read without a client: tested in test_wire and test_dns.
 CLASS_HOOKS = {"parse_webhook", "clean_dns_records"}
@@ -172,7 +173,8 @@ def test_kind_and_capabilities(provider):
     assert provider.capabilities == {
         Capability.AUTO_RENEW, Capability.VERIFICATION_RESEND, Capability.DNS_RECORDS,
         Capability.REGISTRATION_SYNC, Capability.REGISTRATION_READ, Capability.ORDER_MIRROR,
-        Capability.ORDER_FOLLOW, Capability.BILLING_LINK, Capability.WEBHOOKS}
+        Capability.ORDER_FOLLOW, Capability.BILLING_LINK, Capability.WEBHOOKS,
+        Capability.DOMAIN_SEARCH}
     for absent in (Capability.LOCK, Capability.PRIVACY, Capability.DNSSEC, Capability.HOSTS,
                    Capability.PROCESSES, Capability.CONTACTS, Capability.AUTH_CODE,
                    Capability.PUSH_TRANSFER, Capability.TRANSFER_OUT_DECISION,
@@ -1117,3 +1119,31 @@ def test_a_bodiless_404_is_not_found(fake, provider):
     script(fake, "GET", "/domains/sampledomain.com", respond(404))
     with pytest.raises(NotFound):
         provider.get_domain("sampledomain.com")
+
+
+# --- Domain search ------------------------------------------------------------------------
+
+
+def test_domain_offer_prices_the_first_year_and_then_renewals(fake, provider):
+    one = provider.domain_offer("example.com", years=1)
+    assert_sent(fake.only, "GET", "/domains/availability", params={"domain": "example.com"})
+    assert (one.available, one.term_price, one.term_estimated) == (True, Money(1299, "USD"),
+                                                                   False)
+    three = provider.domain_offer("example.com", years=3)
+    assert (three.term_price, three.term_estimated) == (Money(1299 + 2 * 1499, "USD"), True)
+    assert three.renewal_price == Money(1499, "USD")
+
+
+def test_domain_offer_of_a_taken_name_has_no_price(fake, provider):
+    fake.set_availability("example.com", "UNAVAILABLE", price=12.99)
+    offer = provider.domain_offer("example.com", years=1)
+    assert (offer.available, offer.term_price, offer.reason) == (False, None, "UNAVAILABLE")
+
+
+def test_domain_suggestions_ask_for_the_tlds(fake, provider):
+    offers = provider.domain_suggestions("example", tlds=["com", "store"], years=1)
+    assert_sent(fake.only, "GET", "/domains/suggestions",
+                params={"domain": "example", "tlds": "com,store"},
+                query="domain=example&tlds=com,store")
+    assert [(o.domain, o.available, o.term_price) for o in offers] == [
+        ("example.com", True, Money(1299, "USD")), ("example.store", True, Money(1299, "USD"))]

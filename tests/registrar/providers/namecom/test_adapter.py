@@ -151,7 +151,7 @@ def check_path() -> str:
 COVERED_METHODS = {
     "ping", "check_availability", "check_domain", "search", "get_pricing",
     "create_domain", "renew_domain", "transfer_domain", "quote_domain_order",
-    "place_domain_order",
+    "place_domain_order", "domain_offer", "domain_suggestions",
 }
 
 
@@ -165,7 +165,7 @@ def test_kind_capabilities_and_order_rules():
     provider, _ = scripted(respond())
     assert isinstance(provider, Provider)
     assert provider.kind == "namecom"
-    assert provider.capabilities == {Capability.DOMAIN_ORDERS}
+    assert provider.capabilities == {Capability.DOMAIN_ORDERS, Capability.DOMAIN_SEARCH}
     # All three purchases; name.com uses the account's default contacts when none are
     # sent, so no registrant is required, and it quotes its own prices (no ceiling).
     assert provider.ordering_actions == {OrderAction.REGISTER, OrderAction.TRANSFER,
@@ -938,3 +938,50 @@ def test_a_premium_transfer_without_its_price_is_refused_by_name_com(namecom):
 
     assert refused.value.code == "purchase_price_required"
     assert namecom.transfers == {} and namecom.orders == []
+
+
+# --- Domain search ------------------------------------------------------------------------
+
+
+def test_domain_offer_checks_every_purchase_type_then_prices_the_term():
+    provider, upstream = scripted(
+        respond(200, {"results": [result(premium=False, price=24.99, renewal=24.99)]}),
+        respond(200, {"premium": False, "purchasePrice": 74.97, "renewalPrice": 74.97,
+                      "transferPrice": 24.99}))
+    offer = provider.domain_offer(DOMAIN, years=3)
+    check, priced = upstream.requests
+    assert_sent(check, "POST", check_path(), body={"domainNames": [DOMAIN]})
+    assert_sent(priced, "GET", f"/core/v1/domains/{DOMAIN}:getPricing", params={"years": "3"})
+    assert (offer.domain, offer.available, offer.premium, offer.purchase_type) == (
+        DOMAIN, True, False, "registration")
+    assert (offer.term_years, offer.term_price, offer.term_estimated) == (3, usd("74.97"),
+                                                                          False)
+    assert offer.renewal_price == usd("24.99")
+
+
+def test_domain_offer_of_an_acquisition_is_its_flat_fee_without_get_pricing():
+    provider, upstream = scripted(respond(200, {"results": [
+        result(purchase_type="aftermarket_b", price=5000)]}))
+    offer = provider.domain_offer(DOMAIN, years=5)
+    assert_sent(upstream.only, "POST", check_path(), body={"domainNames": [DOMAIN]})
+    assert (offer.purchase_type, offer.premium, offer.term_price) == (
+        "aftermarket_b", True, usd("5000.00"))
+
+
+def test_domain_offer_of_a_name_not_purchasable_has_no_price():
+    provider, upstream = scripted(respond(200, {"results": [result(purchasable=False)]}))
+    offer = provider.domain_offer(DOMAIN, years=1)
+    assert upstream.count == 1
+    assert (offer.available, offer.term_price, offer.reason) == (False, None,
+                                                                 "not purchasable")
+
+
+def test_domain_suggestions_search_every_purchase_type_in_the_tlds():
+    provider, upstream = scripted(respond(200, {"results": [
+        result("shoe.com", premium=False, price=12.99, renewal=14.99),
+        result("shoes.luxe", purchase_type="expiring", price=80)]}))
+    offers = provider.domain_suggestions("shoe", tlds=["com", "luxe"], years=2)
+    assert_sent(upstream.only, "POST", "/core/v1/domains:search",
+                body={"keyword": "shoe", "tldFilter": ["com", "luxe"]})
+    assert [(o.domain, o.term_price, o.term_estimated) for o in offers] == [
+        ("shoe.com", usd("25.98"), True), ("shoes.luxe", usd("80.00"), False)]

@@ -98,7 +98,8 @@ def test_every_public_method_is_covered_here():
               if not name.startswith("_") and inspect.isfunction(member)}
     assert public == {"ping", "search_domains", "get_plans", "generate_mailbox_names",
                       "create_order", "list_domains", "poll_order", "place_email_order",
-                      "refresh_email_order", "iter_orders", "iter_registrations"}
+                      "refresh_email_order", "iter_orders", "iter_registrations",
+                      "domain_offer", "domain_suggestions"}
 
 
 def test_kind_capabilities_and_order_choices():
@@ -106,7 +107,8 @@ def test_kind_capabilities_and_order_choices():
     assert provider.kind == "saleshandy"
     assert provider.display_name == "Saleshandy"
     assert provider.capabilities == frozenset({
-        Capability.EMAIL_ORDERS, Capability.ORDER_MIRROR, Capability.REGISTRATION_SYNC})
+        Capability.EMAIL_ORDERS, Capability.ORDER_MIRROR, Capability.REGISTRATION_SYNC,
+        Capability.DOMAIN_SEARCH})
     assert SaleshandyProvider.email_service_providers == ("Google", "Microsoft", "Azure")
     # The first plan is Saleshandy's default (document 003: quarterly).
     assert [value for value, _ in SaleshandyProvider.email_plan_choices] == [
@@ -673,3 +675,30 @@ def test_iter_registrations_refuses_a_status_it_does_not_know():
     fake.add_domain("odd.com", "suspended")
     with pytest.raises(MalformedResponse):
         list(provider.iter_registrations())
+
+
+# --- Domain search ------------------------------------------------------------------------
+
+
+def test_domain_offer_is_the_search_entry_for_the_name():
+    provider, fake, _ = connect()
+    fake.taken.add("tryoutreach.io")
+    free = provider.domain_offer("tryoutreach.co", years=1)
+    assert_sent(fake.only, "GET", "/v1/domain/search", params={"domain": "tryoutreach.co"})
+    assert (free.available, free.term_price) == (True, None)
+    assert any("15.00" in note for note in free.notes)
+    assert provider.domain_offer("tryoutreach.io", years=1).available is False
+
+
+def test_domain_offer_of_a_name_the_search_leaves_out():
+    provider, _ = scripted(respond(200, {"payload": {"domains": []}}))
+    offer = provider.domain_offer("tryoutreach.com", years=1)
+    assert (offer.available, offer.reason) == (False, "not offered by Saleshandy's search")
+
+
+def test_domain_suggestions_are_the_search_for_the_label():
+    provider, fake, _ = connect()
+    offers = provider.domain_suggestions("tryoutreach", tlds=["com"], years=1)
+    assert_sent(fake.only, "GET", "/v1/domain/search", params={"domain": "tryoutreach"})
+    assert [o.domain for o in offers] == ["tryoutreach.com", "tryoutreach.io",
+                                          "tryoutreach.co"]
