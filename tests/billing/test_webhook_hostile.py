@@ -183,6 +183,14 @@ def test_ids_and_types_must_fit_their_columns(client, accounts, body, field):
     assert_refused(post(client, body), field)
 
 
+@pytest.mark.parametrize("data", [None, "x", [1], 0])
+def test_an_event_of_a_type_not_followed_still_needs_an_object_as_data(client, accounts,
+                                                                        data):
+    assert_refused(post(client, {"id": "evt_u", "type": "0", "data": data}), "data")
+    response = post(client, {"id": "evt_u", "type": "0", "data": {}})
+    assert response.status_code == 200 and response.json()["status"] == "ignored"
+
+
 def test_entri_fields_are_checked(client, accounts):
     order = OrderFactory(provider_account=accounts["entri"], upstream_id="21b363fb-c8c0",
                          status=OrderStatus.REGISTRATION_IN_PROGRESS)

@@ -18,6 +18,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from socketserver import ThreadingMixIn
+from urllib.parse import urlsplit, urlunsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
@@ -32,7 +33,24 @@ from registrar.sandbox import get_app
 from tests.factories import ProviderAccountFactory, RegistrationFactory, TldFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("CELERY_TEST_BROKER_URL", "")
+
+
+def _own_database(url: str) -> str:
+    """The broker URL with a Redis database of this test process's own.
+
+    Under pytest-xdist two test processes run worker tests at the same time; on one
+    queue each would purge the other's tasks and its workers would take tasks meant for
+    the other's database. gw0 keeps the configured database, gw1 the one below, ..."""
+    index = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    if not url or not index.isdigit() or index == "0":
+        return url
+    parts = urlsplit(url)
+    base = parts.path.strip("/")
+    database = (int(base) if base.isdigit() else 0) - int(index)
+    return urlunsplit(parts._replace(path=f"/{database % 16}"))
+
+
+REDIS_URL = _own_database(os.environ.get("CELERY_TEST_BROKER_URL", ""))
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
 

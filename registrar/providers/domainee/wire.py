@@ -312,6 +312,11 @@ def parse_webhook(payload: Mapping[str, Any]) -> PushedEvent:
     event_type = fields.text(payload.get(type_field), type_field, max_length=128)
     event_id = fields.text(payload.get("id"), "id", max_length=128, allow_int=True)
     data = payload.get("data")
+    # The envelope holds whatever the type, so an event of a type not followed here is
+    # still refused when its "data" is not an object: it is not a Domainee delivery.
+    if "data" in payload and not isinstance(data, Mapping):
+        raise fields.InvalidField("data", "data must be an object holding the purchase "
+                                          "(data.purchase).")
     if event_type not in WEBHOOK_EVENTS:
         return PushedEvent(event_id=event_id, event_type=event_type)
     if isinstance(data, Mapping) and isinstance(data.get("purchase"), Mapping):
