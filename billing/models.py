@@ -34,7 +34,9 @@ class Account(models.Model):
         permissions = [("generate_billing_link", "Can generate a billing-portal link")]
         # The changelists' search by e-mail (case-insensitive, whole): Django's iexact
         # compares UPPER(email).
-        indexes = [models.Index(Upper("email"), name="account_email_upper")]
+        indexes = [models.Index(Upper("email"), name="account_email_upper"),
+                   # The header search compares references case-insensitively.
+                   models.Index(Upper("customer_reference"), name="account_reference_upper")]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"

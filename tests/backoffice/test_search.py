@@ -90,3 +90,33 @@ def test_a_hostile_query_is_a_message_not_an_error(client, admin_user, rows, que
     page = client.get(SEARCH, {"q": query}, follow=True)
     assert page.status_code == 200
     assert "Search:" in page.content.decode()
+
+
+def test_each_way_of_matching_is_its_own_indexed_query(client, admin_user, rows):
+    """An OR of the registrar's id with a name prefix makes PostgreSQL walk the whole
+    name index (2 s on a million registrations for "shop"): each is read on its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(admin_user)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(SEARCH, {"q": "example"}).status_code in (200, 302)
+    searched = [query["sql"] for query in queries.captured_queries
+                if 'FROM "registrar_registration"' in query["sql"]
+                or 'FROM "billing_account"' in query["sql"]]
+    assert len(searched) >= 4 and not [sql for sql in searched if " OR " in sql], searched
+
+
+def test_hits_found_by_several_queries_are_listed_once_in_name_order(client, admin_user,
+                                                                     rows):
+    names = [f"shop{index}.com" for index in (3, 1, 2)]
+    for name in names:
+        RegistrationFactory(name=name)
+    RegistrationFactory(name="shopping.net", upstream_id="shop1.com")
+    client.force_login(admin_user)
+    page = client.get(SEARCH, {"q": "shop1.com"})
+    hits = [hit.label for hit in page.context["groups"]["Registrations"]]
+    assert hits == ["shop1.com", "shopping.net"]
+    page = client.get(SEARCH, {"q": "shop"})
+    hits = [hit.label for hit in page.context["groups"]["Registrations"]]
+    assert hits == sorted(set(hits)) and hits[:3] == ["shop1.com", "shop2.com", "shop3.com"]
