@@ -304,6 +304,9 @@ CELERY_BEAT_SCHEDULE = {
                                 "schedule": crontab(minute="*/10")},
     # Domain-order quotes nobody confirmed in time end cancelled.
     "expire-quotes": {"task": "billing.expire_quotes", "schedule": crontab(minute=47)},
+    # The finance pages' totals of all orders are kept as appended deltas: fold them.
+    "compact-order-totals": {"task": "billing.compact_order_totals",
+                             "schedule": crontab(minute="*/5")},
     # Customer renewal notices (NOTICE_SCHEDULE): hourly, so a notice goes out within the
     # hour it is due; each is sent once however often this runs.
     "send-renewal-notices": {"task": "registrar.send_renewal_notices",

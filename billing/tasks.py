@@ -265,3 +265,12 @@ def expire_quotes() -> int:
         status=OrderStatus.CANCELLED,
         status_reason="The quote expired before it was confirmed.",
         updated_at=timezone.now())
+
+
+@shared_task(name="billing.compact_order_totals", ignore_result=True)
+def compact_order_totals() -> None:
+    """Every few minutes: fold the order-total deltas the database appends on each write
+    (billing/migrations/0012_order_totals.py) so reading them stays a small read."""
+    from billing.finance.totals import compact_order_totals as compact
+
+    compact()
