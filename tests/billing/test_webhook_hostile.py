@@ -100,7 +100,7 @@ def test_depth_is_limited_even_when_the_size_is_not(client, accounts):
 def test_nesting_just_over_the_limit_is_refused_and_under_it_accepted(client, accounts):
     def nested(depth):
         return {"id": f"evt_{depth}", "type": "domain.renewed",
-                "data": json.loads("[" * (depth - 1) + "]" * (depth - 1))}
+                "data": {"deep": json.loads("[" * (depth - 2) + "]" * (depth - 2))}}
     assert_refused(post(client, nested(33)), "body")
     assert post(client, nested(32)).json() == {"status": "ignored"}
 
