@@ -157,6 +157,17 @@ def sync_all_providers() -> int:
     return len(ids)
 
 
+def queue_split_sync(account, parts: int, *, force: bool = False) -> str:
+    """Open a split sync of `account` and queue one task per part, for whichever
+    workers are free; the run's id."""
+    from registrar.sync import start_split_sync
+
+    run = start_split_sync(account, parts, force=force)
+    for index in range(parts):
+        sync_account_part.delay(account.pk, run, index)
+    return run
+
+
 # Acknowledged when it starts: a sync can outlast the broker's visibility timeout, and one
 # lost to a crash runs again the next night (it is idempotent).
 @shared_task(name="registrar.sync_provider_account", bind=True, ignore_result=True,
@@ -172,12 +183,10 @@ def sync_provider_account(self, account_id: int) -> str:
     account = ProviderAccount.objects.filter(pk=account_id).first()
     if account is None:
         return "gone"
-    from registrar.sync import can_split, start_split_sync
+    from registrar.sync import can_split
 
     if settings.SYNC_SPLIT_PARTS > 1 and can_split(account):
-        run = start_split_sync(account, settings.SYNC_SPLIT_PARTS)
-        for index in range(settings.SYNC_SPLIT_PARTS):
-            sync_account_part.delay(account_id, run, index)
+        run = queue_split_sync(account, settings.SYNC_SPLIT_PARTS)
         return f"split into {settings.SYNC_SPLIT_PARTS} parts ({run})"
     try:
         report = sync_provider(account, concurrency=settings.SYNC_CONCURRENCY)

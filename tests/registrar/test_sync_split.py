@@ -131,3 +131,42 @@ def test_a_part_whose_page_is_past_the_end_reads_one_empty_page():
                                               "meta": {"page": 9, "next_page": None}}))
     assert list(api.iter_registration_pages(first=9, step=4, page_size=2)) == []
     assert upstream.count == 1
+
+
+@pytest.fixture
+def eager_tasks():
+    """The queued tasks run in-process as they are queued (a worker's job elsewhere)."""
+    from backoffice.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_the_command_queues_a_split_sync_that_the_workers_complete(account, eager_tasks):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    get_app().state.seed(upstream(300))
+    out = StringIO()
+    call_command("sync_registrations", "--provider", "sandbox", "--parts", "3", stdout=out)
+    assert "sync queued in 3 parts" in out.getvalue()
+    assert Registration.objects.count() == 300
+    assert StaffAction.objects.filter(action=SPLIT_PART).count() == 3
+    report = StaffAction.objects.get(action=SPLIT_REPORT)
+    assert report.parameters["run"] in out.getvalue()
+    assert report.parameters["created"] == 300
+
+
+@pytest.mark.parametrize("extra", [["--parts", "1"], ["--parts", "65"],
+                                   ["--parts", "3", "--dry-run"],
+                                   ["--parts", "3", "--only", "a.com"]])
+def test_the_command_refuses_parts_it_cannot_honour(account, extra):
+    from django.core.management import CommandError, call_command
+
+    get_app().state.seed(upstream(5))
+    with pytest.raises(CommandError, match="--parts"):
+        call_command("sync_registrations", "--provider", "sandbox", *extra)
+    assert not Registration.objects.exists() and not StaffAction.objects.exists()

@@ -29,11 +29,20 @@ class Command(ProjectCommand):
                             help="Only these registrations (Unicode or punycode).")
         parser.add_argument("--force", action="store_true",
                             help="Write even if more than the allowed share would change.")
+        parser.add_argument("--parts", type=whole_number(), metavar="N",
+                            help="Split each account's sync into N parts, queued for the "
+                                 "Celery workers to share; prints the run to follow in the "
+                                 "audit log and returns at once.")
 
     def handle(self, *args, provider=None, dry_run=False, concurrency=16, only=None,
-               force=False, verbosity=1, **options):
+               force=False, parts=None, verbosity=1, **options):
         if not 1 <= concurrency <= 128:
             raise CommandError("--concurrency must be between 1 and 128.")
+        if parts is not None and not 2 <= parts <= 64:
+            raise CommandError("--parts must be between 2 and 64.")
+        if parts is not None and (dry_run or only):
+            # A split run writes from the workers and covers the whole account.
+            raise CommandError("--parts cannot be combined with --dry-run or --only.")
         for name in only or ():
             # Checked before any upstream is asked, so a typo is not a failed sync.
             try:
@@ -51,6 +60,9 @@ class Command(ProjectCommand):
                                f"{'“' + provider[:80] + '” (--provider) ' if provider else ''}"
                                "to sync (only upstreams that list their registrations are "
                                "synced).")
+        if parts is not None:
+            self._queue_split(accounts, parts, force)
+            return
         failed = []
         for account in accounts:
             try:
@@ -73,6 +85,20 @@ class Command(ProjectCommand):
                 failed.append(f"{account.label}: {report.errors} error(s)")
         if failed:
             raise CommandError("; ".join(failed))
+
+    def _queue_split(self, accounts: list[ProviderAccount], parts: int, force: bool) -> None:
+        from registrar.sync import can_split
+        from registrar.tasks import queue_split_sync
+
+        unsplittable = [account.label for account in accounts if not can_split(account)]
+        if unsplittable:
+            raise CommandError(f"{', '.join(unsplittable)}: this upstream does not list its "
+                               "registrations page by page, so its sync cannot be split "
+                               "(run without --parts).")
+        for account in accounts:
+            run = queue_split_sync(account, parts, force=force)
+            self.stdout.write(f"{account.label}: sync queued in {parts} parts, run {run}. "
+                              "Its report is the audit row registration.sync_split_report.")
 
     def _print_diff(self, name: str, changes: dict, kind: str) -> None:
         mark = {"created": "+", "updated": "~", "missing": "-"}[kind]
