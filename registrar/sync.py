@@ -45,6 +45,7 @@ from registrar.providers.base import (
 from registrar.providers.errors import CallerError, NotFound, ProviderError
 from registrar.providers.http import HttpClient
 from registrar.providers.registry import build_provider
+from registrar.tld_refresh import TldObservations, refresh_tlds, tld_name, tld_values
 from registrar.values.names import to_ascii, to_unicode
 
 ROLES = ("owner", "admin", "tech", "billing")
@@ -165,10 +166,6 @@ def changes_for_audit(changes: FieldChanges) -> dict[str, dict[str, Any]]:
             for name, (old, new) in sorted(changes.items())}
 
 
-TLD_FLAGS = ("supports_privacy", "supports_transfer_lock", "supports_push_transfer",
-             "supports_dnssec", "requires_contact_validation")
-
-
 def served_by(account: ProviderAccount) -> QuerySet[Registration]:
     """The registrations that live at `account` (or, not saying where, at their TLD's
     registrar when that is `account`)."""
@@ -179,20 +176,20 @@ def served_by(account: ProviderAccount) -> QuerySet[Registration]:
 
 def tld_for(record: RegistrationRecord, account: ProviderAccount,
             known: dict[str, Tld] | None = None) -> Tld:
-    """The record's TLD, created with the flags the record gives the first time one of
-    its registrations is seen. It takes `account` as its default registrar only if that
-    upstream operates registrations: one that only sells or lists domains must not
-    become the registrar of everything else under the TLD."""
-    name = str(record.tld.get("name") or record.name.rsplit(".", 1)[-1]).lstrip(".").lower()
+    """The record's TLD, created with the flags and fees the record gives the first time
+    one of its registrations is seen (a sync keeps them current after: tld_refresh). It
+    takes `account` as its default registrar only if that upstream operates
+    registrations: one that only sells or lists domains must not become the registrar
+    of everything else under the TLD."""
+    name = tld_name(record)
     tld = known.get(name) if known is not None else Tld.objects.filter(name=name).first()
     if tld is None:
-        flags = record.feature_flags
         registrar = account if account.capabilities & REGISTRATION_OPERATIONS else None
         try:
             with transaction.atomic():
                 tld = Tld.objects.create(
                     name=name, upstream_id=record.tld.get("id"), provider_account=registrar,
-                    **{flag: bool(flags[flag]) for flag in TLD_FLAGS if flag in flags})
+                    **tld_values(record.feature_flags, record.fees))
         except IntegrityError:  # created meanwhile (another part of a split sync)
             tld = Tld.objects.get(name=name)
         if known is not None:
@@ -814,6 +811,7 @@ def sync_provider(
     held = dry_run or bool(existing and not force)
     reconciler = _Reconciler(account, report, on_diff, started=timezone.now())
     waiting: list[_Item] = []
+    observations = TldObservations()
 
     def braked() -> bool:
         changed = report.planned_updated + report.missing
@@ -876,6 +874,7 @@ def sync_provider(
                        provider.iter_registration_pages(first=part[0] + 1, step=part[1],
                                                         page_size=_page_size()))
             for record in _stream(listing, maxsize=_page_size() * 2):
+                observations.note(record)
                 in_flight += 1
                 if reads_hosts:
                     future = pool.submit(provider.list_hosts, _ref(record))
@@ -902,6 +901,8 @@ def sync_provider(
         reconciler.stamp_unchanged()
         reconciler.write_missing(gone)
         reconciler.settle_deferred(provider)
+        # Past the brake and not a dry run: the TLDs' flags and fees as last seen.
+        refresh_tlds(account, observations, actor_label=SYNC_ACTOR)
         if part is None:
             deadlines.read_transfer_deadlines(provider, served_by(account))
             customers.attach_unowned(served_by(account))
