@@ -109,3 +109,37 @@ def trigram_indexes(table: str, *columns: str, upper: Sequence[str] = ()) -> Pos
                           f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)')
         reverse.append(f'DROP INDEX IF EXISTS "{name}"')
     return PostgreSQLOnly(sql=statements, reverse_sql=reverse)
+
+
+_BYTEWISE: dict[str, bool] = {}
+
+
+def sorts_bytewise(using: str = "default") -> bool:
+    """Whether text in this database sorts by code point (SQLite; PostgreSQL under a C
+    collation, C.UTF-8 included). Only then is "name starts with p" the same as
+    p <= name < p' (p with its last character incremented), a range the name index
+    walks in order. PostgreSQL does not treat C.UTF-8 as C for LIKE, so without the
+    range a prefix LIKE with ORDER BY name LIMIT walks the whole index."""
+    if using not in _BYTEWISE:
+        from django.db import connections
+
+        connection = connections[using]
+        bytewise = connection.vendor == "sqlite"
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT datcollate FROM pg_database "
+                               "WHERE datname = current_database()")
+                row = cursor.fetchone()
+            bytewise = bool(row) and row[0].split(".")[0] in ("C", "POSIX")
+        _BYTEWISE[using] = bytewise
+    return _BYTEWISE[using]
+
+
+def prefix_range(field: str, prefix: str, using: str = "default") -> dict[str, str]:
+    """Lookups for `field` starting with `prefix`: the startswith, plus the range that
+    lets the index serve it in order where the collation allows (`sorts_bytewise`)."""
+    lookups = {f"{field}__startswith": prefix}
+    if prefix and sorts_bytewise(using) and ord(prefix[-1]) < 0x10FFFF:
+        lookups |= {f"{field}__gte": prefix,
+                    f"{field}__lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}
+    return lookups

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
+from backoffice.db import prefix_range
 from registrar.values.names import to_ascii, to_unicode
 from registrar.values.text import validate_text
 
@@ -79,9 +80,10 @@ def search(raw: object, user) -> dict[str, list[Hit]]:
         registrations = Registration.objects.only("pk", "name", "name_unicode", "status")
         matches = [registrations.filter(upstream_id=query)]
         if ascii_name:
-            matches.append(registrations.filter(name__startswith=ascii_name))
+            matches.append(registrations.filter(**prefix_range("name", ascii_name)))
         if not query.isascii():
-            matches.append(registrations.filter(name_unicode__startswith=query.lower()))
+            matches.append(registrations.filter(**prefix_range("name_unicode",
+                                                               query.lower())))
         rows = _first(matches, key=lambda row: row.name, order=("name",))
         groups["Registrations"] = [Hit(
             "registration", row.name_unicode or to_unicode(row.name),
