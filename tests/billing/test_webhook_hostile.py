@@ -191,6 +191,21 @@ def test_an_event_of_a_type_not_followed_still_needs_an_object_as_data(client, a
     assert response.status_code == 200 and response.json()["status"] == "ignored"
 
 
+@pytest.mark.parametrize(("data", "field"), [
+    ({"purchase": None}, "data.purchase"),
+    ({"purchase": "x"}, "data.purchase"),
+    ({"purchase": {**PURCHASE, "hostname": "<script>"}}, "data.purchase.hostname"),
+    ({"purchase": {**PURCHASE, "years": None}}, "data.purchase.years"),
+    ({"purchase": PURCHASE, "reason": ["x"]}, "data.reason"),
+])
+def test_a_purchase_carried_by_a_type_not_followed_is_still_checked(client, accounts, data,
+                                                                     field):
+    # What is stored as the raw event never holds a purchase every other path refuses.
+    assert_refused(post(client, {"id": "evt_u", "type": "0", "data": data}), field)
+    response = post(client, {"id": "evt_u", "type": "0", "data": {"purchase": PURCHASE}})
+    assert response.status_code == 200 and response.json()["status"] == "ignored"
+
+
 def test_entri_fields_are_checked(client, accounts):
     order = OrderFactory(provider_account=accounts["entri"], upstream_id="21b363fb-c8c0",
                          status=OrderStatus.REGISTRATION_IN_PROGRESS)
@@ -203,6 +218,20 @@ def test_entri_fields_are_checked(client, accounts):
     response = post(client, base | {"data": {"orderId": order.upstream_id,
                                              "status": "registered"}}, kind="entri")
     assert response.json() == {"status": "applied"}
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"orderId": "x" * 65}, "data.orderId"),
+    ({"orderId": "21b363fb-c8c0", "status": None}, "data.status"),
+    ({"orderId": "21b363fb-c8c0", "status": "new\u0000"}, "data.status"),
+])
+def test_an_entri_event_of_a_type_not_followed_still_carries_storable_text(client, accounts,
+                                                                            data, field):
+    body = {"id": "evt_e", "type": "order.created"}
+    assert_refused(post(client, body | {"data": data}, kind="entri"), field)
+    response = post(client, body | {"data": {"orderId": "21b363fb-c8c0", "status": "new"}},
+                    kind="entri")
+    assert response.status_code == 200 and response.json()["status"] == "ignored"
 
 
 def test_a_true_duplicate_is_still_a_duplicate(client, accounts):

@@ -317,25 +317,30 @@ def parse_webhook(payload: Mapping[str, Any]) -> PushedEvent:
     if "data" in payload and not isinstance(data, Mapping):
         raise fields.InvalidField("data", "data must be an object holding the purchase "
                                           "(data.purchase).")
-    if event_type not in WEBHOOK_EVENTS:
-        return PushedEvent(event_id=event_id, event_type=event_type)
-    if isinstance(data, Mapping) and isinstance(data.get("purchase"), Mapping):
+    if isinstance(data, Mapping) and "purchase" in data:
         raw, path = data["purchase"], "data.purchase"
     elif isinstance(data, Mapping) and "hostname" in data:
         raw, path = data, "data"
-    elif isinstance(payload.get("purchase"), Mapping):
+    elif "purchase" in payload:
         raw, path = payload["purchase"], "purchase"
-    elif not isinstance(data, Mapping):
-        raise fields.InvalidField("data", "data must be an object holding the purchase "
-                                          "(data.purchase).")
     else:
+        raw, path = None, ""
+    if path and not isinstance(raw, Mapping):
+        raise fields.InvalidField(path, f"{path} must be an object holding the purchase.")
+    reason = fields.text(data.get("reason"), "data.reason", max_length=MAX_REASON,
+                         required=False, multiline=True) if isinstance(data, Mapping) else ""
+    if event_type not in WEBHOOK_EVENTS:
+        # A purchase (and a reason) carried by an event not followed here is still
+        # checked: the stored raw event never holds what every other path refuses.
+        if path:
+            _check_purchase(raw, path)
+        return PushedEvent(event_id=event_id, event_type=event_type)
+    if not path:
         raise fields.InvalidField("data.purchase",
                                   "The webhook event carries no purchase (data.purchase).")
     # Checked and put in canonical form (the ASCII hostname) before it is parsed, so
     # the order and the registration hold what every other path stores.
     raw = _check_purchase(raw, path)
-    reason = fields.text(data.get("reason"), "data.reason", max_length=MAX_REASON,
-                         required=False, multiline=True) if isinstance(data, Mapping) else ""
     try:
         purchase = parse_purchase(raw)
         order = purchase_record(purchase)

@@ -281,6 +281,12 @@ def parse_webhook(payload: Mapping[str, Any]) -> PushedEvent:
     if not isinstance(data, Mapping):
         raise webhook_fields.InvalidField("data", "data must be an object.")
     if event_type != ORDER_STATUS_CHANGED:
+        # Stored as it came, so what it carries still has to be storable text.
+        if "orderId" in data:
+            webhook_fields.text(data["orderId"], "data.orderId", max_length=64,
+                                allow_int=True)
+        if "status" in data:
+            webhook_fields.text(data["status"], "data.status", max_length=64)
         return PushedEvent(event_id=event_id, event_type=event_type)
     # The order's upstream id lands in a 64-character column.
     order_id = webhook_fields.text(data.get("orderId"), "data.orderId", max_length=64,
