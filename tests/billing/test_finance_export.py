@@ -276,10 +276,11 @@ def test_command_failure_leaves_no_file(spread, tmp_path: Path, monkeypatch):
     target = tmp_path / "out.csv"
     target.write_text("previous export\n")
 
-    def broken(self, values):
+    def broken(self, *values):
         raise RuntimeError("database went away")
 
     monkeypatch.setattr("billing.finance.export._RowFormatter.__call__", broken)
+    monkeypatch.setattr("billing.finance.export.OrderCsv._copied", broken)  # PostgreSQL
     with pytest.raises(RuntimeError):
         run("--since", "2024-04-01", "--until", "2024-04-30", "--output", str(target))
     assert target.read_text() == "previous export\n"  # untouched
