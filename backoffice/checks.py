@@ -32,7 +32,43 @@ def check_staff_security(app_configs=None, **kwargs) -> list[Warning]:
             hint="Unset TWO_PERSON_OPERATIONS to use the default list of operations.",
             id="backoffice.W003"))
     warnings += _passkey_origins()
+    warnings += _customer_mail()
     return warnings
+
+
+#: Backends that take a message and deliver it to no one.
+_UNDELIVERED_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+}
+#: The settings customers read in every notice, which default to placeholders.
+_NOTICE_ADDRESSES = ("DEFAULT_FROM_EMAIL", "NOTICE_RENEW_URL", "NOTICE_SUPPORT_EMAIL")
+
+
+def _customer_mail() -> list[Warning]:
+    """Renewal notices are a registrar's duty: in production they must reach customers,
+    from the registrar's own address, pointing at its own renewal page."""
+    found = []
+    if settings.EMAIL_BACKEND in _UNDELIVERED_BACKENDS:
+        found.append(Warning(
+            f"EMAIL_BACKEND is {settings.EMAIL_BACKEND} with DEBUG off: renewal notices "
+            "would be recorded as sent and reach no customer.",
+            hint="Set EMAIL_URL (smtp+tls://user:password@host:587) or EMAIL_HOST and its "
+                 "friends for the SMTP backend.",
+            id="backoffice.W005"))
+    placeholders = [name for name in _NOTICE_ADDRESSES
+                    if "example.com" in str(getattr(settings, name, ""))]
+    if placeholders:
+        found.append(Warning(
+            f"{', '.join(placeholders)} still hold the example.com placeholders: customers' "
+            "renewal notices would come from, and point to, an address that is not yours.",
+            hint="Set them in the environment: DEFAULT_FROM_EMAIL=\"Registrar "
+                 "<renewals@yours>\", NOTICE_RENEW_URL=https://yours/domains/{domain}/renew, "
+                 "NOTICE_SUPPORT_EMAIL=support@yours.",
+            id="backoffice.W006"))
+    return found
 
 
 def _passkey_origins() -> list[Warning]:

@@ -15,7 +15,9 @@ def _manage(*args, env_overrides):
            if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS",
                         "DJANGO_ALLOW_ASYNC_UNSAFE", "STAFF_MFA_REQUIRED", "SANDBOX_ENABLED",
                         "TWO_PERSON_OPERATIONS", "VAR_DIR", "DATABASE_URL",
-                        "OTP_WEBAUTHN_RP_ID", "OTP_WEBAUTHN_ALLOWED_ORIGINS"}}
+                        "OTP_WEBAUTHN_RP_ID", "OTP_WEBAUTHN_ALLOWED_ORIGINS", "EMAIL_URL",
+                        "EMAIL_BACKEND", "DEFAULT_FROM_EMAIL", "NOTICE_RENEW_URL",
+                        "NOTICE_SUPPORT_EMAIL"}}
     env.update(env_overrides)
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env,
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -28,6 +30,10 @@ PRODUCTION = {
     "CSRF_TRUSTED_ORIGINS": "https://backoffice.example.com",
     "SANDBOX_ENABLED": "0",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_URL": "smtp+tls://renewals:pw@mail.registrar.test:587",
+    "DEFAULT_FROM_EMAIL": "Registrar <renewals@registrar.test>",
+    "NOTICE_RENEW_URL": "https://www.registrar.test/domains/{domain}/renew",
+    "NOTICE_SUPPORT_EMAIL": "support@registrar.test",
 }
 
 
@@ -72,6 +78,21 @@ def test_the_deploy_check_refuses_passkey_origins_off_the_site(production):
     result = _deploy_check({**production, "OTP_WEBAUTHN_RP_ID": "elsewhere.example.org"})
     assert result.returncode != 0
     assert "backoffice.W004" in result.stderr
+
+
+def test_the_deploy_check_refuses_notices_that_reach_no_customer(production):
+    result = _deploy_check({**{k: v for k, v in production.items() if k != "EMAIL_URL"},
+                            "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"})
+    assert result.returncode != 0
+    assert "backoffice.W005" in result.stderr and "reach no customer" in result.stderr
+
+
+def test_the_deploy_check_refuses_placeholder_notice_addresses(production):
+    result = _deploy_check({k: v for k, v in production.items()
+                            if k not in ("DEFAULT_FROM_EMAIL", "NOTICE_SUPPORT_EMAIL")})
+    assert result.returncode != 0
+    assert "backoffice.W006" in result.stderr
+    assert "DEFAULT_FROM_EMAIL, NOTICE_SUPPORT_EMAIL still hold" in result.stderr
 
 
 def test_second_factors_are_on_by_default_in_production(production):
