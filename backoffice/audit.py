@@ -24,6 +24,9 @@ _SECRET_KEY = re.compile(
     r"card|cvc|iban)",
     re.IGNORECASE,
 )
+# Keys that match the pattern above but name a setting, never hold a secret: a TLD's
+# authcode_behavior (standard, hidden, emailed) is what staff need to see changing.
+_NOT_SECRET_KEYS = frozenset({"authcode_behavior"})
 # A path segment that looks like a bearer token (long, high-entropy).
 _TOKEN_SEGMENT = re.compile(r"^[A-Za-z0-9_\-.~=+]{20,}$")
 
@@ -66,7 +69,7 @@ _TOKEN_LINK_KEY = re.compile(r"(portal|checkout|billing)_?url", re.IGNORECASE)
 
 def mask_secrets(value: Any, *, key: str = "") -> Any:
     """Return a copy of `value` with secret values replaced by a mask, recursively."""
-    if key and _SECRET_KEY.search(key):
+    if key and key not in _NOT_SECRET_KEYS and _SECRET_KEY.search(key):
         return MASK if value not in (None, "") else value
     if isinstance(value, Mapping):
         return {str(k): mask_secrets(v, key=str(k)) for k, v in value.items()}

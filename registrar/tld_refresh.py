@@ -20,7 +20,7 @@ from django.db import transaction
 
 from backoffice import audit
 from backoffice.models import StaffAction
-from registrar.models import ProviderAccount, Tld
+from registrar.models import AuthcodeBehavior, ProviderAccount, Tld
 from registrar.providers.base import Money, RegistrationRecord
 
 #: The TLD's boolean feature flags, named as both the model and document 001 name them.
@@ -50,6 +50,9 @@ def tld_values(feature_flags: Mapping[str, Any],
     never resets a field to its default. A fee named with null is stated: no fee."""
     values: dict[str, Any] = {flag: feature_flags[flag] for flag in TLD_FLAGS
                               if isinstance(feature_flags.get(flag), bool)}
+    # How the registry hands out auth codes decides what the auth-code page offers.
+    if feature_flags.get("authcode_behavior") in AuthcodeBehavior.values:
+        values["authcode_behavior"] = feature_flags["authcode_behavior"]
     for name, (amount, currency) in FEES.items():
         if name not in fees:
             continue

@@ -18,7 +18,7 @@ from registrar.models import Registration, Tld
 from registrar.providers.registry import override_transport
 from registrar.sandbox import get_app
 from registrar.sync import start_split_sync, sync_provider, sync_split_part
-from registrar.tld_refresh import TLD_SYNC_UPDATED
+from registrar.tld_refresh import TLD_SYNC_UPDATED, tld_values
 from tests.factories import ProviderAccountFactory, TldFactory
 from tests.registrar.test_sync import upstream
 
@@ -234,3 +234,30 @@ def test_a_dry_run_or_a_braked_run_changes_no_tld(account):
     assert report.aborted
     assert Tld.objects.get(name="com").supports_privacy is True
     assert not tld_rows().exists()
+
+
+def test_an_auth_code_the_registry_starts_hiding_is_no_longer_offered(account, client,
+                                                                     support_user):
+    get_app().state.seed(upstream(10))
+    sync_provider(account)
+    com = Tld.objects.get(name="com")
+    assert com.authcode_behavior == "standard"
+    registration = Registration.objects.get(name="sync00003.com")
+    client.force_login(support_user)
+    assert 'data-operation="auth_code"' in change_page(client, registration)
+    assert not re.search(r'class="button disabled"[^>]*data-operation="auth_code"',
+                         change_page(client, registration))
+
+    set_upstream_tld("com", authcode_behavior="hidden")
+    sync_provider(account)
+
+    com.refresh_from_db()
+    assert com.authcode_behavior == "hidden"
+    assert tld_rows().get().parameters == {
+        "changes": {"authcode_behavior": {"old": "standard", "new": "hidden"}}}
+    refused = re.search(r'<span class="button disabled" title="([^"]+)" '
+                        r'data-operation="auth_code"', change_page(client, registration))
+    assert refused and "does not hand out the auth code" in refused.group(1)
+    # A value the model does not know is not taken as a change: the stored one stays.
+    assert tld_values({"authcode_behavior": "by-fax"}, {}) == {}
+    assert tld_values({"authcode_behavior": "emailed"}, {}) == {"authcode_behavior": "emailed"}
