@@ -8,7 +8,10 @@ ASCII digits only, within the range the option allows."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -130,3 +133,45 @@ class ProjectCommand(BaseCommand):
     def execute(self, *args: Any, **options: Any) -> Any:
         check_arguments(self, args, options)
         return super().execute(*args, **options)
+
+
+# --- what a command prints ------------------------------------------------------------
+
+#: Cells a spreadsheet would run as a formula (an e-mail local part may start with "=").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+OUTPUT_FORMATS = ("table", "csv", "json")
+
+
+def csv_safe(cell: Any) -> str:
+    """A cell as text, neutralised when a spreadsheet would evaluate it as a formula."""
+    text = "" if cell is None else str(cell)
+    return f"'{text}" if text.startswith(FORMULA_START) else text
+
+
+def add_format_option(parser: argparse.ArgumentParser, *, what: str = "one row each") -> None:
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, default="table",
+                        dest="output_format",
+                        help=f"table (default) for reading; csv or json: {what}, to stdout.")
+
+
+def write_rows(stdout, header: Sequence[str], rows: Iterable[Sequence[Any]],
+               output_format: str) -> None:
+    """`rows` under `header`: aligned columns, CSV (formula-safe) or a JSON array of
+    objects keyed by the header."""
+    rows = [list(row) for row in rows]
+    if output_format == "json":
+        stdout.write(json.dumps([dict(zip(header, row, strict=True)) for row in rows],
+                                ensure_ascii=False, indent=2, default=str))
+    elif output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([csv_safe(cell) for cell in row] for row in rows)
+        stdout.write(buffer.getvalue(), ending="")
+    elif rows:  # a table of nothing prints nothing: the caller's summary says so
+        cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        widths = [max([len(name), *(len(row[index]) for row in cells)])
+                  for index, name in enumerate(header)]
+        for line in [list(header), ["-" * width for width in widths], *cells]:
+            stdout.write("  ".join(cell.ljust(width)
+                                   for cell, width in zip(line, widths, strict=True)).rstrip())

@@ -7,7 +7,7 @@ of an upstream that takes domain orders links into the customer's existing order
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from django import forms
@@ -75,6 +75,47 @@ class Row:
     renewal: str
     notes: tuple[str, ...]
     order_url: str
+    # TLD Pricing's list price where this row read no exact price, with its own source.
+    list_price: str = ""
+    list_price_source: str = ""
+
+
+@dataclass(frozen=True)
+class HintRow:
+    """A zone-check answer: a first hint that is never shown as availability."""
+
+    answer: Answer
+    text: str
+
+
+def _hint_text(answer: Answer) -> str:
+    if answer.state is not AnswerState.ANSWERED:
+        return answer.status_text
+    if answer.hint is None or answer.hint.free_in_zone is None:
+        return "not checked (left out of the zone check)"
+    if answer.hint.free_in_zone:
+        return "not in the DNS zone: may be free (a hint, not availability)"
+    return "in the DNS zone: probably taken (a hint, not availability)"
+
+
+def _answered_text(answer: Answer) -> str:
+    """Source and age, as every answer shows them."""
+    text = f"{answer.source.display_name} ({answer.source.kind})"
+    if answer.state is AnswerState.ANSWERED:
+        text += f", just now, in {answer.elapsed_seconds:.2f} s"
+    return text
+
+
+def _list_price(answers: tuple[Answer, ...], source_pk: int) -> tuple[str, str]:
+    for answer in answers:
+        price = answer.list_price
+        if answer.source.pk != source_pk or price is None or price.registration is None:
+            continue
+        text = f"{format_minor(price.registration.amount_minor, price.registration.currency)}"
+        return (f"{text} (list price, .{price.tld}, {price.years} year"
+                f"{'s' if price.years != 1 else ''})",
+                f"TLD Pricing, {_answered_text(answer)}")
+    return "", ""
 
 
 def _availability(answer: Answer) -> str:
@@ -128,10 +169,20 @@ def _row(answer: Answer, domain: str, years: int, customer, may_order: bool) -> 
                order_url=_order_url(answer, domain, years, customer, may_order))
 
 
+def _with_list_price(row: Row, list_prices: tuple[Answer, ...]) -> Row:
+    if row.price:  # an exact price was read: the list price would only mislead
+        return row
+    text, source = _list_price(list_prices, row.answer.source.pk)
+    return replace(row, list_price=text, list_price_source=source) if text else row
+
+
 def _tables(result: SearchResult, customer, may_order: bool) -> dict:
     years = result.request.years
-    names = [{"name": name, "rows": [_row(a, name.domain, years, customer, may_order)
-                                     for a in name.answers]}
+    names = [{"name": name,
+              "rows": [_with_list_price(_row(a, name.domain, years, customer, may_order),
+                                        name.list_prices)
+                       for a in name.answers],
+              "hints": [HintRow(answer=a, text=_hint_text(a)) for a in name.hints]}
              for name in result.names]
     suggestions = [{"answer": group.answer,
                     "rows": [_row(Answer(source=group.answer.source, state=AnswerState.ANSWERED,

@@ -5,8 +5,14 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
@@ -16,20 +22,38 @@ from backoffice.changelist import ScaledListMixin, SearchPlan
 from backoffice.forms import TextRuleForm
 from backoffice.ids import parse_pk
 from backoffice.models import StaffAction
-from billing import email_orders, ordering, portal
+from billing import (
+    email_order_page,
+    email_orders,
+    order_follow,
+    order_status,
+    order_sync,
+    ordering,
+    portal,
+)
 from billing.forms import (
     BillingLinkForm,
     ConfirmDomainOrderForm,
     DomainOrderForm,
     EmailInfrastructureOrderForm,
+    UpstreamOrdersForm,
 )
-from billing.models import Account, LedgerEntry, Order, OrderItem, OrderStatus, WebhookEvent
+from billing.models import (
+    Account,
+    LedgerEntry,
+    Order,
+    OrderItem,
+    OrderKind,
+    OrderStatus,
+    WebhookEvent,
+)
 from contacts.models import Contact
 from registrar.deadlines import countdown
 from registrar.models import Registration
 from registrar.money import format_minor
 from registrar.operations import OperationRefused, Outcome
-from registrar.providers.base import Money
+from registrar.providers.base import Capability, Money
+from registrar.values.emails import normalise_email
 
 Outcomes = StaffAction.Outcome
 
@@ -125,8 +149,21 @@ class EventOutcomeFilter(_FixedChoicesFilter):
                ("out_of_order", "Out of order (stale: not applied)"))
 
 
+class AccountForm(forms.ModelForm):
+    """The account's e-mail address by the e-mail rule (registrar/values/emails.py), as a
+    contact's: Django's EmailField alone lets an invisible character (U+200B) hide in the
+    domain part, which IDNA then drops."""
+
+    def clean_email(self) -> str:
+        try:
+            return normalise_email(self.cleaned_data.get("email"))
+        except ValidationError as exc:
+            raise ValidationError(exc.messages, code="invalid_email") from None
+
+
 @admin.register(Account)
 class AccountAdmin(StrictInputMixin, ScaledListMixin, ConfigAuditMixin, admin.ModelAdmin):
+    form = AccountForm
     list_display = ("name", "email", "customer_reference", "entri_user_id", "created_at")
     search_fields = ("name", "email", "customer_reference")
     search_plan = SearchPlan(emails=("email",), ids=("customer_reference",),
@@ -261,6 +298,11 @@ class AccountAdmin(StrictInputMixin, ScaledListMixin, ConfigAuditMixin, admin.Mo
         if not request.user.has_perm(email_orders.PLACE_ORDER_PERMISSION):
             raise PermissionDenied
         account = self._account(request, object_id)
+        helper = request.POST.get("do") if request.method == "POST" else None
+        if helper in email_order_page.HELPERS:
+            # Plans, candidate domains, mailbox names: read, shown, nothing placed.
+            return self._email_order_page(request, account, **email_order_page.run(
+                request, helper))
         form = EmailInfrastructureOrderForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -268,7 +310,8 @@ class AccountAdmin(StrictInputMixin, ScaledListMixin, ConfigAuditMixin, admin.Mo
                 outcome = email_orders.email_order_place(
                     account=account, provider_account=data["provider_account"],
                     owner=data["owner"], email_service_provider=data["email_service_provider"],
-                    plan_type=data["plan_type"], domains=data["domains"], actor=request.user)
+                    plan_type=data["plan_type"], domains=data["domains"], actor=request.user,
+                    is_free_order=data["is_free_order"], is_replacement=data["is_replacement"])
             except OperationRefused as refusal:
                 form.add_refusal(refusal)
             else:
@@ -287,6 +330,10 @@ class AccountAdmin(StrictInputMixin, ScaledListMixin, ConfigAuditMixin, admin.Mo
                 detail = (f" (upstream code: {outcome.error.code})"
                           if outcome.error and outcome.error.code else "")
                 form.add_error(None, f"{outcome.message}{detail}")
+        return self._email_order_page(request, account, form=form)
+
+    def _email_order_page(self, request: HttpRequest, account: Account, *, form,
+                          **extra) -> TemplateResponse:
         change_url = reverse("admin:billing_account_change", args=[account.pk])
         return TemplateResponse(request, "admin/billing/account/email_order.html", {
             **self.admin_site.each_context(request),
@@ -297,6 +344,7 @@ class AccountAdmin(StrictInputMixin, ScaledListMixin, ConfigAuditMixin, admin.Mo
             "opts": self.model._meta,
             "change_url": change_url,
             "no_email_account": not form.fields["provider_account"].queryset.exists(),
+            **extra,
         })
 
     def _page(self, request: HttpRequest, account: Account, template: str, title: str,
@@ -361,11 +409,17 @@ class AccountAdmin(StrictInputMixin, ScaledListMixin, ConfigAuditMixin, admin.Mo
         if order is None:
             raise Http404("No such order for this account.")
         order_url = reverse("admin:billing_order_change", args=[order.pk])
-        form = ConfirmDomainOrderForm(request.POST if request.method == "POST" else None)
+        # The checkbox is offered where the upstream connects a new domain on purchase.
+        auto_connect = (order.kind == OrderKind.REGISTRATION
+                        and order.provider_account.supports(Capability.AUTO_CONNECT))
+        form = ConfirmDomainOrderForm(request.POST if request.method == "POST" else None,
+                                      auto_connect=auto_connect,
+                                      transfer=order.kind == OrderKind.TRANSFER_IN)
         if request.method == "POST" and form.is_valid():
             try:
-                outcome = ordering.order_confirm(order=order, actor=request.user,
-                                                 auth_code=form.cleaned_data["auth_code"])
+                outcome = ordering.order_confirm(
+                    order=order, actor=request.user, auth_code=form.cleaned_data["auth_code"],
+                    auto_connect=form.cleaned_data["auto_connect_request"])
             except OperationRefused as refusal:
                 if refusal.code == "quote_expired":
                     messages.error(request, refusal.message)
@@ -393,7 +447,7 @@ class AccountAdmin(StrictInputMixin, ScaledListMixin, ConfigAuditMixin, admin.Mo
                           quote=order.quote, expired=not ordering.open_quote(order),
                           price=format_minor(order.quoted_total_minor, order.currency)
                           if order.quoted_total_minor is not None else None,
-                          order_url=order_url)
+                          order_url=order_url, auto_connect=auto_connect)
 
     # -- billing-portal link ---------------------------------------------------------------
 
@@ -541,8 +595,108 @@ class OrderAdmin(ScaledListMixin, MirrorAdmin):
                                    args=[order.account_id, order.pk]) if open_quote else None,
             "finance_url": reverse("finance:order", args=[order.pk])
             if order is not None and request.user.has_perm("billing.view_finance") else None,
+            # Offered where the upstream has a status check at all; the page says why
+            # when this order cannot be checked.
+            "status_check_url": reverse("admin:billing_order_status", args=[order.pk])
+            if order is not None and order.provider_account is not None
+            and order.provider_account.supports(Capability.ORDER_STATUS)
+            and request.user.has_perm(order_status.CHECK_STATUS_PERMISSION) else None,
+            "follow_url": reverse("admin:billing_order_follow", args=[order.pk])
+            if order is not None and order_follow.follow_refusal(order) is None else None,
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path("upstream/", self.admin_site.admin_view(self.upstream_view),
+                 name="billing_order_upstream"),
+            path("<path:object_id>/follow/", self.admin_site.admin_view(self.follow_view),
+                 name="billing_order_follow"),
+            path("<path:object_id>/status-check/",
+                 self.admin_site.admin_view(self.status_check_view),
+                 name="billing_order_status"),
+            *super().get_urls(),
+        ]
+
+    def upstream_view(self, request: HttpRequest) -> HttpResponse:
+        """Orders at the upstream: the first orders a provider account's upstream lists,
+        each marked mirrored here (with its order) or not. A read: GET only, nothing
+        written; whoever may view orders may look."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        form = UpstreamOrdersForm(request.GET if "account" in request.GET else None)
+        listing = (order_sync.upstream_orders(form.cleaned_data["account"])
+                   if form.is_bound and form.is_valid() else None)
+        return TemplateResponse(request, "admin/billing/order/upstream.html", {
+            **self.admin_site.each_context(request),
+            "title": "Orders at the upstream", "opts": self.model._meta,
+            "form": form, "listing": listing, "shown": order_sync.UPSTREAM_ORDERS_SHOWN,
+        })
+
+    def status_check_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Check the order's status at its upstream: what it does on GET, the service on
+        POST, then back to the order with what changed, old -> new."""
+        if not request.user.has_perm(order_status.CHECK_STATUS_PERMISSION):
+            raise PermissionDenied
+        pk = parse_pk(unquote(object_id))
+        order = (Order.objects.select_related("provider_account").filter(pk=pk).first()
+                 if pk is not None else None)
+        if order is None or not self.has_view_permission(request, order):
+            raise Http404("No such order.")
+        order_url = reverse("admin:billing_order_change", args=[order.pk])
+        reason = order_status.status_check_reason(order)
+        if request.method == "POST" and reason is None:
+            try:
+                outcome = order_status.order_check_status(order=order, actor=request.user)
+            except OperationRefused as refusal:
+                messages.error(request, refusal.message)
+            else:
+                if outcome.ok:
+                    messages.success(request, outcome.message)
+                else:
+                    messages.error(request, outcome.message)
+            return HttpResponseRedirect(order_url)
+        return TemplateResponse(request, "admin/billing/order/status_check.html", {
+            **self.admin_site.each_context(request),
+            "title": f"Check status at the upstream: order {order.pk}",
+            "order": order, "original": order, "opts": self.model._meta,
+            "change_url": order_url, "reason": reason,
+            "refused": request.method == "POST",
+        })
+
+    def follow_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Read the order again at its upstream now, as the follow-up tasks do: what it
+        does on GET, the read on POST, then back to the order with old -> new."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        pk = parse_pk(unquote(object_id))
+        order = (Order.objects.select_related("provider_account").filter(pk=pk).first()
+                 if pk is not None else None)
+        if order is None or not self.has_view_permission(request, order):
+            raise Http404("No such order.")
+        order_url = reverse("admin:billing_order_change", args=[order.pk])
+        reason = order_follow.follow_refusal(order)
+        if request.method == "POST" and reason is None:
+            try:
+                result = order_follow.order_follow_now(order=order, actor=request.user)
+            except OperationRefused as refusal:
+                messages.error(request, refusal.message)
+            else:
+                messages.success(request, result.message)
+            return HttpResponseRedirect(order_url)
+        return TemplateResponse(request, "admin/billing/order/status_check.html", {
+            **self.admin_site.each_context(request),
+            "title": f"Read again at the upstream: order {order.pk}",
+            "order": order, "original": order, "opts": self.model._meta,
+            "change_url": order_url, "reason": reason, "refused": request.method == "POST",
+            "action_label": "Read again at the upstream", "id_prefix": "follow",
+            "button_id": "follow-now",
+            "intro": "Reads the order at its upstream now, as the follow-up does on its "
+                     "schedule, and applies what it says here, unless it would move the "
+                     "order backwards. Nothing is sent but a read.",
+        })
 
     @admin.display(description="total", ordering="total_minor")
     def total(self, order: Order) -> str:

@@ -32,13 +32,21 @@ from registrar.operations import (
     record_failure,
     require_permission,
 )
-from registrar.providers.base import Capability, EmailOrderPlaced, OrderLine, Provider
+from registrar.providers.base import (
+    Capability,
+    DomainOffer,
+    EmailOrderPlaced,
+    EmailPlan,
+    OrderLine,
+    Provider,
+)
 from registrar.providers.errors import (
     ConfigurationError,
     ProviderError,
     ServiceUnavailable,
 )
 from registrar.providers.registry import adapter_class, provider_for_account
+from registrar.values.names import intake_name
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +84,8 @@ def _parameters(account: Account, provider_account: ProviderAccount,
         "provider_account": provider_account.label,
         "email_service_provider": order["email_service_provider"],
         "plan_type": order["plan_type"],
+        "is_free_order": bool(order.get("is_free_order")),
+        "is_replacement": bool(order.get("is_replacement")),
         "owner": dict(order["owner"]),
         "domains": [{"name": str(domain.get("name") or ""),
                      "redirect_url": str(domain.get("redirect_url") or ""),
@@ -118,8 +128,12 @@ def email_order_place(
     plan_type: str,
     domains: Sequence[Mapping[str, Any]],
     actor,
+    is_free_order: bool = False,
+    is_replacement: bool = False,
 ) -> Outcome:
-    """Place an email-infrastructure order for `account`.
+    """Place an email-infrastructure order for `account`. `is_free_order` uses the
+    upstream account's free-tier credits (no payment), `is_replacement` its replacement
+    slots from a cancelled or expired order; both are sent as given.
 
     `owner` uses our contact names (first_name, last_name, organization, street_address,
     city, state, country, post_code, phone); `domains` is
@@ -137,9 +151,13 @@ def email_order_place(
             "Choose an enabled account that sells email infrastructure.",
             field_errors={"provider_account": [
                 f"“{provider_account.label}” does not sell email infrastructure."]})
+    if not isinstance(is_free_order, bool) or not isinstance(is_replacement, bool):
+        raise InvalidInput("The order was not sent.", field_errors={
+            "is_free_order": ["Free order and replacement are yes or no."]})
     order_input: dict[str, Any] = {
         "owner": dict(owner), "email_service_provider": email_service_provider,
-        "plan_type": plan_type, "domains": list(domains)}
+        "plan_type": plan_type, "domains": list(domains),
+        "is_free_order": is_free_order, "is_replacement": is_replacement}
     try:
         adapter_class(provider_account.kind).clean_email_order(**order_input)
     except ValidationError as exc:
@@ -259,3 +277,78 @@ def email_order_refresh(*, order: Order, max_polls: int = 1, interval: float = 0
                   action=EMAIL_ORDER_REFRESH_ACTION,
                   ended=final_statuses(adapter_class(account.kind)))
     return Order.objects.get(pk=order.pk)
+
+
+# --- What the order form reads before anything is placed ---------------------------------
+# Reads only (EMAIL_ORDER_TOOLS): nothing is reserved or charged, so nothing is audited;
+# each needs the right to place the order it helps to fill in.
+
+#: How many mailbox names one suggestion asks for, at most, per domain.
+MAILBOX_SUGGESTIONS_MAX = 10
+
+
+def _tools(provider_account: ProviderAccount, actor) -> Provider:
+    require_permission(actor, PLACE_ORDER_PERMISSION)
+    if not provider_account.enabled or not provider_account.supports(
+            Capability.EMAIL_ORDER_TOOLS):
+        raise InvalidInput("Nothing was asked.", field_errors={"provider_account": [
+            f"“{provider_account.label}” offers no plans, domain search or mailbox names."]})
+    return _client(provider_account)
+
+
+def _read_failed(provider_account: ProviderAccount, what: str, error: ProviderError
+                 ) -> OperationRefused:
+    upstream = provider_account.get_kind_display()
+    return OperationRefused(f"{upstream} could not {what}: {error.message} Nothing was "
+                            "ordered.", code=error.code or "email_order_read_failed")
+
+
+def email_order_plans(*, provider_account: ProviderAccount, actor) -> list[EmailPlan]:
+    """The upstream's plans with their prices. OperationRefused when it cannot say."""
+    provider = _tools(provider_account, actor)
+    try:
+        return provider.email_plans()
+    except ProviderError as error:
+        raise _read_failed(provider_account, "list its plans", error) from error
+
+
+def email_domain_candidates(*, provider_account: ProviderAccount, query: object,
+                            actor) -> list[DomainOffer]:
+    """Domains the upstream offers for `query`, to pick for the order. InvalidInput
+    (field "search") for an empty or unreadable query, nothing sent."""
+    text = str(query or "").strip()
+    try:
+        if not text:
+            raise ValidationError("Enter a name or a keyword to search for.")
+        text = intake_name(text, min_labels=1)
+    except ValidationError as refusal:
+        raise InvalidInput("Nothing was searched.",
+                           field_errors={"search": list(refusal.messages)}) from refusal
+    provider = _tools(provider_account, actor)
+    try:
+        return provider.email_domain_candidates(text)
+    except ValidationError as refusal:
+        raise InvalidInput("Nothing was searched.",
+                           field_errors={"search": list(refusal.messages)}) from refusal
+    except ProviderError as error:
+        raise _read_failed(provider_account, "search domains", error) from error
+
+
+def email_mailbox_names(*, provider_account: ProviderAccount, first_name: str,
+                        last_name: str, domain: str, count: int, actor) -> list[str]:
+    """Mailbox addresses the upstream suggests for the owner on `domain`. InvalidInput
+    keyed by field (first_name, last_name, domains, mailbox_count), nothing sent."""
+    if isinstance(count, bool) or not isinstance(count, int) or not (
+            1 <= count <= MAILBOX_SUGGESTIONS_MAX):
+        raise InvalidInput("Nothing was asked.", field_errors={"mailbox_count": [
+            f"Ask for 1 to {MAILBOX_SUGGESTIONS_MAX} names per domain."]})
+    provider = _tools(provider_account, actor)
+    try:
+        return provider.suggest_mailbox_names(first_name=first_name, last_name=last_name,
+                                              domain=domain, count=count)
+    except ValidationError as refusal:
+        errors = {("domains" if name == "domain" else name): messages
+                  for name, messages in refusal.message_dict.items()}
+        raise InvalidInput("Nothing was asked.", field_errors=errors) from refusal
+    except ProviderError as error:
+        raise _read_failed(provider_account, "suggest mailbox names", error) from error

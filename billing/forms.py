@@ -4,7 +4,7 @@ upstream's own rules (its adapter's `clean_email_order`) before anything is sent
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -15,14 +15,16 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from backoffice.forms import TextRuleForm
+from backoffice.ids import parse_pk
 from registrar.models import ProviderAccount
+from registrar.money import format_minor
 from registrar.operations import OperationRefused
 from registrar.providers.base import Capability
 from registrar.providers.registry import adapter_class
 from registrar.values.amounts import to_minor
 from registrar.values.currencies import exponent
 from registrar.values.names import intake_name, to_ascii
-from registrar.values.text import validate_text
+from registrar.values.text import single_line, validate_text
 
 OWNER_FIELDS = ("first_name", "last_name", "organization", "street_address", "city", "state",
                 "post_code", "country", "phone")
@@ -110,6 +112,31 @@ def _mixes_scripts(name: str) -> str | None:
     return None
 
 
+class StrictCheckboxInput(forms.CheckboxInput):
+    """A checkbox that hands its field the value as sent, so that anything but what a
+    browser sends for a box (on, or nothing) is refused rather than read as ticked."""
+
+    def value_from_datadict(self, data, files, name):
+        if name not in data:
+            return False
+        return data.get(name)
+
+
+class StrictBooleanField(forms.BooleanField):
+    TICKED = frozenset({"on", "true", "1", "True"})
+    UNTICKED = frozenset({"", "off", "false", "0", "False"})
+    widget = StrictCheckboxInput
+
+    def to_python(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if value in self.TICKED:
+            return True
+        if value in self.UNTICKED:
+            return False
+        raise ValidationError("Tick the box or leave it empty.", code="invalid")
+
+
 def email_order_accounts():
     """The enabled accounts that sell email infrastructure."""
     return (ProviderAccount.objects.filter(enabled=True)
@@ -150,10 +177,32 @@ class EmailInfrastructureOrderForm(TextRuleForm, forms.Form):
         help_text="Where visitors of the new domains are sent: a bare domain such as "
                   "acmecorp.com, without https:// or a path. Applies to every domain of "
                   "the order; leave empty for none.")
+    is_free_order = StrictBooleanField(
+        required=False, label="Free order (use the account's free-tier credits)",
+        help_text="Sent as isFreeOrder: no checkout; the upstream refuses it without "
+                  "credits.")
+    is_replacement = StrictBooleanField(
+        required=False, label="Replacement (use replacement-slot credits)",
+        help_text="Sent as isReplacement: fulfils the order from the slots of a cancelled "
+                  "or expired order.")
     domains = forms.CharField(
         label="Domains and mailboxes", help_text=DOMAINS_HELP,
         widget=forms.Textarea(attrs={"rows": 6, "cols": 80,
                                      "placeholder": "acme-mail.com: john.smith, jane=Jane Doe"}))
+    # Helpers for filling the order in (the page's "Find domains" and "Suggest mailbox
+    # names" buttons); placing the order does not use them.
+    search = forms.CharField(
+        label="Find domains", max_length=253, required=False,
+        help_text="A name or a keyword: “Find domains” lists what the upstream offers, "
+                  "to pick and add to the order.")
+    mailbox_count = forms.TypedChoiceField(
+        label="Mailbox names to suggest per domain", coerce=int, required=False,
+        choices=[(n, n) for n in range(1, 11)], initial=1, empty_value=1,
+        help_text="“Suggest mailbox names” fills them in, for the owner's name, on every "
+                  "domain line without mailboxes yet.")
+
+    #: The helper buttons' fields: what a read needs, not what an order sends.
+    HELPER_FIELDS = ("search", "mailbox_count")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -191,10 +240,28 @@ class EmailInfrastructureOrderForm(TextRuleForm, forms.Form):
             adapter_class(account.kind).clean_email_order(
                 owner=owner, domains=domains,
                 email_service_provider=data.get("email_service_provider") or "",
-                plan_type=data.get("plan_type") or "")
+                plan_type=data.get("plan_type") or "",
+                is_free_order=bool(data.get("is_free_order")),
+                is_replacement=bool(data.get("is_replacement")))
         except ValidationError as exc:
             self.add_order_errors(exc.message_dict)
         return data
+
+    def show_plan_prices(self, plans: Sequence[Any]) -> None:
+        """Label each billing cycle with the prices the upstream listed for it (the
+        plans read from it: EmailPlan records), per mailbox provider."""
+        by_plan: dict[str, list[str]] = {}
+        for plan in plans:
+            parts = [f"{format_minor(price.amount_minor, price.currency)} per {unit}"
+                     for price, unit in ((plan.mailbox_price, "mailbox"),
+                                         (plan.domain_price, "domain"))
+                     if price is not None]
+            if parts:
+                by_plan.setdefault(plan.plan_type, []).append(
+                    f"{plan.email_service_provider} {', '.join(parts)}")
+        self.fields["plan_type"].choices = [
+            (value, f"{label}: {'; '.join(by_plan[value])}" if value in by_plan else label)
+            for value, label in self.fields["plan_type"].choices]
 
     def _refuse_lookalikes(self, redirect: str) -> None:
         """A name that mixes scripts ("p\u0430ypal.com") is refused by the names rule for
@@ -326,7 +393,56 @@ class ConfirmDomainOrderForm(RefusalOnFormMixin, TextRuleForm, forms.Form):
     auth_code = forms.CharField(
         required=False, strip=True, max_length=255, label="Authorization (EPP) code",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        # A password widget is left out of the form-wide text rule; an auth code is sent
+        # to the registrar, so what is no code (control characters) is refused here.
+        validators=[single_line],
         help_text="Sent once with the transfer; never stored.")
+    auto_connect = forms.BooleanField(
+        required=False, label="Also connect it to the upstream's edge (autoConnect)",
+        help_text="The upstream provisions the domain on its edge and points its DNS there "
+                  "in the same purchase. If any step fails, the whole purchase is rolled "
+                  "back: the charge is refunded and nothing stays registered.")
+    origin_url = forms.CharField(
+        required=False, max_length=500, label="Origin URL",
+        help_text="Where the edge proxies requests: an https:// address, e.g. "
+                  "https://janesbakery.acmesites.app.")
+    keep_host = forms.BooleanField(
+        required=False, label="Forward the visitor's Host header",
+        help_text="Off: the edge sends the origin's own host name.")
+
+    AUTO_CONNECT_FIELDS = ("auto_connect", "origin_url", "keep_host")
+
+    def __init__(self, *args: Any, auto_connect: bool = False, transfer: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not auto_connect:
+            for name in self.AUTO_CONNECT_FIELDS:
+                del self.fields[name]
+        if not transfer:
+            del self.fields["auth_code"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data.setdefault("auth_code", "")
+        data["auto_connect_request"] = None
+        if data.get("auto_connect"):
+            origin = (data.get("origin_url") or "").strip()
+            try:
+                parts = urlsplit(origin)
+                host = parts.hostname
+            except ValueError:
+                parts, host = None, None
+            if not origin:
+                self.add_error("origin_url", "Give the origin the edge proxies to.")
+            elif not host or parts is None or parts.scheme != "https":
+                self.add_error("origin_url", "The origin must be an https:// address, "
+                                             "e.g. https://site.example.app.")
+            else:
+                data["auto_connect_request"] = {"origin_url": origin,
+                                                "keep_host": bool(data.get("keep_host"))}
+        elif (data.get("origin_url") or "").strip():
+            self.add_error("auto_connect", "Tick it to connect the domain to that origin.")
+        return data
 
 
 class BillingLinkForm(RefusalOnFormMixin, TextRuleForm, forms.Form):
@@ -350,7 +466,18 @@ class BillingLinkForm(RefusalOnFormMixin, TextRuleForm, forms.Form):
         """Where a customer lands: a host name, never an IP address or a one-label host
         (127.0.0.1, 10.0.0.1, localhost), which no customer's browser should be sent to."""
         url = self.cleaned_data["return_url"]
-        host = urlsplit(url).hostname or ""
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        # A link handed to a customer: https only (as billing_link_generate requires), with
+        # no credentials in it and a port that exists.
+        if parts.scheme != "https" or parts.username is not None or port == -1:
+            raise ValidationError("Give the full https:// address the customer returns to, "
+                                  "without a user name or password, e.g. "
+                                  "https://www.example.com/billing.", code="return_https")
+        host = parts.hostname or ""
         try:
             intake_name(host)
         except ValidationError as exc:
@@ -359,3 +486,34 @@ class BillingLinkForm(RefusalOnFormMixin, TextRuleForm, forms.Form):
                 f"https://www.example.com/billing: {' '.join(exc.messages)}",
                 code="return_host") from None
         return url
+
+
+class AccountIdField(forms.ModelChoiceField):
+    """A provider account's id as the page writes it: ASCII digits within the id range
+    (int() would take " 1", "+1" or an Arabic-Indic digit for account 1)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if parse_pk(value) is None:
+            raise ValidationError(self.error_messages["invalid_choice"],
+                                  code="invalid_choice")
+        return super().to_python(value)
+
+
+class UpstreamOrdersForm(TextRuleForm, forms.Form):
+    """Whose order list to read, on the "Orders at the upstream" page (a GET form)."""
+
+    account = AccountIdField(
+        queryset=None, label="Provider account",
+        error_messages={"invalid_choice": "Choose one of the provider accounts listed: "
+                                          "no enabled account that lists its orders has "
+                                          "that id."},
+        help_text="Its upstream's first orders are read and compared with the orders here. "
+                  "Nothing is changed, here or upstream.")
+
+    def __init__(self, *args, **kwargs):
+        from billing.order_sync import listing_accounts
+
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = listing_accounts()

@@ -25,9 +25,10 @@ it kept and nothing after it written.
 from __future__ import annotations
 
 import enum
+import itertools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,6 +48,7 @@ from billing.models import (
 )
 from billing.order_states import StaleRecord, may_move
 from registrar.models import ProviderAccount, Registration, Tld
+from registrar.money import format_minor
 from registrar.providers.base import (
     DELIVERED_STATES,
     Capability,
@@ -181,6 +183,12 @@ def known_orders(account: ProviderAccount) -> list[KnownOrder]:
     orders = (Order.objects.filter(provider_account=account).exclude(status=OrderStatus.QUOTED)
               .prefetch_related("items").order_by("pk"))
     return [known_order(order, ended) for order in orders]
+
+
+def known_for_listing(account: ProviderAccount, provider: Provider) -> Sequence[KnownOrder]:
+    """What `iter_orders` is given as `known`: the account's orders where its upstream
+    matches its records to them, else nothing (the others list their orders by id)."""
+    return known_orders(account) if provider.order_mirror_needs_known else ()
 
 
 def known_order(order: Order, ended: frozenset[str] | None = None) -> KnownOrder:
@@ -650,7 +658,7 @@ def _mirror_list(account: ProviderAccount, provider: Provider, report: OrderSync
         skipped.clear()
 
     ended = final_statuses(provider)
-    known = known_orders(account) if provider.order_mirror_needs_known else ()
+    known = known_for_listing(account, provider)
     for record in provider.iter_orders(known=known, on_malformed=skip):
         flush_skipped()
         report.seen += 1
@@ -710,3 +718,97 @@ def _abort_message(error: ProviderError, report: OrderSyncReport) -> str:
             if report.seen else "nothing was written")
     return f"{error.message}{f' ({upstream})' if upstream else ''}; {done}."
 
+
+
+# --- What the upstream lists, read only -----------------------------------------------------
+
+#: How many of the upstream's orders the "Orders at the upstream" page shows: the start of
+#: its list, so that only its first page is read.
+UPSTREAM_ORDERS_SHOWN = 25
+
+
+@dataclass(frozen=True)
+class ListedOrder:
+    """One order as the upstream lists it, and the local order it is mirrored as (None:
+    not here)."""
+
+    record: OrderRecord
+    order: Order | None
+
+    @property
+    def amount(self) -> str:
+        """The total as the upstream states it, or that it states none."""
+        record = self.record
+        if record.total_minor is None or not record.currency:
+            return "not stated"
+        return format_minor(record.total_minor, record.currency)
+
+
+@dataclass
+class UpstreamListing:
+    """The start of an account's order list. `failure` says why the upstream could not
+    be read (to the end of what was asked); the orders read before it are kept.
+    `skipped` counts records of the wrong shape, which are not shown."""
+
+    account: ProviderAccount
+    orders: list[ListedOrder] = field(default_factory=list)
+    skipped: int = 0
+    failure: str = ""
+
+
+def listing_accounts():
+    """The enabled accounts whose upstream lists its orders (ORDER_MIRROR)."""
+    return (ProviderAccount.objects.filter(enabled=True)
+            .with_capability(Capability.ORDER_MIRROR).order_by("label"))
+
+
+def upstream_orders(account: ProviderAccount, *,
+                    limit: int = UPSTREAM_ORDERS_SHOWN) -> UpstreamListing:
+    """The first `limit` orders the account's upstream lists (ORDER_MIRROR), each with
+    the local order it is mirrored as. A read: nothing is written, here or upstream.
+    The list is consumed lazily, so no page past the one holding the `limit`-th order is
+    asked for. Never raises for an upstream failure: `failure` says what happened."""
+    listing = UpstreamListing(account=account)
+
+    def skip(record: Any, exc: Exception) -> None:
+        listing.skipped += 1
+
+    records: list[OrderRecord] = []
+    try:
+        if not account.supports(Capability.ORDER_MIRROR):
+            raise ProviderError(f"{account.get_kind_display()} does not list its orders.",
+                                code="no_order_list")
+        provider = provider_for_account(account)
+        listed = provider.iter_orders(known=known_for_listing(account, provider),
+                                      on_malformed=skip)
+        for record in itertools.islice(listed, limit):
+            records.append(record)
+    except ProviderError as error:
+        listing.failure = _read_failure(error, len(records))
+        logger.warning("Order list of %s not read: %s", account.label, listing.failure)
+    listing.orders = _matched(account, records)
+    return listing
+
+
+def _matched(account: ProviderAccount, records: list[OrderRecord]) -> list[ListedOrder]:
+    """Each record with its local order, by the adapter's match (`local_id`) or the
+    upstream id: one query for them all."""
+    local_ids = {r.local_id for r in records if r.local_id is not None}
+    upstream_ids = {r.upstream_id for r in records if r.local_id is None and r.upstream_id}
+    if not (local_ids or upstream_ids):
+        return [ListedOrder(record, None) for record in records]
+    found = list(Order.objects.filter(Q(pk__in=local_ids) | Q(upstream_id__in=upstream_ids),
+                                      provider_account=account))
+    by_pk = {order.pk: order for order in found}
+    by_upstream_id = {order.upstream_id: order for order in found if order.upstream_id}
+    return [ListedOrder(record, by_pk.get(record.local_id) if record.local_id is not None
+                        else by_upstream_id.get(record.upstream_id or ""))
+            for record in records]
+
+
+def _read_failure(error: ProviderError, read: int) -> str:
+    upstream = ", ".join(part for part in (
+        f"HTTP {error.status}" if error.status else "", error.code) if part)
+    done = (f"only the {read} order(s) read before it are shown" if read
+            else "no order could be read")
+    return f"{error.message}{f' ({upstream})' if upstream else ''}; {done}."

@@ -32,6 +32,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -216,6 +217,12 @@ def _check_request(request: OrderRequest) -> tuple[str, OrderAction]:
                 and not request.owner.upstream_id):
             errors["owner"] = ["This contact is not at the registrar yet: sync it or pick "
                                "another."]
+        fixed_term = adapter.order_fixed_term_years
+        if (fixed_term is not None and action == OrderAction.REGISTER
+                and request.years != fixed_term and "years" not in errors):
+            errors["years"] = [f"{account.get_kind_display()} registers for "
+                               f"{fixed_term} year{'s' if fixed_term != 1 else ''} at a "
+                               "time (its order takes no term): choose that term."]
         if adapter.order_ceiling_required and (request.ceiling is None
                                                or request.ceiling.amount_minor <= 0):
             errors["ceiling"] = [f"{account.get_kind_display()} quotes no price: give the "
@@ -245,10 +252,41 @@ def describe_quote(order: Order) -> str:
 # --- Confirm ----------------------------------------------------------------------------
 
 
-def order_confirm(*, order: Order, actor, auth_code: str | None = None) -> Outcome:
+def clean_auto_connect(*, provider_account: ProviderAccount, origin_url: object,
+                       keep_host: object = False) -> dict[str, Any]:
+    """AUTO_CONNECT as a placement carries it ({"origin_url", "keep_host"}), or
+    InvalidInput naming the field: the upstream must offer it, the origin must be an
+    https:// address with a host."""
+    if not provider_account.supports(Capability.AUTO_CONNECT):
+        raise InvalidInput("Nothing was sent.", field_errors={"auto_connect": [
+            f"{provider_account.get_kind_display()} cannot connect a domain on purchase."]})
+    origin = origin_url.strip() if isinstance(origin_url, str) else ""
+    try:
+        parts = urlsplit(origin)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if (not host or parts is None or parts.scheme != "https"
+            or any(char.isspace() or not char.isprintable() for char in origin)):
+        raise InvalidInput("Nothing was sent.", field_errors={"origin_url": [
+            "The origin must be an https:// address, e.g. https://site.example.app."]})
+    if not isinstance(keep_host, bool):
+        raise InvalidInput("Nothing was sent.", field_errors={"keep_host": [
+            "Keep host is yes or no."]})
+    return {"origin_url": origin, "keep_host": keep_host}
+
+
+def order_confirm(*, order: Order, actor, auth_code: str | None = None,
+                  auto_connect: dict[str, Any] | None = None) -> Outcome:
     """Place a QUOTED order. A replay (the order is no longer QUOTED) sends nothing and
-    says what became of the first confirm."""
+    says what became of the first confirm. `auto_connect` ({"origin_url", "keep_host"},
+    see `clean_auto_connect`) has an AUTO_CONNECT upstream also serve the new domain
+    from its edge, as one step that is rolled back whole when any part fails."""
     require_permission(actor, PLACE_ORDER_PERMISSION)
+    if auto_connect is not None:
+        auto_connect = clean_auto_connect(provider_account=order.provider_account,
+                                          origin_url=auto_connect.get("origin_url"),
+                                          keep_host=auto_connect.get("keep_host", False))
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.status != OrderStatus.QUOTED:
@@ -271,8 +309,12 @@ def order_confirm(*, order: Order, actor, auth_code: str | None = None) -> Outco
             locked.placed_at = timezone.now()
             locked.placed_by = actor
             locked.idempotency_key = idempotency_key(locked, provider)
-            locked.save(update_fields=["status", "placed_at", "placed_by", "idempotency_key",
-                                       "updated_at"])
+            fields = ["status", "placed_at", "placed_by", "idempotency_key", "updated_at"]
+            if auto_connect is not None:
+                # Kept with the quote: a settle re-builds the same placement from it.
+                locked.quote = {**locked.quote, "auto_connect": auto_connect}
+                fields.append("quote")
+            locked.save(update_fields=fields)
     if expired:
         # Raised once the cancellation is committed: raised inside the block, it would undo it.
         raise OperationRefused("The quote expired: prices move, so quote it again.",
@@ -321,7 +363,9 @@ def _parameters(order: Order) -> dict[str, Any]:
             "kind": order.kind, "years": order.years, "currency": order.currency,
             "quoted_total_minor": order.quoted_total_minor,
             "ceiling_minor": order.quote.get("ceiling_minor"),
-            "idempotency_key": order.idempotency_key}
+            "idempotency_key": order.idempotency_key,
+            **({"auto_connect": order.quote["auto_connect"]}
+               if order.quote.get("auto_connect") else {})}
 
 
 def _owner(order: Order) -> ContactRecord | None:
@@ -365,7 +409,10 @@ def _placement(order: Order, auth_code: str) -> DomainPlacement:
         quote=dict(order.quote), currency=order.currency,
         quoted_total_minor=order.quoted_total_minor, idempotency_key=order.idempotency_key,
         customer_reference=order.customer_reference or f"order-{order.pk}",
-        owner=_owner(order), auth_code=auth_code, placed_at=order.placed_at)
+        owner=_owner(order), auth_code=auth_code, placed_at=order.placed_at,
+        customer_email=order.account.email if order.account else "",
+        customer_upstream_id=(order.account.entri_user_id or "") if order.account else "",
+        auto_connect=order.quote.get("auto_connect") or None)
 
 
 def _record_placement(order: Order, placed: PlacedOrder, provider: Provider, actor,
@@ -391,6 +438,8 @@ def _record_placement(order: Order, placed: PlacedOrder, provider: Provider, act
             order.upstream_id)
         upstream = order.provider_account.get_kind_display()
         amount = format_minor(order.total_minor, order.currency)
+        # The order's column defaults to 0: whether an amount is known is the record's.
+        stated = record.total_minor is not None
         what = f"{order.get_kind_display().lower()} of {order.domain}"
         if order.status == OrderStatus.REFUNDED:
             reason = f" ({order.status_reason})" if order.status_reason else ""
@@ -399,25 +448,49 @@ def _record_placement(order: Order, placed: PlacedOrder, provider: Provider, act
                        f"refused {order.domain}{reason}. The charge was refunded in full.")
             outcome = Outcomes.FAILED
         elif follow:
-            message = (f"Order {order.pk} placed: {what}, {amount} charged. The registrar is "
+            charged = f"{amount} charged" if stated else "the upstream stated no amount"
+            message = (f"Order {order.pk} placed: {what}, {charged}. The registrar is "
                        "working on it; this order follows it.")
             outcome = Outcomes.PENDING
         else:
             delivered = (f" {order.registration} is now in the mirror."
                          if order.registration_id else "")
-            message = f"Order {order.pk} placed at {upstream}: {what}, {amount} paid.{delivered}"
+            paid = f"{amount} paid" if stated else "the upstream stated no amount"
+            message = f"Order {order.pk} placed at {upstream}: {what}, {paid}.{delivered}"
             outcome = Outcomes.SUCCEEDED
+        if order.quote.get("auto_connect"):
+            message = f"{message} {_auto_connect_note(order, placed, upstream)}"
         if first_answer_lost:
             message = ("No usable answer came back when it was sent; asked again (in a way "
                        f"that cannot place it twice), the registrar shows it: {message}")
         row = audit.record(actor=actor, action=PLACE_ACTION, target=order,
-                           parameters={**parameters, "upstream_order_id": order.upstream_id},
+                           parameters={**parameters, "upstream_order_id": order.upstream_id,
+                                       **({"connected_domain_id": placed.connected_domain_id}
+                                          if placed.connected_domain_id else {})},
                            outcome=outcome,
                            upstream_status=202 if outcome == Outcomes.PENDING else None,
                            upstream_request_id=placed.request_id, message=message)
     if follow:
         _follow_after_commit(order.pk)
     return Outcome(status=outcome, message=message, audit_row=row, data={"order": order})
+
+
+def _auto_connect_note(order: Order, placed: PlacedOrder, upstream: str) -> str:
+    """What became of the edge connection asked for with the purchase. The upstream
+    rolls the purchase back whole when registering or connecting fails (the charge
+    refunded, nothing kept), so a refund also means nothing was connected."""
+    if order.status == OrderStatus.REFUNDED:
+        return (f"Auto-connect was asked for: {upstream} rolls the whole purchase back "
+                "when registering or connecting to its edge fails, so the charge was "
+                "refunded and nothing stays registered or connected.")
+    if order.status in {OrderStatus.CANCELLED, OrderStatus.FAILED}:
+        return "Nothing was connected."
+    if placed.connected_domain_id:
+        return (f"Connected to {upstream}'s edge (domain id {placed.connected_domain_id}): "
+                "it serves the domain once DNS has propagated.")
+    return (f"Auto-connect was asked for, but {upstream} returned no connected domain: "
+            "the domain is registered, not connected. Connect it from the registration's "
+            "page.")
 
 
 def _follow_after_commit(order_id: int) -> None:

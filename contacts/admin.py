@@ -11,11 +11,15 @@ from backoffice.admin import MirrorAdmin
 from backoffice.changelist import _NAMEISH, ScaledListMixin, SearchPlan, _AnyOf, _name_forms
 from backoffice.ids import parse_pk
 from contacts import services
-from contacts.forms import ContactForm
+from contacts.forms import ContactForm, ContactMirrorForm
 from contacts.models import Contact
 from registrar.admin_operations import show_outcome
 from registrar.models import Registration
 from registrar.operations import OperationRefused
+from registrar.providers.errors import ProviderError
+
+#: The contact's own columns, for labels on the page read at the registrar.
+FIELD_NAMES = frozenset(f.name for f in Contact._meta.concrete_fields)
 
 #: The registration columns through which a contact backs a domain.
 ROLE_COLUMNS = ("owner_contact_id", "admin_contact_id", "tech_contact_id",
@@ -94,13 +98,44 @@ class ContactAdmin(ScaledListMixin, MirrorAdmin):
 
     def get_urls(self):
         return [
+            # Before the model's own pages: "sync/" would otherwise be read as an id.
+            path("sync/", self.admin_site.admin_view(self.sync_view),
+                 name="contacts_contact_sync"),
             path("<path:object_id>/edit/", self.admin_site.admin_view(self.edit_view),
                  name="contacts_contact_edit"),
             path("<path:object_id>/resend-verification/",
                  self.admin_site.admin_view(self.resend_view),
                  name="contacts_contact_resend"),
+            path("<path:object_id>/remote/", self.admin_site.admin_view(self.remote_view),
+                 name="contacts_contact_remote"),
             *super().get_urls(),
         ]
+
+    def has_mirror_permission(self, request) -> bool:
+        return all(request.user.has_perm(permission)
+                   for permission in services.MIRROR_PERMISSIONS)
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {
+            **(extra_context or {}), "can_mirror": self.has_mirror_permission(request)})
+
+    def sync_view(self, request):
+        """Mirror a provider account's contact list (POST); GET shows the choice."""
+        if not self.has_mirror_permission(request):
+            raise PermissionDenied
+        form = ContactMirrorForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = services.contact_mirror(account=form.cleaned_data["account"],
+                                                 actor=request.user)
+            except OperationRefused as refusal:
+                form.add_error("account", refusal.message)
+            else:
+                messages.add_message(request, messages.SUCCESS if report.ok
+                                     else messages.ERROR, report.summary())
+                return HttpResponseRedirect(reverse("admin:contacts_contact_changelist"))
+        return self._page(request, "sync.html", None, form=form,
+                          title="Mirror contacts from the registrar")
 
     def _contact(self, request, object_id) -> Contact:
         pk = parse_pk(unquote(object_id))
@@ -205,6 +240,38 @@ class ContactAdmin(ScaledListMixin, MirrorAdmin):
                                                 args=[contact.pk]))
         return self._page(request, "delete.html", contact, using=using,
                           in_use=any(using.values()), title=f"Delete {contact}")
+
+    def remote_view(self, request, object_id):
+        """The contact as the registrar has it now beside the mirror, differences marked.
+        Reads only; a registrar that cannot answer is a message, not an error page."""
+        if not request.user.has_perm("contacts.view_contact"):
+            raise PermissionDenied
+        contact = self._contact(request, object_id)
+        record, differences, error = None, {}, ""
+        try:
+            record, differences = services.contact_read_remote(contact=contact,
+                                                               actor=request.user)
+        except OperationRefused as refusal:
+            error = refusal.message
+        except ProviderError as failure:
+            error = (f"The registrar could not be read now: {failure.message.rstrip('.')}"
+                     f" (registrar code: {failure.code}). Nothing was changed here.")
+        rows = []
+        if record is not None:
+            for name, value in record.fields.items():
+                field = Contact._meta.get_field(name) if name in FIELD_NAMES else None
+                rows.append({"name": name, "label": field.verbose_name if field else name,
+                             "mirror": getattr(contact, name, None), "registrar": value,
+                             "differs": name in differences})
+            if "split_from" in differences:
+                mirror, remote = differences["split_from"]
+                rows.append({"name": "split_from", "label": "split from",
+                             "mirror": mirror, "registrar": remote, "differs": True})
+        return self._page(request, "remote.html", contact, record=record, rows=rows,
+                          differences=len(differences), error=error,
+                          change_url=reverse("admin:contacts_contact_change",
+                                             args=[contact.pk]),
+                          title=f"{contact} at the registrar")
 
     def resend_view(self, request, object_id):
         if not request.user.has_perm("contacts.resend_contact_verification"):

@@ -67,3 +67,18 @@ class ContactForm(TextRuleForm, forms.Form):
 
 class ConfirmForm(TextRuleForm, forms.Form):
     """Nothing to enter: the POST is the confirmation."""
+
+
+class ContactMirrorForm(TextRuleForm, forms.Form):
+    """Which provider account's contact list to mirror."""
+
+    account = forms.ModelChoiceField(
+        queryset=None, label="Provider account", to_field_name="label",
+        help_text="Its contacts that back no registration here are created or updated "
+                  "in the mirror; the others come with the registration sync.")
+
+    def __init__(self, *args, **kwargs):
+        from contacts.services import mirror_accounts
+
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = mirror_accounts()

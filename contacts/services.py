@@ -6,18 +6,19 @@ They share the refusal, audit and failure handling of the registration operation
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from backoffice import audit
 from contacts.models import Contact
 from contacts.validation import clean_contact_fields
-from registrar.models import Process, Registration, Tld
+from registrar.models import Process, ProviderAccount, Registration, Tld
 from registrar.operations import (
     InvalidInput,
     OperationRefused,
@@ -28,7 +29,7 @@ from registrar.operations import (
     call_upstream,
     require_permission,
 )
-from registrar.providers.base import Capability, Provider
+from registrar.providers.base import Capability, ContactRecord, Provider
 from registrar.providers.errors import (
     ConfigurationError,
     NotFound,
@@ -87,6 +88,13 @@ def _provider_for(contact: Contact | None, tld: Tld | None) -> Provider:
         return provider_for_account(account)
     except (ConfigurationError, ServiceUnavailable) as error:
         raise OperationRefused(error.message, code=error.code) from error
+
+
+def check_contact_registrar(*, contact: Contact | None, tld: Tld | None) -> None:
+    """Refuse (OperationRefused) as a contact operation would before sending anything:
+    no registrar holds the contact, or its upstream manages no contacts. For dry runs:
+    nothing is sent."""
+    _provider_for(contact, tld)
 
 
 def _tld_params(tld: Tld | None) -> dict[str, Any]:
@@ -322,3 +330,182 @@ def contact_resend_verification(*, contact: Contact, actor) -> Outcome:
         row = audit.record(actor=actor, action="contact.resend_verification", target=contact,
                            parameters={}, outcome=Outcomes.SUCCEEDED, message=message)
         return Outcome(status=Outcomes.SUCCEEDED, message=message, audit_row=row)
+
+
+# --- reading contacts at the registrar ----------------------------------------------------
+
+
+def contact_read_remote(*, contact: Contact, actor) -> tuple[ContactRecord,
+                                                             dict[str, tuple[Any, Any]]]:
+    """The contact as the registrar has it now (GET /api/domain_contacts/:id), and the
+    fields where the mirror differs (mirror value, registrar value). Reads only: the
+    mirror is not changed and no audit row is written. Raises OperationRefused before
+    anything is sent, ProviderError when the registrar cannot answer."""
+    require_permission(actor, "contacts.view_contact")
+    if not contact.upstream_id:
+        raise OperationRefused(f"{contact} has no id at the registrar: there is nothing to "
+                               "read there.", code="not_at_registrar")
+    provider = _provider_for(contact, contact.tld)
+    record = provider.get_contact(contact.upstream_id)
+    return record, _differences(contact, record)
+
+
+def _differences(contact: Contact, record: ContactRecord) -> dict[str, tuple[Any, Any]]:
+    differences = {name: (getattr(contact, name), value)
+                   for name, value in record.fields.items()
+                   if getattr(contact, name) != value}
+    split_from = contact.split_from.upstream_id if contact.split_from_id else None
+    if record.split_from_upstream_id and record.split_from_upstream_id != split_from:
+        differences["split_from"] = (split_from, record.split_from_upstream_id)
+    return differences
+
+
+# --- mirroring the registrar's contact list -----------------------------------------------
+
+#: Mirroring creates and changes contact rows: Support and Admins (as adding and
+#: editing contacts in the admin).
+MIRROR_PERMISSIONS = ("contacts.add_contact", "contacts.change_contact")
+MIRROR_ACTION = "contact.mirror"
+
+
+def mirror_accounts():
+    """The provider accounts whose contact list can be mirrored (enabled ones whose
+    upstream lists its contacts)."""
+    return ProviderAccount.objects.filter(enabled=True).with_capability(
+        Capability.CONTACT_LIST).order_by("label")
+
+
+@dataclass
+class ContactMirrorReport:
+    """One mirror run. `changes` lists (kind, upstream id, handle, changed fields) for
+    what was (or, in a dry run, would be) created or updated."""
+
+    account: str
+    dry_run: bool = False
+    seen: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    #: Back a registration here: the registration sync mirrors them with it.
+    backing: int = 0
+    #: A change whose outcome is not known waits for its re-read: left alone.
+    unsettled: int = 0
+    #: Records the mirror could not store (named in `error_ids`).
+    errors: int = 0
+    error_ids: list[str] = field(default_factory=list)
+    #: The registrar failed: nothing at all was written.
+    failure: str = ""
+    changes: list[tuple[str, int, str, list[str]]] = field(default_factory=list)
+    audit_row: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failure and not self.errors
+
+    def counts(self) -> dict[str, int]:
+        return {"seen": self.seen, "created": self.created, "updated": self.updated,
+                "unchanged": self.unchanged, "backing_registrations": self.backing,
+                "unsettled": self.unsettled, "errors": self.errors}
+
+    def summary(self) -> str:
+        if self.failure:
+            return (f"{self.account}: the registrar's contact list could not be read "
+                    f"({self.failure.rstrip('.')}) after {self.seen} contact(s). Nothing was "
+                    "written.")
+        verb = "would be" if self.dry_run else "were"
+        text = (f"{self.account}: seen {self.seen} contact(s): {self.created} {verb} created, "
+                f"{self.updated} {verb} updated, {self.unchanged} unchanged, {self.backing} "
+                "left to the registration sync (they back a registration)")
+        if self.unsettled:
+            text += f", {self.unsettled} left until their unsettled change is read again"
+        if self.errors:
+            text += (f", {self.errors} could not be stored (upstream id "
+                     f"{', '.join(self.error_ids[:10])})")
+        return text + (". Dry run: nothing was written." if self.dry_run else ".")
+
+
+def contact_mirror(*, account: ProviderAccount, actor, dry_run: bool = False,
+                   page_size: int = 100,
+                   on_change: Callable[[str, int, str, list[str]], None] | None = None
+                   ) -> ContactMirrorReport:
+    """Page through the registrar's contact list and create or update the mirror of the
+    contacts that back no registration here (those the registration sync mirrors with
+    their registrations are left to it). Idempotent: a second run changes nothing. One
+    audit row per run with the counts (none for a dry run, which reads the list and
+    writes nothing). When the registrar fails part way, nothing is written and the row
+    says so. Raises PermissionDenied / OperationRefused before anything is sent."""
+    for permission in MIRROR_PERMISSIONS:
+        require_permission(actor, permission)
+    if not account.enabled:
+        raise OperationRefused(f"Provider account {account.label} is disabled.",
+                               code="provider_disabled")
+    if not account.supports(Capability.CONTACT_LIST):
+        raise OperationUnsupported(f"{account.get_kind_display()} does not list its "
+                                   "contacts.")
+    try:
+        provider = provider_for_account(account)
+    except (ConfigurationError, ServiceUnavailable) as error:
+        raise OperationRefused(error.message, code=error.code) from error
+    report = ContactMirrorReport(account=account.label, dry_run=dry_run)
+    try:
+        with transaction.atomic():
+            for record in provider.iter_contacts(page_size=page_size):
+                _mirror_one(record, report, dry_run=dry_run, on_change=on_change)
+    except ProviderError as error:
+        # The transaction rolled back: the counts of what was written are all zero.
+        report = ContactMirrorReport(account=account.label, dry_run=dry_run,
+                                     seen=report.seen, failure=error.message)
+        if not dry_run:
+            report.audit_row = audit.record(
+                actor=actor, action=MIRROR_ACTION, target=account,
+                parameters={"counts": report.counts()}, outcome=Outcomes.FAILED,
+                upstream_status=error.status, upstream_code=error.code,
+                upstream_request_id=error.request_id, message=report.summary())
+        return report
+    if not dry_run:
+        report.audit_row = audit.record(
+            actor=actor, action=MIRROR_ACTION, target=account,
+            parameters={"counts": report.counts(), "page_size": page_size},
+            outcome=Outcomes.SUCCEEDED, message=report.summary())
+    return report
+
+
+def _backs_a_registration(contact: Contact) -> bool:
+    query = Q()
+    for role in ROLES:
+        query |= Q(**{f"{role}_contact": contact})
+    return Registration.objects.filter(query).exists()
+
+
+def _mirror_one(record: ContactRecord, report: ContactMirrorReport, *, dry_run: bool,
+                on_change: Callable[[str, int, str, list[str]], None] | None) -> None:
+    report.seen += 1
+    contact = Contact.objects.filter(upstream_id=record.upstream_id).first()
+    handle = str(record.fields.get("handle") or "")
+    if contact is None:
+        kind, changed = "created", sorted(record.fields)
+    elif _backs_a_registration(contact):
+        report.backing += 1
+        return
+    elif contact.unsettled_operation:
+        report.unsettled += 1
+        return
+    else:
+        kind, changed = "updated", sorted(_differences(contact, record))
+        if not changed:
+            report.unchanged += 1
+            return
+    if not dry_run:
+        try:
+            with transaction.atomic():
+                upsert_contact(record)
+        except (IntegrityError, ValidationError, ValueError, TypeError):
+            # A record the mirror's constraints refuse (say, a phone not in E.164): the
+            # others are still mirrored, and this one is named in the report.
+            report.errors += 1
+            report.error_ids.append(str(record.upstream_id))
+            return
+    setattr(report, kind, getattr(report, kind) + 1)
+    report.changes.append((kind, record.upstream_id, handle, changed))
+    if on_change is not None:
+        on_change(kind, record.upstream_id, handle, changed)

@@ -24,6 +24,7 @@ from backoffice.ids import parse_pk
 from registrar import (
     admin_approvals,  # noqa: F401  (registers the approvals admin)
     admin_cockpit,
+    admin_live,
     services,
 )
 from registrar.admin_operations import RegistrationOperationsMixin, show_outcome
@@ -55,6 +56,17 @@ class ProviderAccountAdmin(StrictInputMixin, ConfigAuditMixin, admin.ModelAdmin)
         if db_field.name == "base_url":
             kwargs["assume_scheme"] = "https"
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/upstream/",
+                 self.admin_site.admin_view(self.upstream_view),
+                 name="registrar_provideraccount_upstream"),
+            *super().get_urls(),
+        ]
+
+    def upstream_view(self, request, object_id):
+        return admin_live.provider_account_upstream_view(self, request, object_id)
 
 
 @admin.register(Tld)
@@ -270,6 +282,15 @@ class RegistrationAdmin(RegistrationOperationsMixin, ScaledListMixin, MirrorAdmi
             path("<path:object_id>/notices/",
                  self.admin_site.admin_view(self.cockpit_notices_view),
                  name="registrar_registration_notices"),
+            path("<path:object_id>/processes/",
+                 self.admin_site.admin_view(self.cockpit_processes_view),
+                 name="registrar_registration_processes"),
+            path("<path:object_id>/hosts/remote/",
+                 self.admin_site.admin_view(self.hosts_remote_view),
+                 name="registrar_registration_hosts_remote"),
+            path("<path:object_id>/remote/",
+                 self.admin_site.admin_view(self.registration_remote_view),
+                 name="registrar_registration_remote"),
             *super().get_urls(),
         ]
 
@@ -288,6 +309,15 @@ class RegistrationAdmin(RegistrationOperationsMixin, ScaledListMixin, MirrorAdmi
 
     def cockpit_notices_view(self, request, object_id):
         return admin_cockpit.notices_view(self, request, object_id)
+
+    def cockpit_processes_view(self, request, object_id):
+        return admin_cockpit.processes_view(self, request, object_id)
+
+    def hosts_remote_view(self, request, object_id):
+        return admin_live.registration_hosts_remote_view(self, request, object_id)
+
+    def registration_remote_view(self, request, object_id):
+        return admin_live.registration_remote_view(self, request, object_id)
 
 
 def _state_badges(registration: Registration) -> list[tuple[str, str, str, bool]]:
@@ -427,6 +457,8 @@ class ProcessAdmin(ScaledListMixin, MirrorAdmin):
             re_path(r"^(?P<object_id>.+)/(?P<action>resend|cancel)/$",
                     self.admin_site.admin_view(self.process_action_view),
                     name="registrar_process_action"),
+            path("<path:object_id>/remote/", self.admin_site.admin_view(self.remote_view),
+                 name="registrar_process_remote"),
             *super().get_urls(),
         ]
 
@@ -443,6 +475,9 @@ class ProcessAdmin(ScaledListMixin, MirrorAdmin):
                                     "reason": spec["refuse"](process)})
         return super().change_view(request, object_id, form_url,
                                    {**(extra_context or {}), "process_actions": actions})
+
+    def remote_view(self, request, object_id):
+        return admin_live.process_remote_view(self, request, object_id)
 
     def process_action_view(self, request, object_id, action):
         spec = PROCESS_ACTIONS.get(action)

@@ -33,6 +33,8 @@ from registrar.money import format_minor
 from registrar.operations import OperationRefused
 
 PLACE_ORDER_PERMISSION = "billing.place_order"  # billing.ordering's; not imported here
+#: The process admin's view permission (registrar.services.PROCESS_VIEW_PERMISSION).
+PROCESS_VIEW_PERMISSION = "registrar.view_process"
 TIMELINE_PER_PAGE = 20
 #: How often the page asks whether a process in flight has ended.
 POLL_MILLISECONDS = 3000
@@ -317,6 +319,10 @@ def cockpit_context(registration: Registration | None, request: HttpRequest
         "note_form": NoteForm() if user.has_perm(notes.ADD_NOTE_PERMISSION) else None,
         "note_url": reverse("admin:registrar_registration_note", args=[registration.pk]),
         "notices": notices_context(registration, user),
+        "processes_url": (reverse("admin:registrar_registration_processes",
+                                  args=[registration.pk])
+                          if user.has_perm(PROCESS_VIEW_PERMISSION) else None),
+        "remote_url": reverse("admin:registrar_registration_remote", args=[registration.pk]),
         **timeline_context(registration, request),
     }
 
@@ -371,6 +377,48 @@ def note_view(model_admin, request: HttpRequest, object_id: str):
         "form": form, "registration": registration, "original": registration,
         "opts": model_admin.model._meta, "change_url": back,
     }, status=status)
+
+
+def processes_view(model_admin, request: HttpRequest, object_id: str):
+    """The registration's processes as the registrar lists them now (GET .../processes),
+    each linked to its mirror row where there is one. A read: nothing is written, the
+    ones running upstream but not followed here are said to be so (the sync's follow,
+    or `manage.py process remote NAME`, takes them up)."""
+    from registrar.providers.errors import ProviderError
+    from registrar.services import registration_processes_read
+
+    if not request.user.has_perm(PROCESS_VIEW_PERMISSION):
+        raise PermissionDenied
+    registration = model_admin._get_or_404(request, object_id)
+    listing, problem = None, ""
+    try:
+        listing = registration_processes_read(registration=registration,
+                                              actor=request.user)
+    except OperationRefused as refusal:
+        problem = refusal.message
+    except ProviderError as error:
+        problem = (f"The registrar's process list could not be read now "
+                   f"({error.message.rstrip('.')}). Nothing was changed here.")
+    rows = []
+    for info in listing.processes if listing else []:
+        local = listing.mirrored.get(info.id)
+        rows.append({
+            "id": info.id, "action": info.action, "status": info.status,
+            "created": str(info.raw.get("createdDate") or ""),
+            "updated": str(info.raw.get("updatedDate") or ""),
+            "local": local,
+            "url": (reverse("admin:registrar_process_change", args=[local.pk])
+                    if local is not None else None),
+            "local_status": local.status if local is not None else "",
+            "differs": local is not None and local.status != info.status,
+        })
+    return TemplateResponse(request, "admin/registrar/registration/processes.html", {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Registrar processes: {registration}",
+        "registration": registration, "original": registration,
+        "opts": model_admin.model._meta, "change_url": _change_url(registration),
+        "rows": rows, "problem": problem,
+    })
 
 
 class AttachCustomerForm(TextRuleForm, forms.Form):

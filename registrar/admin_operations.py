@@ -21,7 +21,7 @@ from django.urls import path, reverse
 
 from backoffice import assurance
 from backoffice.ids import parse_pk
-from registrar import approvals, forms, selectors, services
+from registrar import admin_connect, approvals, forms, selectors, services
 from registrar.models import Registration
 from registrar.money import format_minor
 from registrar.operations import OperationRefused, Outcome, Outcomes
@@ -140,6 +140,15 @@ PAGES: dict[str, OperationPage] = {
             registration=r, decision=form.cleaned_data["decision"], actor=user,
             reason=form.cleaned_data["reason"], clearance=clearance),
         danger=True),
+    "start_transfer_out": OperationPage(
+        "Start outbound transfer",
+        "Starts the transfer of this domain to another registrar and hands over its auth "
+        "code, which lets anyone who has it take the domain. The code is shown once on the "
+        "next page and is not stored.",
+        lambda request, r, data: forms.AuthCodeForm(data),
+        lambda form, r, user, clearance=None: services.registration_start_transfer_out(
+            registration=r, actor=user, clearance=clearance),
+        danger=True),
     "push_transfer": OperationPage(
         "Push transfer", "Moves the domain to another registrar without an auth code.",
         lambda request, r, data: forms.PushTransferForm(data),
@@ -223,6 +232,9 @@ class RegistrationOperationsMixin:
             path("<path:object_id>/hosts/",
                  self.admin_site.admin_view(self.hosts_view),
                  name="registrar_registration_hosts"),
+            path("<path:object_id>/connect/",
+                 self.admin_site.admin_view(self.connect_view),
+                 name="registrar_registration_connect"),
             path("<path:object_id>/hosts/<str:host_name>/edit/",
                  self.admin_site.admin_view(self.host_edit_view),
                  name="registrar_registration_host_edit"),
@@ -249,7 +261,13 @@ class RegistrationOperationsMixin:
         registration = self._registration(request, object_id)
         extra_context = {**(extra_context or {}),
                          **selectors.registration_summary(registration, request.user)}
+        if registration is not None:
+            extra_context["connect_url"] = admin_connect.connect_url(registration,
+                                                                     request.user)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def connect_view(self, request, object_id):
+        return admin_connect.connect_view(self, request, object_id)
 
     def _registration(self, request, object_id) -> Registration | None:
         pk = parse_pk(unquote(object_id))
@@ -296,6 +314,10 @@ class RegistrationOperationsMixin:
             else:
                 if outcome.status == Outcomes.PAYMENT_REQUIRED:
                     return self._payment_required_page(request, registration, page, outcome)
+                if outcome.ok and outcome.data.get("authcode"):
+                    # An operation that hands over the auth code: shown on this response
+                    # only, like the reveal (never a flash message, never a redirect).
+                    return self._authcode_page(request, registration, page, outcome)
                 show_outcome(request, outcome)
                 return HttpResponseRedirect(self._change_url(registration))
         context = {
@@ -357,6 +379,22 @@ class RegistrationOperationsMixin:
             form.add_error(None, refusal.message)
         for error in unplaced:
             form.add_error(None, error)
+
+    def _authcode_page(self, request, registration: Registration, page,
+                       outcome: Outcome) -> TemplateResponse:
+        messages.success(request, outcome.message)
+        response = TemplateResponse(request, "admin/registrar/registration/auth_code.html", {
+            **self.admin_site.each_context(request),
+            "title": f"{page.title}: {registration}",
+            "authcode": outcome.data["authcode"],
+            "registration": registration,
+            "opts": self.model._meta,
+            "original": registration,
+            "change_url": self._change_url(registration),
+        })
+        response["Cache-Control"] = "no-store, max-age=0"
+        response["Pragma"] = "no-cache"
+        return response
 
     # -- the auth code: shown once, on a page nothing caches -----------------------------
 

@@ -90,7 +90,8 @@ def needs_step_up(operation: str, registration: Registration,
                   replay: Mapping[str, Any]) -> bool:
     """The high-risk operations: reveal, unlock, holder and paid registrant change,
     transfer-out approval, push transfer, DNSSEC disable, nameservers of a locked domain."""
-    if operation in {"auth_code", "holder", "registrant_change", "push_transfer"}:
+    if operation in {"auth_code", "start_transfer_out", "holder", "registrant_change",
+                     "push_transfer"}:
         return True
     if operation == "lock":
         return not replay.get("locked", True)
@@ -117,7 +118,8 @@ def rules_for(operation: str, registration: Registration,
         rules.append("transfer_out_approve")
     elif operation == "push_transfer":
         rules.append("push_transfer")
-    elif operation == "auth_code":
+    elif operation in {"auth_code", "start_transfer_out"}:
+        # Starting a transfer out hands over the auth code: the reveal's rules.
         rules.append("auth_code")
         if registration.customer_flagged:
             rules.append("auth_code_flagged")
@@ -398,6 +400,9 @@ def _execute(row: Approval) -> Outcome:
     if row.operation == "auth_code":
         return services.registration_reveal_auth_code(registration=registration, actor=actor,
                                                       clearance=clearance)
+    if row.operation == "start_transfer_out":
+        return services.registration_start_transfer_out(registration=registration,
+                                                        actor=actor, clearance=clearance)
     if row.operation == "holder":
         source = params.get("source_contact")
         return services.registration_update_holder(

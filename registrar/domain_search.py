@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -34,7 +34,13 @@ from django.utils import timezone
 
 from registrar.models import ProviderAccount, Tld
 from registrar.operations import InvalidInput
-from registrar.providers.base import Capability, DomainOffer, Provider
+from registrar.providers.base import (
+    Capability,
+    DomainOffer,
+    Provider,
+    TldListPrice,
+    ZoneHint,
+)
 from registrar.providers.endpoints import TIMEOUT_MAX_SECONDS, TIMEOUT_MIN_SECONDS
 from registrar.providers.errors import CallerError, ProviderError
 from registrar.providers.registry import build_provider, display_name
@@ -93,6 +99,11 @@ class Answer:
     error_code: str = ""
     elapsed_seconds: float = 0.0
     answered_at: datetime | None = None
+    # A zone-check answer (ZONE_CHECK) and a TLD list price (TLD_LIST_PRICES) instead of
+    # an offer: `hint`/`list_price` None with ANSWERED means the upstream left the name
+    # (or its TLD) out of its answer.
+    hint: ZoneHint | None = None
+    list_price: TldListPrice | None = None
 
     @property
     def status_text(self) -> str:
@@ -108,6 +119,10 @@ class NameResult:
     domain: str
     tld: str
     answers: tuple[Answer, ...]
+    #: Zone-check answers: a first hint, never availability.
+    hints: tuple[Answer, ...] = ()
+    #: TLD list-price answers for this name's TLD: never this name's exact price.
+    list_prices: tuple[Answer, ...] = ()
 
     @property
     def unicode(self) -> str:
@@ -133,6 +148,10 @@ class SearchResult:
     @property
     def answers(self) -> list[Answer]:
         return [a for n in self.names for a in n.answers] + [s.answer for s in self.suggestions]
+
+    @property
+    def hint_answers(self) -> list[Answer]:
+        return [a for n in self.names for a in (*n.hints, *n.list_prices)]
 
     @property
     def answered_any(self) -> bool:
@@ -260,10 +279,15 @@ def _timed(call: Callable[[], Any]) -> Callable[[], tuple[Any, float, datetime]]
 @dataclass
 class _Job:
     source: Source
-    domain: str | None  # None: the suggestions
+    domain: str | None  # None: the suggestions, or a batch (`what`)
     deadline: float
     future: Future | None = None
     failure: ProviderError | Exception | None = None
+    #: "" (an offer, or the suggestions), ZONE or LIST_PRICES: one batch for every name.
+    what: str = ""
+
+
+ZONE, LIST_PRICES = "zone", "list_prices"
 
 
 def _answer(job: _Job, timed_out: bool) -> tuple[Answer, Any]:
@@ -324,6 +348,15 @@ def domain_search(request: SearchRequest, *,
             jobs.append(job)
             if provider is not None:
                 calls.append((job, _call_for(provider, request, domain)))
+        # The fast hints, asked alongside (same pool, same limit): one batch each.
+        for what, capability in ((ZONE, Capability.ZONE_CHECK),
+                                 (LIST_PRICES, Capability.TLD_LIST_PRICES)):
+            if not account.supports(capability):
+                continue
+            job = _Job(source=source, domain=None, deadline=0.0, failure=failure, what=what)
+            jobs.append(job)
+            if provider is not None:
+                calls.append((job, _batch_call(provider, request, what)))
     logger.info("domain search for %s (%d year(s), tlds %s): asking %s",
                 request.base, request.years, ",".join(request.tlds),
                 ", ".join(s.label for s in sources) or "no upstream")
@@ -344,6 +377,12 @@ def _call_for(provider: Provider, request: SearchRequest,
         return lambda: provider.domain_suggestions(request.base, tlds=request.tlds,
                                                    years=request.years)
     return lambda: provider.domain_offer(domain, years=request.years)
+
+
+def _batch_call(provider: Provider, request: SearchRequest, what: str) -> Callable[[], Any]:
+    if what == ZONE:
+        return lambda: provider.zone_check(list(request.names))
+    return lambda: provider.tld_list_prices(list(request.tlds), years=request.years)
 
 
 def _run(pool: ThreadPoolExecutor, calls: list[tuple[_Job, Callable[[], Any]]],
@@ -383,12 +422,27 @@ def _run(pool: ThreadPoolExecutor, calls: list[tuple[_Job, Callable[[], Any]]],
 def _collect(request: SearchRequest, jobs: list[_Job], sources: list[Source],
              asked_at: datetime) -> SearchResult:
     by_name: dict[str, list[Answer]] = {domain: [] for domain in request.names}
+    hints: dict[str, list[Answer]] = {domain: [] for domain in request.names}
+    list_prices: dict[str, list[Answer]] = {domain: [] for domain in request.names}
     suggestions: list[Suggestions] = []
     asked = set(request.names)
     for job in jobs:
         timed_out = (job.future is not None and not job.future.done())
         answer, value = _answer(job, timed_out)
         _log(job, answer)
+        if job.what == ZONE:
+            found = {hint.domain: hint for hint in value or ()
+                     if isinstance(hint, ZoneHint)}
+            for domain in request.names:
+                hints[domain].append(replace(answer, hint=found.get(domain)))
+            continue
+        if job.what == LIST_PRICES:
+            by_tld = {price.tld: price for price in value or ()
+                      if isinstance(price, TldListPrice)}
+            for domain in request.names:
+                list_prices[domain].append(replace(
+                    answer, list_price=by_tld.get(domain.rsplit(".", 1)[-1])))
+            continue
         if job.domain is not None:
             by_name[job.domain].append(answer)
             continue
@@ -400,13 +454,16 @@ def _collect(request: SearchRequest, jobs: list[_Job], sources: list[Source],
                 offers.append(offer)
         suggestions.append(Suggestions(answer=answer, offers=tuple(offers)))
     names = tuple(NameResult(domain=domain, tld=domain.rsplit(".", 1)[-1],
-                             answers=tuple(by_name[domain])) for domain in request.names)
+                             answers=tuple(by_name[domain]), hints=tuple(hints[domain]),
+                             list_prices=tuple(list_prices[domain]))
+                  for domain in request.names)
     return SearchResult(request=request, names=names, suggestions=tuple(suggestions),
                         sources=tuple(sources), asked_at=asked_at)
 
 
 def _log(job: _Job, answer: Answer) -> None:
-    what = job.domain or "suggestions"
+    what = job.domain or {ZONE: "zone check", LIST_PRICES: "TLD list prices"}.get(
+        job.what, "suggestions")
     if answer.state is AnswerState.ANSWERED:
         logger.info("domain search: %s answered for %s in %.2fs", job.source.label, what,
                     answer.elapsed_seconds)

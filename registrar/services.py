@@ -71,6 +71,8 @@ from registrar.providers.base import (
     OrderType,
     PaymentRequired,
     Pending,
+    ProcessInfo,
+    ProcessView,
     Provider,
     RoleContactSource,
 )
@@ -124,6 +126,10 @@ OPERATIONS: dict[str, Operation] = {
                   Capability.ROLE_CONTACTS),
         Operation("auth_code", "Auth code", "registrar.reveal_authcode", Capability.AUTH_CODE,
                   allowed_while_busy=True),
+        # Hands over the auth code too, so it is guarded like the reveal (same permission,
+        # step-up, two-person rules); unlike it, it changes the registration.
+        Operation("start_transfer_out", "Start outbound transfer", "registrar.reveal_authcode",
+                  Capability.TRANSFER_OUT_START),
         Operation("force_sync", "Re-sync", "registrar.force_sync", Capability.FORCE_SYNC,
                   allowed_while_busy=True),
         Operation("transfer_out", "Outbound transfer", "registrar.decide_transfer_out",
@@ -172,7 +178,8 @@ def unavailable_reason(registration: Registration, operation: str, user=None) ->
         return "No outbound transfer is waiting for a decision."
     if operation == "push_transfer" and registration.push_transfer_pending:
         return "A push transfer is already in progress."
-    if operation in {"auth_code", "push_transfer"} and registration.server_transfer_prohibited:
+    if (operation in {"auth_code", "push_transfer", "start_transfer_out"}
+            and registration.server_transfer_prohibited):
         return "The registry prohibits transfers of this registration."
     if operation == "lock" and registration.server_transfer_prohibited:
         # The registry's own lock (document 001 answers 422 server_transfer_prohibited):
@@ -372,12 +379,14 @@ def _clear_unsettled(row: Registration) -> None:
     row.save(update_fields=["unsettled_operation", "unsettled_since", "updated_at"])
 
 
-def mirror_processes(row: Registration, provider: Provider) -> list[Process]:
+def mirror_processes(row: Registration, provider: Provider,
+                     listed: Sequence[ProcessInfo] | None = None) -> list[Process]:
     """The registration's upstream processes that have not ended, as Process rows
     (with their logs), each followed: a process opened upstream, not through the
-    back-office, becomes visible, and can be resent or cancelled here."""
+    back-office, becomes visible, and can be resent or cancelled here. `listed`: the
+    list already read (GET .../processes), so it is not read twice."""
     followed = []
-    for info in provider.list_processes(row.ref):
+    for info in provider.list_processes(row.ref) if listed is None else listed:
         if ProcessStatus.is_terminal(info.status):
             continue
         process, created = Process.objects.get_or_create(
@@ -421,6 +430,69 @@ def registration_follow_processes(*, registration: Registration) -> list[Process
                 message=f"{row} is busy with registrar process(es) {ids} opened outside the "
                         "back-office; they are followed here now.")
         return found
+
+
+#: Reading processes at the registrar: what the process admin's readers hold.
+PROCESS_VIEW_PERMISSION = "registrar.view_process"
+
+
+@dataclass(frozen=True)
+class ProcessListing:
+    """A registration's processes as the registrar lists them now (GET .../processes),
+    each with its mirror row where the back-office has one."""
+
+    registration: Registration
+    processes: list[ProcessInfo]
+    mirrored: dict[str, Process]  # upstream id -> the Process row here
+    found: list[Process]  # followed here since this read (mirror=True only)
+
+
+def registration_processes_read(*, registration: Registration, actor,
+                                mirror: bool = False) -> ProcessListing:
+    """The registration's live process list, read at the registrar. With `mirror`, the
+    ones still running are mirrored and followed as the sync's follow does
+    (`registration_follow_processes`), with one audit row, `actor`'s, when it found any
+    not followed here before; without, nothing is written (the admin page's GET).
+    Raises PermissionDenied, OperationRefused (no registrar, no process list) and
+    ProviderError (the list could not be read)."""
+    require_permission(actor, PROCESS_VIEW_PERMISSION)
+    if not mirror:
+        row = (Registration.objects.select_related("tld__provider_account",
+                                                   "provider_account")
+               .get(pk=registration.pk))
+        provider = _provider(row)
+        if not provider.supports(Capability.PROCESSES):
+            raise OperationUnsupported(f"{provider.display_name} does not list processes.")
+        listed = provider.list_processes(row.ref)
+        mirrored = {p.upstream_id: p for p in row.processes.filter(
+            upstream_id__in=[info.id for info in listed])}
+        return ProcessListing(registration=row, processes=listed, mirrored=mirrored,
+                              found=[])
+    with transaction.atomic():
+        row = _lock_row(registration)
+        provider = _provider(row)
+        if not provider.supports(Capability.PROCESSES):
+            raise OperationUnsupported(f"{provider.display_name} does not list processes.")
+        known = set(row.processes.values_list("upstream_id", flat=True))
+        listed = provider.list_processes(row.ref)
+        followed = mirror_processes(row, provider, listed)
+        found = [p for p in followed if p.upstream_id not in known]
+        if found and not row.rtr_process_id:
+            latest = found[0]
+            row.rtr_process_id, row.rtr_process_status = latest.upstream_id, latest.status
+            row.save(update_fields=["rtr_process_id", "rtr_process_status", "updated_at"])
+        if found:
+            ids = ", ".join(p.upstream_id for p in found)
+            audit.record(
+                actor=actor, action="registration.processes_found", target=row,
+                parameters={"processes": [p.upstream_id for p in found]},
+                outcome=Outcomes.SUCCEEDED,
+                message=f"{row} is busy with registrar process(es) {ids} not followed "
+                        "here before; they are followed here now.")
+        mirrored = {p.upstream_id: p for p in row.processes.filter(
+            upstream_id__in=[info.id for info in listed])}
+        return ProcessListing(registration=row, processes=listed, mirrored=mirrored,
+                              found=found)
 
 
 def registration_settle(*, registration: Registration) -> Settled:
@@ -953,6 +1025,59 @@ def registration_reveal_auth_code(*, registration: Registration, actor,
                        audit_row=row_audit)
 
 
+def registration_start_transfer_out(*, registration: Registration, actor,
+                                    clearance: approvals.Clearance | None = None) -> Outcome:
+    """Start the transfer of the registration to another registrar, at an upstream that
+    answers with the auth code (TRANSFER_OUT_START). The code is in
+    `Outcome.data['authcode']`: shown once, never stored or logged, never in the audit
+    row. A lost answer is an unknown outcome: the registration is read again at once."""
+    operation = "start_transfer_out"
+    op = OPERATIONS[operation]
+    require_permission(actor, op.permission)
+    filed = approvals.clear(operation, registration=registration, actor=actor,
+                            label="Starting an outbound transfer (it hands over the auth "
+                                  "code)", replay={},
+                            summary=f"Outbound transfer of {registration}",
+                            clearance=clearance)
+    if filed is not None:
+        return filed
+    authorised = approvals.audit_fields(clearance)
+    action = f"registration.{operation}"
+    expected = {"status": "pending_transfer"}
+    with transaction.atomic():
+        row = _lock_row(registration)
+        reason = unavailable_reason(row, operation)
+        if reason:
+            raise OperationUnsupported(reason)
+        provider = _provider(row)
+        started = call_upstream(
+            lambda: provider.start_transfer_out(row.ref), actor=actor, action=action,
+            target=row, parameters=authorised,
+            settle=lambda error: _auth_code_lost(reread_after_unknown(
+                row, provider, operation, expected=expected)))
+        if isinstance(started, Outcome):
+            return started
+        changes = _apply_done(row, Done(changes=dict(started.changes)), None)
+        message = (f"Outbound transfer of {row} started ({started.status or 'started'}). "
+                   "The auth code is shown once and is not stored.")
+        row_audit = audit.record(
+            actor=actor, action=action, target=row,
+            parameters={**authorised, "changes": changes_for_audit(changes)},
+            outcome=Outcomes.SUCCEEDED, upstream_request_id=started.request_id,
+            message=message)
+        return Outcome(status=Outcomes.SUCCEEDED, message=message, changes=changes,
+                       data={"authcode": started.auth_code}, audit_row=row_audit)
+
+
+def _auth_code_lost(settled: Settled) -> Settled:
+    """The code, if one was sent, was lost with the answer: nobody saw it."""
+    from dataclasses import replace
+
+    return replace(settled, message=f"{settled.message} The auth code did not arrive: once "
+                                    "the registration reads as settled, starting the "
+                                    "transfer again asks for it again.")
+
+
 def registration_force_sync(*, registration: Registration, actor) -> Outcome:
     """Re-read from the registrar and show what changed, old → new."""
 
@@ -1022,11 +1147,13 @@ def registration_push_transfer(*, registration: Registration, recipient: str,
 
 
 def registration_set_customer_flag(*, registration: Registration, flagged: bool,
-                                   actor) -> Outcome:
+                                   actor, reason: str = "") -> Outcome:
     """The customer's extra-verification flag: local only, nothing is sent upstream.
     With it, unlocks and auth-code reveals need a second person (registrar/approvals.py).
-    Clearing it weakens the domain's protection, so that needs a fresh second factor."""
+    Clearing it weakens the domain's protection, so that needs a fresh second factor.
+    `reason` (optional, e.g. the ticket that asked for it) is kept in the audit row."""
     require_permission(actor, "registrar.flag_registration")
+    reason = checked_text(reason, "reason", max_length=REASON_MAX_LENGTH, multiline=True)
     if not flagged:
         approvals.require_step_up(actor, "Clearing the extra-verification flag")
     with transaction.atomic():
@@ -1040,7 +1167,8 @@ def registration_set_customer_flag(*, registration: Registration, flagged: bool,
                    else f"Extra verification was already {state} for {row}.")
         row_audit = audit.record(
             actor=actor, action="registration.customer_flag", target=row,
-            parameters={"changes": {"customer_flagged": [before, flagged]}},
+            parameters={"changes": {"customer_flagged": [before, flagged]},
+                        **({"reason": reason} if reason else {})},
             outcome=Outcomes.SUCCEEDED, message=message)
     return Outcome(status=Outcomes.SUCCEEDED, message=message, audit_row=row_audit)
 
@@ -1069,6 +1197,20 @@ def registration_replace_dns_records(*, registration: Registration,
         done_message=lambda row, result, changes: (
             f"The DNS records of {row} were replaced ({len(records)} record(s))."),
     )
+
+
+def registration_dns_records_read(*, registration: Registration, actor
+                                  ) -> list[dict[str, Any]]:
+    """The zone's records as the registrar serves them now (Entri: GET .../dns-records),
+    for whoever may replace them (the DNS records page shows the same). Read only.
+    Raises PermissionDenied, OperationRefused and ProviderError."""
+    require_permission(actor, OPERATIONS["dns_records"].permission)
+    row = (Registration.objects.select_related("tld__provider_account", "provider_account")
+           .get(pk=registration.pk))
+    provider = _provider(row)
+    if not provider.supports(Capability.DNS_RECORDS):
+        raise OperationUnsupported(f"{provider.display_name} does not host DNS records.")
+    return provider.get_dns_records(row.ref)
 
 
 def _as_done(status: str) -> Done:
@@ -1473,6 +1615,20 @@ def process_mark_stuck(*, process: Process) -> None:
                     f"{process.poll_count} polls; it needs a look.")
 
 
+def process_read_remote(*, process: Process, actor) -> ProcessView:
+    """One process and its log as the registrar has them now (GET .../processes/:id).
+    Read only: the mirror is the poller's to update. Raises PermissionDenied,
+    OperationRefused and ProviderError."""
+    require_permission(actor, PROCESS_VIEW_PERMISSION)
+    registration = (Registration.objects.select_related("tld__provider_account",
+                                                        "provider_account")
+                    .get(pk=process.registration_id))
+    provider = _provider(registration)
+    if not provider.supports(Capability.PROCESSES):
+        raise OperationUnsupported(f"{provider.display_name} does not list processes.")
+    return provider.get_process(registration.ref, process.upstream_id)
+
+
 def _process_action(process: Process, *, actor, permission: str, action: str,
                     call: Callable[[Provider, Registration, Process], str], message: str,
                     refuse: Callable[[Process], str | None]) -> Outcome:
@@ -1519,6 +1675,15 @@ def _reread_process_after_unknown(process: Process, provider: Provider) -> Settl
         f"Read again: process {process.upstream_id} is {process.get_status_display().lower()}."))
 
 
+def process_action_refusal(process: Process, action: str) -> str | None:
+    """Why `action` ("resend" or "cancel") is refused on `process` before anything is
+    sent, or None: the services' own rule, which a dry run checks too."""
+    if action == "resend":
+        return None if process.status == ProcessStatus.SUSPENDED else (
+            "Only a suspended process can be resumed.")
+    return "The process has already ended." if process.is_terminal else None
+
+
 def process_resend(*, process: Process, actor) -> Outcome:
     """Resume a SUSPENDED process; polling picks it up again."""
     outcome = _process_action(
@@ -1526,8 +1691,7 @@ def process_resend(*, process: Process, actor) -> Outcome:
         call=lambda provider, reg, proc: provider.resend_process(reg.ref,
                                                                  proc.upstream_id),
         message=f"Process {process.upstream_id} was resumed.",
-        refuse=lambda proc: None if proc.status == ProcessStatus.SUSPENDED else (
-            "Only a suspended process can be resumed."))
+        refuse=lambda proc: process_action_refusal(proc, "resend"))
     if outcome.ok:
         Process.objects.filter(pk=process.pk).update(stuck=False, poll_count=0)
         schedule_poll(process)
@@ -1546,4 +1710,4 @@ def process_cancel(*, process: Process, actor) -> Outcome:
     return _process_action(
         process, actor=actor, permission="registrar.cancel_process", action="process.cancel",
         call=cancel, message=f"Process {process.upstream_id} was cancelled.",
-        refuse=lambda proc: "The process has already ended." if proc.is_terminal else None)
+        refuse=lambda proc: process_action_refusal(proc, "cancel"))

@@ -37,6 +37,8 @@ class Capability(StrEnum):
     ROLE_CONTACTS = "role_contacts"
     NAMESERVERS = "nameservers"
     AUTH_CODE = "auth_code"
+    # Start a transfer to another registrar; the answer carries the auth code.
+    TRANSFER_OUT_START = "transfer_out_start"
     TRANSFER_OUT_DECISION = "transfer_out_decision"
     PUSH_TRANSFER = "push_transfer"
     VERIFICATION_RESEND = "verification_resend"
@@ -46,6 +48,9 @@ class Capability(StrEnum):
     HOSTS = "hosts"
     PROCESSES = "processes"
     CONTACTS = "contacts"
+    # The account's whole contact list, page by page (the contact mirror), beyond the
+    # contacts that come with its registrations.
+    CONTACT_LIST = "contact_list"
     # Reading registrations: the whole list (the reconcile job), or one (a re-read).
     REGISTRATION_SYNC = "registration_sync"
     REGISTRATION_READ = "registration_read"
@@ -53,10 +58,23 @@ class Capability(StrEnum):
     DOMAIN_ORDERS = "domain_orders"
     ORDER_FOLLOW = "order_follow"
     ORDER_MIRROR = "order_mirror"
+    # Ask the upstream where one placed order stands now (it may check and update it).
+    ORDER_STATUS = "order_status"
     EMAIL_ORDERS = "email_orders"
+    # What an email order form reads before anything is placed: the plans with their
+    # prices, candidate domains, and suggested mailbox names.
+    EMAIL_ORDER_TOOLS = "email_order_tools"
     BILLING_LINK = "billing_link"
     # Reading what a name costs and whether it is free, for staff to compare upstreams.
     DOMAIN_SEARCH = "domain_search"
+    # Fast first hints for the domain search: a DNS-zone signal (never availability),
+    # and TLD-level list prices (never a name's exact price).
+    ZONE_CHECK = "zone_check"
+    TLD_LIST_PRICES = "tld_list_prices"
+    # Serving a domain from the upstream's edge: on a purchase (auto-connect, rolled back
+    # whole when it fails), or for a domain registered already.
+    AUTO_CONNECT = "auto_connect"
+    DOMAIN_CONNECT = "domain_connect"
     # Events the upstream pushes to /webhooks/<kind>/<label>/.
     WEBHOOKS = "webhooks"
 
@@ -67,7 +85,7 @@ REGISTRATION_OPERATIONS = frozenset({
     Capability.LOCK, Capability.PRIVACY, Capability.DNSSEC, Capability.AUTO_RENEW,
     Capability.HOLDER_EDIT, Capability.HOLDER_CHANGE, Capability.REGISTRANT_CHANGE_ORDER,
     Capability.ROLE_CONTACTS, Capability.NAMESERVERS, Capability.AUTH_CODE,
-    Capability.TRANSFER_OUT_DECISION, Capability.PUSH_TRANSFER,
+    Capability.TRANSFER_OUT_START, Capability.TRANSFER_OUT_DECISION, Capability.PUSH_TRANSFER,
     Capability.VERIFICATION_RESEND, Capability.FORCE_SYNC, Capability.DNS_RECORDS,
     Capability.HOSTS,
 })
@@ -442,6 +460,13 @@ class DomainPlacement:
     auth_code: str = field(default="", repr=False)
     # When it was (first) sent: what an upstream lists from before is another order.
     placed_at: datetime | None = None
+    # The customer the order is for: their e-mail, and the upstream's id for them where
+    # it keeps customers (an upstream that asks for either at placement).
+    customer_email: str = ""
+    customer_upstream_id: str = ""
+    # AUTO_CONNECT: {"origin_url", "keep_host"}: serve the new domain from the upstream's
+    # edge as part of the purchase (None: do not).
+    auto_connect: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -452,6 +477,51 @@ class PlacedOrder:
     record: OrderRecord
     request_id: str = ""
     estimated: bool = False
+    # AUTO_CONNECT: the upstream's id of the edge connection it made ("" when none).
+    connected_domain_id: str = ""
+
+
+@dataclass(frozen=True)
+class ZoneHint:
+    """ZONE_CHECK: whether a name looks free in the registry's DNS zone (cached zone
+    files). A hint for browsing only: never availability, a purchase type or a price."""
+
+    domain: str  # ASCII
+    free_in_zone: bool | None
+
+
+@dataclass(frozen=True)
+class TldListPrice:
+    """TLD_LIST_PRICES: a TLD's standard (non-premium) list prices for a term. Never a
+    name's exact price: a premium or acquisition name costs something else."""
+
+    tld: str  # ASCII, no dot
+    years: int
+    registration: Money | None = None
+    renewal: Money | None = None
+    transfer: Money | None = None
+
+
+@dataclass(frozen=True)
+class EmailPlan:
+    """EMAIL_ORDER_TOOLS: one billing cycle of one mailbox provider, with its prices as
+    the upstream lists them (None: not stated)."""
+
+    email_service_provider: str
+    plan_type: str
+    mailbox_price: Money | None = None
+    domain_price: Money | None = None
+
+
+@dataclass(frozen=True)
+class DomainConnection:
+    """DOMAIN_CONNECT: the upstream's edge row for a domain it now serves."""
+
+    domain: str
+    upstream_id: str
+    status: str = ""
+    request_id: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -466,6 +536,18 @@ class EmailOrderPlaced:
     request_id: str = ""
     body: dict[str, Any] = field(default_factory=dict)
     checkout_refused: bool = False
+
+
+@dataclass(frozen=True)
+class TransferOutStarted:
+    """TRANSFER_OUT_START: the upstream started a transfer to another registrar and
+    handed over the auth code. `auth_code` is a secret: shown once, never stored or
+    logged, kept out of the repr. `changes` are mirror field values to apply."""
+
+    auth_code: str = field(repr=False)
+    status: str = ""
+    changes: dict[str, Any] = field(default_factory=dict)
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -593,6 +675,11 @@ class Provider:
         """AUTH_CODE: the EPP code. The caller shows it once, never stores or logs it."""
         raise self._unsupported("the auth code")
 
+    def start_transfer_out(self, ref: RegistrationRef) -> TransferOutStarted:
+        """TRANSFER_OUT_START: start the transfer away; the answer's auth code is shown
+        once by the caller, never stored or logged."""
+        raise self._unsupported("starting an outbound transfer")
+
     def force_sync(self, ref: RegistrationRef) -> Done:
         """FORCE_SYNC: have the upstream re-read the registry; Done carries the record."""
         raise self._unsupported("a forced re-sync")
@@ -676,6 +763,12 @@ class Provider:
         """CONTACTS: the account's contacts (a substring filter where supported)."""
         raise self._unsupported("contacts")
 
+    def iter_contacts(self, *, q: str | None = None,
+                      page_size: int = 100) -> Iterator[ContactRecord]:
+        """CONTACT_LIST: every contact of the account, page by page (lazily), or those
+        the substring `q` matches where the upstream filters."""
+        raise self._unsupported("a contact list")
+
     def get_contact(self, contact_id: int) -> ContactRecord:
         raise self._unsupported("contacts")
 
@@ -704,6 +797,9 @@ class Provider:
     order_owner_upstream: ClassVar[bool] = False
     #: No price endpoint: staff give the ceiling the upstream must stay under.
     order_ceiling_required: ClassVar[bool] = False
+    #: A registration is ordered for exactly this many years (the order takes no term);
+    #: None: staff choose the term.
+    order_fixed_term_years: ClassVar[int | None] = None
     #: After a placement whose answer was lost, an order the upstream still does not show
     #: once ORDER_SETTLE_GRACE_MINUTES have passed was not placed. Where the upstream can
     #: hold an order it does not show (one not paid yet), this is "" and the order is
@@ -743,6 +839,11 @@ class Provider:
         """ORDER_FOLLOW: one order, read again (NotFound when the upstream has none)."""
         raise self._unsupported("order reads")
 
+    def check_order_status(self, upstream_id: str) -> OrderRecord:
+        """ORDER_STATUS: where one placed order stands now, as the upstream checks it
+        (a partial record: its id and state). NotFound when the upstream has none."""
+        raise self._unsupported("order status checks")
+
     def iter_orders(self, *, known: Sequence[KnownOrder] = (),
                     on_malformed: OnMalformed | None = None) -> Iterator[OrderRecord]:
         """ORDER_MIRROR: every order the upstream lists. `known` describes the local
@@ -763,6 +864,23 @@ class Provider:
         """DOMAIN_SEARCH: other names on offer like `base` (a label, ASCII), in `tlds`
         where the upstream takes a TLD filter; reads only."""
         raise self._unsupported("domain suggestions")
+
+    def zone_check(self, domains: Sequence[str]) -> list[ZoneHint]:
+        """ZONE_CHECK: one batch of names (ASCII) against cached DNS zones; names the
+        upstream drops from the batch are simply absent. Reads only."""
+        raise self._unsupported("a zone check")
+
+    def tld_list_prices(self, tlds: Sequence[str], *, years: int) -> list[TldListPrice]:
+        """TLD_LIST_PRICES: the list prices of `tlds` (ASCII, no dot) for `years`; TLDs
+        the upstream does not sell are absent. Reads only."""
+        raise self._unsupported("TLD list prices")
+
+    # --- edge connections -------------------------------------------------------------------
+
+    def connect_domain(self, domain: str, *, idempotency_key: str) -> DomainConnection:
+        """DOMAIN_CONNECT: have the upstream serve `domain` (ASCII) from its edge (a TLS
+        certificate, proxying). Sent with `idempotency_key`, so a retry connects once."""
+        raise self._unsupported("connecting a domain")
 
     # --- email-infrastructure orders -------------------------------------------------------
     #: The choices an order form offers: mailbox providers, and billing cycles as
@@ -793,6 +911,21 @@ class Provider:
                           is_free_order: bool = False) -> EmailOrderPlaced:
         """EMAIL_ORDERS: place the order once (never retried without a key upstream)."""
         raise self._unsupported("email infrastructure")
+
+    def email_plans(self) -> list[EmailPlan]:
+        """EMAIL_ORDER_TOOLS: the plans on sale and their prices. Reads only."""
+        raise self._unsupported("email plans")
+
+    def email_domain_candidates(self, query: str) -> list[DomainOffer]:
+        """EMAIL_ORDER_TOOLS: domains on offer for `query` (a name or a keyword), to pick
+        for an order. Reads only: nothing is reserved."""
+        raise self._unsupported("a domain search for email orders")
+
+    def suggest_mailbox_names(self, *, first_name: str, last_name: str, domain: str,
+                              count: int) -> list[str]:
+        """EMAIL_ORDER_TOOLS: up to `count` mailbox addresses for a sender on `domain`.
+        Reads only: nothing is reserved."""
+        raise self._unsupported("mailbox-name suggestions")
 
     def refresh_email_order(self, known: KnownOrder, *, max_polls: int = 1,
                             interval: float = 0.0,

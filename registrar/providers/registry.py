@@ -157,16 +157,24 @@ def build_provider(account: ProviderAccount) -> Provider:
     if reason:
         raise ConfigurationError(reason, code="provider_unavailable")
     check_account(account)
-    return cls(
-        base_url=account.base_url,
-        token=_secret(account, cls),
-        account_ref=account.account_ref,
-        timeout=account.timeout_seconds,
-        user_agent=settings.PROVIDER_USER_AGENT,
-        transport=_transport(account, cls),
-        label=account.label,
-        options=dict(account.options or {}),
-    )
+    try:
+        return cls(
+            base_url=account.base_url,
+            token=_secret(account, cls),
+            account_ref=account.account_ref,
+            timeout=account.timeout_seconds,
+            user_agent=settings.PROVIDER_USER_AGENT,
+            transport=_transport(account, cls),
+            label=account.label,
+            options=dict(account.options or {}),
+        )
+    except UnicodeError as error:
+        # httpx refuses a header value that is not ASCII (an account id stored around
+        # the form's rules): the client cannot be built, so nothing was sent.
+        raise ConfigurationError(
+            f"Provider account “{account.label}” cannot be used: a value it sends as a "
+            "header (such as its account id) is not plain ASCII. Nothing was sent.",
+            code="invalid_account") from error
 
 
 def provider_for_account(account: ProviderAccount) -> Provider:

@@ -192,7 +192,19 @@ def list_contacts(req: Request, data: Json) -> Response:
             return any(query in value.lower() for value in haystack)
 
         contacts = [c for c in contacts if matches(c)]
-    return ok({"domain_contacts": [r.render_contact(c) for c in contacts]})
+    if req.arg("page") in (None, "") and req.arg("per_page") in (None, ""):
+        # Asked for no page: the whole list, as document 001 shows it.
+        return ok({"domain_contacts": [r.render_contact(c) for c in contacts]})
+    # Paged like the registration list (docs/domain-api.md), by contact id.
+    page = max(1, _page_param(req, "page", 1))
+    per_page = min(MAX_PER_PAGE, max(1, _page_param(req, "per_page", DEFAULT_PER_PAGE)))
+    start = (page - 1) * per_page
+    more = start + per_page < len(contacts)
+    return ok({
+        "domain_contacts": [r.render_contact(c) for c in contacts[start:start + per_page]],
+        "meta": {"page": page, "per_page": per_page, "total": len(contacts),
+                 "next_page": page + 1 if more else None},
+    })
 
 
 def view_contact(req: Request, data: Json) -> Response:

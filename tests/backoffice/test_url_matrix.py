@@ -195,6 +195,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin/registrar/provideraccount/<object_id>/history/": r(L, "403", "403", "200", "200", "200"),
     "admin/registrar/provideraccount/<object_id>/delete/": r(L, "403", "403", "403", "200", "200"),
     "admin/registrar/provideraccount/<object_id>/change/": r(L, "403", "403", "200", "200", "200"),
+    # The registrations the account's upstream lists, read live: view_provideraccount and
+    # view_registration (Finance and Admins; Support cannot see provider accounts).
+    "admin/registrar/provideraccount/<object_id>/upstream/":
+        r(L, "403", "403", "200", "200", "200"),
     "admin/registrar/provideraccount/<object_id>/":
         signed_in("-> admin:registrar_provideraccount_change"),
 
@@ -212,6 +216,13 @@ EXPECTED: dict[str, dict[str, str]] = {
         r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/registration/<object_id>/auth-code/": r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/registration/<object_id>/hosts/": r(L, "403", "200", "403", "200", "200"),
+    # The glue hosts read at the registrar beside the mirror's: the hosts page's readers.
+    "admin/registrar/registration/<object_id>/hosts/remote/":
+        r(L, "403", "200", "403", "200", "200"),
+    # Connecting a registration to its upstream's edge (the DNS-records right); where the
+    # upstream cannot, the page says why.
+    "admin/registrar/registration/<object_id>/connect/":
+        r(L, "403", "200", "403", "200", "200"),
     # The support cockpit: the status every reader's page polls, the note page (Finance
     # may add notes too), and attaching a customer (a change of the registration).
     "admin/registrar/registration/<object_id>/status/": r(L, "403", "200", "200", "200", "200"),
@@ -220,6 +231,9 @@ EXPECTED: dict[str, dict[str, str]] = {
         r(L, "403", "200", "403", "200", "200"),
     # Suppressing or resuming the customer's renewal notices: Support and Admins.
     "admin/registrar/registration/<object_id>/notices/":
+        r(L, "403", "200", "403", "200", "200"),
+    # The registration's processes as the registrar lists them: the process admin's readers.
+    "admin/registrar/registration/<object_id>/processes/":
         r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/registration/<object_id>/hosts/<host_name>/edit/":
         r(L, "403", "200", "403", "200", "200"),
@@ -230,6 +244,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin/registrar/registration/<object_id>/history/": r(L, "403", "200", "200", "200", "200"),
     "admin/registrar/registration/<object_id>/delete/": r(L, "403", "403", "403", "403", "403"),
     "admin/registrar/registration/<object_id>/change/": r(L, "403", "200", "200", "200", "200"),
+    "admin/registrar/registration/<object_id>/remote/": r(L, "403", "200", "200", "200", "200"),
     "admin/registrar/registration/<object_id>/":
         signed_in("-> admin:registrar_registration_change"),
 
@@ -254,6 +269,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin/registrar/dnsseckey/<object_id>/change/": r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/dnsseckey/<object_id>/": signed_in("-> admin:registrar_dnsseckey_change"),
     "admin/registrar/process/<object_id>/<action>/": r(L, "403", "200", "403", "200", "200"),
+    # The process read at the registrar beside the mirror row: the process admin's readers.
+    "admin/registrar/process/<object_id>/remote/": r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/process/": r(L, "403", "200", "403", "200", "200"),
     "admin/registrar/process/add/": r(L, "403", "403", "403", "403", "403"),
     "admin/registrar/process/<object_id>/history/": r(L, "403", "200", "403", "200", "200"),
@@ -270,9 +287,13 @@ EXPECTED: dict[str, dict[str, str]] = {
 
     # Contacts: Support and Admins manage them; Finance read them.
     "admin/contacts/contact/<object_id>/edit/": r(L, "403", "200", "403", "200", "200"),
+    # The contact read at the registrar beside the mirror: every contact reader.
+    "admin/contacts/contact/<object_id>/remote/": r(L, "403", "200", "200", "200", "200"),
     "admin/contacts/contact/<object_id>/resend-verification/":
         r(L, "403", "200", "403", "200", "200"),
     "admin/contacts/contact/": r(L, "403", "200", "200", "200", "200"),
+    # Mirroring the registrar's contact list creates and changes contacts: Support, Admins.
+    "admin/contacts/contact/sync/": r(L, "403", "200", "403", "200", "200"),
     "admin/contacts/contact/add/": r(L, "403", "200", "403", "200", "200"),
     "admin/contacts/contact/<object_id>/history/": r(L, "403", "200", "200", "200", "200"),
     "admin/contacts/contact/<object_id>/delete/": r(L, "403", "200", "403", "200", "200"),
@@ -301,6 +322,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin/billing/order/<object_id>/history/": r(L, "403", "200", "200", "200", "200"),
     "admin/billing/order/<object_id>/delete/": r(L, "403", "403", "403", "403", "403"),
     "admin/billing/order/<object_id>/change/": r(L, "403", "200", "200", "200", "200"),
+    # Checking an order's status at its upstream: those who place orders (GET says what
+    # it would do, or why this order cannot be checked; POST checks).
+    "admin/billing/order/<object_id>/status-check/": r(L, "403", "200", "403", "200", "200"),
+    "admin/billing/order/<object_id>/follow/": r(L, "403", "200", "200", "200", "200"),
+    # Orders at the upstream: a read of an account's order list, by whoever views orders
+    # (without an account chosen, the choice alone).
+    "admin/billing/order/upstream/": r(L, "403", "200", "200", "200", "200"),
     "admin/billing/order/<object_id>/": signed_in("-> admin:billing_order_change"),
     "admin/billing/orderitem/": r(L, "403", "200", "200", "200", "200"),
     "admin/billing/orderitem/add/": r(L, "403", "403", "403", "403", "403"),

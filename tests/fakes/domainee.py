@@ -31,6 +31,7 @@ import httpx
 from tests.fakes.http import Answer, FakeUpstream, json_response, route
 
 PURCHASES = "/v1/domain-purchases"
+DOMAINS = "/v1/domains"
 TOKEN = "dme_live_0123456789abcdef"
 WORKSPACE = "ws_8812"
 # Document 002's example: 14.18 wholesale for a .com year, plus Domainee's 1.00 fee.
@@ -78,10 +79,12 @@ class FakeDomainee(FakeUpstream):
         self.default_limit = 100
         self.pages: list[list[Any]] | None = None
         self._outcomes: list[_Next] = []
-        self._replies: dict[str, tuple[int, Any]] = {}
+        self._replies: dict[Any, tuple[int, Any]] = {}
         self._list_failure: tuple[int, Answer] | None = None
         self._before: list[Answer] = []
         self._lost: list[Answer] = []
+        #: Hostnames on the edge (POST /v1/domains), with their rows.
+        self.connected: dict[str, dict[str, Any]] = {}
 
     # --- what a test sets up ----------------------------------------------------------
 
@@ -126,7 +129,8 @@ class FakeDomainee(FakeUpstream):
     # --- routes ---------------------------------------------------------------------------
 
     def routes(self):
-        return [route("POST", PURCHASES, self._buy), route("GET", PURCHASES, self._list)]
+        return [route("POST", PURCHASES, self._buy), route("GET", PURCHASES, self._list),
+                route("POST", DOMAINS, self._connect)]
 
     def not_found(self, request: httpx.Request) -> httpx.Response:
         return self._error(404, "not_found", "No such endpoint.")
@@ -202,6 +206,36 @@ class FakeDomainee(FakeUpstream):
         self.taken.add(hostname)
         self._fire("domain_purchase.completed", record)
         return 201, {"purchase": copy.deepcopy(record)}
+
+    # --- connecting a hostname to the edge ------------------------------------------------
+
+    def _connect(self, request: httpx.Request) -> httpx.Response:
+        """POST /v1/domains {"hostname"}: document 002 gives only the hostname and that
+        the row has an id (a purchase's connectedDomainId). Assumed, as the adapter
+        reads it: 201 {"domain": {"id", "hostname", "status"}}; the same hostname again
+        answers its existing row; answers are replayed per Idempotency-Key."""
+        key = request.headers.get("Idempotency-Key")
+        if key and ("connect", key) in self._replies:
+            status, body = self._replies[("connect", key)]
+            return json_response(status, copy.deepcopy(body))
+        try:
+            body = json.loads(request.content)
+        except ValueError:
+            body = None
+        hostname = body.get("hostname") if isinstance(body, dict) else None
+        if not isinstance(hostname, str) or "." not in hostname:
+            status, answer = self._refusal(400, "bad_request", "hostname is required.")
+        else:
+            hostname = hostname.strip().lower()
+            row = self.connected.get(hostname)
+            if row is None:
+                row = {"id": f"dom_c{len(self.connected) + 1}", "hostname": hostname,
+                       "status": "pending", "createdAt": _iso(self.now)}
+                self.connected[hostname] = row
+            status, answer = 201, {"domain": copy.deepcopy(row)}
+        if key:
+            self._replies[("connect", key)] = (status, copy.deepcopy(answer))
+        return json_response(status, answer)
 
     def _refusal(self, status: int, code: str, message: str) -> tuple[int, Any]:
         response = self._error(status, code, message)

@@ -33,6 +33,8 @@ CHECK = f"{API}/domains:checkAvailability"
 SEARCH = f"{API}/domains:search"
 CREATE = f"{API}/domains"
 TRANSFER = f"{API}/transfers"
+ZONE_CHECK = f"{API}/zonecheck"
+TLD_PRICING = f"{API}/tldpricing"
 USERNAME = "acme-reseller"
 TOKEN = "namecom-token-0123456789"
 CENT = Decimal("0.01")
@@ -98,6 +100,9 @@ class FakeNamecom(FakeUpstream):
         self.token = token
         self.catalogue: dict[str, Offer] = {}
         self.registered_elsewhere: set[str] = set()
+        #: Names the cached zone shows as delegated (Zone Check says taken) whatever
+        #: the registry says now: the zone files lag behind.
+        self.zone_taken: set[str] = set()
         self.domains: dict[str, dict[str, Any]] = {}
         self.transfers: dict[str, dict[str, Any]] = {}
         self.orders: list[dict[str, Any]] = []
@@ -160,6 +165,8 @@ class FakeNamecom(FakeUpstream):
             route("GET", f"{API}/hello", self._hello),
             route("POST", CHECK, self._check),
             route("POST", SEARCH, self._search),
+            route("POST", ZONE_CHECK, self._zone_check),
+            route("GET", TLD_PRICING, self._tld_pricing),
             route("GET", rf"{API}/domains/(?P<name>[^/:]+):getPricing", self._pricing),
             route("POST", CREATE, self._create),
             route("POST", rf"{API}/domains/(?P<name>[^/:]+):renew", self._renew),
@@ -225,6 +232,48 @@ class FakeNamecom(FakeUpstream):
             return self._error(400, "Invalid Argument", "domainNames is required")
         only = body.get("purchaseType") == REGISTRATION
         return json_response(200, {"results": [self._result(n, only) for n in names]})
+
+    def _zone_check(self, request: httpx.Request) -> httpx.Response:
+        """Zone Check, as the published Core API answers it: {"results": [{"domainName",
+        "available"}], "total", "removed"}; names of a TLD the fake has no list price for
+        are removed (name.com drops what it does not zone-check) and only counted."""
+        body = self._body(request)
+        names = body.get("domainNames")
+        if not isinstance(names, list) or not names:
+            return self._error(400, "Invalid Argument", "domainNames is required")
+        kept = [str(n).lower() for n in names if str(n).rsplit(".", 1)[-1] in TLD_PRICES]
+        if not kept:
+            return self._error(400, "Invalid Argument", "no valid domains to check")
+        # The zone knows only what is delegated: the account's and other registrars'.
+        results = [{"domainName": n, "available": n not in self.registered_elsewhere
+                    and n not in self.domains and n not in self.zone_taken}
+                   for n in kept]
+        return json_response(200, {"results": results, "total": len(results),
+                                   "removed": len(names) - len(kept)})
+
+    def _tld_pricing(self, request: httpx.Request) -> httpx.Response:
+        """TLD Pricing: {"pricing": [{"tld", "duration", "registrationPrice",
+        "renewalPrice", "transferInPrice"}], ...} for `tlds` over `duration` years."""
+        params = request.url.params
+        tlds = params.get_list("tlds") or list(TLD_PRICES)
+        try:
+            duration = int(params.get("duration", "1"))
+        except ValueError:
+            return self._error(400, "Invalid Argument", "duration must be an integer")
+        if not 1 <= duration <= 10:
+            return self._error(400, "Invalid Argument", "duration must be 1 to 10")
+        known = [tld for tld in tlds if tld in TLD_PRICES]
+        if not known:
+            return self._error(400, "Invalid Argument", "no supported TLDs")
+        pricing = []
+        for tld in known:
+            first, renewal, transfer = (_dec(v) for v in TLD_PRICES[tld])
+            pricing.append({"tld": tld, "duration": duration,
+                            "registrationPrice": _number(first + renewal * (duration - 1)),
+                            "renewalPrice": _number(renewal * duration),
+                            "transferInPrice": _number(transfer)})
+        return json_response(200, {"pricing": pricing, "totalCount": len(pricing),
+                                   "from": 1, "to": len(pricing), "lastPage": 1})
 
     def _search(self, request: httpx.Request) -> httpx.Response:
         body = self._body(request)

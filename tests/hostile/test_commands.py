@@ -31,7 +31,19 @@ from registrar.sandbox.server import is_loopback
 from tests.factories import ApprovalFactory, UserFactory
 from tests.hostile.probe import carried, stored_anywhere
 from tests.hostile.tally import record
-from tests.hostile.values import ADDRESSES, BIDI, DATES, IDS, NAMES, NUMBERS, TEXT
+from tests.hostile.values import (
+    ADDRESSES,
+    AMOUNTS,
+    BIDI,
+    COUNTRIES,
+    DATES,
+    EMAILS,
+    IDS,
+    NAMES,
+    NUMBERS,
+    PHONES,
+    TEXT,
+)
 from tests.registrar.test_command_input import world  # noqa: F401
 
 PROJECT_APPS = ("registrar", "billing", "backoffice", "contacts")
@@ -138,8 +150,23 @@ KINDS: dict[str, Kind] = {
     "secret_env": kind(TEXT, ["SECRET_KEY", "DATABASE_URL", "sk_live_x", "PROVIDER_SECRET_",
                               "lower_case"]),
     "account_ref": kind(TEXT, limit=128),
+    # Money typed in major units (registrar/values/amounts.py); an empty option is refused.
+    "amount": kind(AMOUNTS, TEXT),
     "host": kind([value for value in ADDRESSES + NAMES + TEXT
                   if not is_loopback(value)], ["localhost6", "0"]),
+    # A contact's fields, as the admin's contact form limits them (contacts/validation.py).
+    "contact_name": kind(TEXT, limit=100),
+    "contact_text": kind(TEXT, limit=255),
+    "post_code": kind(TEXT, limit=32),
+    "email": kind(EMAILS, TEXT),
+    "phone": kind(PHONES, TEXT),
+    "country": kind(COUNTRIES, TEXT),
+    "json_object": kind(TEXT, ["[]", "1", "{", '"text"', '{"a": '], tolerated={"{}"}),
+    # A glue host's address: what may not be glue (registrar/values/addresses.py).
+    "glue_address": kind(ADDRESSES, TEXT),
+    # registration dns-records --record "TYPE HOST VALUE [TTL]".
+    "dns_record": kind(TEXT, ["", "A", "A www", "1A www 192.0.2.1", "A www 192.0.2.1 0",
+                              "A www 192.0.2.1 99999999999"]),
 }
 
 
@@ -159,6 +186,8 @@ REGISTRATION_SHARED = {"names": "name", "file": "path", "actor": "user", "otp": 
                        "ticket": "ticket", "reason": "free"}
 #: Stands for the id of the waiting request the fixture makes.
 APPROVAL = "<approval>"
+#: Stands for the id of the contact behind the fixture's registration.
+CONTACT = "<contact>"
 
 
 def _registration(op: str, *, options=(), positionals=(), kinds=None, actor="support-test"
@@ -184,6 +213,7 @@ RUNS: list[Run] = [
                   kinds={"admin": "role", "tech": "role", "billing": "role",
                          "fields": "field"}),
     _registration("auth-code"),
+    _registration("start-transfer-out"),
     _registration("sync"),
     _registration("transfer-out", actor="admin-test", positionals=(("decision", "reject"),),
                   options=(("--reason", "The customer did not ask for it."),),
@@ -191,8 +221,28 @@ RUNS: list[Run] = [
     _registration("push-transfer", actor="admin-test", options=(("--recipient", "REG-IDS"),),
                   kinds={"recipient": "recipient"}),
     _registration("resend-verification"),
+    Run("command:registration:show", ("registration", "show"),
+        (("--as", "support-test"), ("--remote", None)), (("name", "example.com"),),
+        {"actor": "user", "name": "name", "output_format": "choice"}),
+    _registration("flag", actor="admin-test", options=(("--reason", "Ticket 1"),)),
+    _registration("unflag", actor="admin-test"),
+    Run("command:registration:dns-records", ("registration", "dns-records"),
+        (("--as", "support-test"), ("--replace", None), ("--record", "A www 192.0.2.10"),
+         ("--dry-run", None)), (("name", "example.com"),),
+        {"name": "name", "actor": "user", "records": "dns_record", "records_file": "path",
+         "output_format": "choice"}),
+    Run("command:registration:note", ("registration", "note"),
+        (("--as", "support-test"), ("--text", "Called the customer."), ("--dry-run", None)),
+        (("name", "example.com"),), {"name": "name", "actor": "user", "text": "free"}),
+    Run("command:registration:customer", ("registration", "customer"),
+        (("--as", "support-test"), ("--account", "ACC-1"), ("--dry-run", None)),
+        (("name", "example.com"),),
+        {"name": "name", "actor": "user", "account": "account_ref"}),
+    Run("command:registration:notices", ("registration", "notices"),
+        (("--as", "support-test"),), (("name", "example.com"),),
+        {"name": "name", "actor": "user", "reason": "free", "output_format": "choice"}),
     Run("command:approval:list", ("approval", "list"), (("--as", "admin-two"),), (),
-        {"actor": "user"}),
+        {"actor": "user", "output_format": "choice"}),
     Run("command:approval:decline", ("approval", "decline"),
         (("--as", "admin-two"), ("--note", "Checked the ticket.")),
         (("approval_id", APPROVAL),),
@@ -200,6 +250,21 @@ RUNS: list[Run] = [
     Run("command:approval:approve", ("approval", "approve"),
         (("--as", "admin-two"),), (("approval_id", APPROVAL),),
         {"actor": "user", "approval_id": "id", "note": "free", "otp": "otp"}),
+    Run("command:process:list", ("process", "list"), (("--as", "support-test"),), (),
+        {"actor": "user", "registration": "name", "state": "choice", "limit": "number",
+         "output_format": "choice"}),
+    # No process exists in the world: the id's refusal is the base's, after --as.
+    Run("command:process:show", ("process", "show"), (("--as", "support-test"),),
+        (("process_id", "1"),), {"actor": "user", "process_id": "id", "output_format": "choice"}),
+    Run("command:process:remote", ("process", "remote"),
+        (("--as", "support-test"), ("--dry-run", None)), (("name", "example.com"),),
+        {"actor": "user", "name": "name", "output_format": "choice"}),
+    Run("command:process:resend", ("process", "resend"),
+        (("--as", "support-test"), ("--dry-run", None)), (("process_id", "1"),),
+        {"actor": "user", "process_id": "id"}),
+    Run("command:process:cancel", ("process", "cancel"),
+        (("--as", "support-test"), ("--dry-run", None)), (("process_id", "1"),),
+        {"actor": "user", "process_id": "id"}),
     Run("command:configure_provider", ("configure_provider",),
         (("--kind", "sandbox"), ("--base-url", "https://sandbox.invalid"),
          ("--account", "test-account"), ("--secret-env", "PROVIDER_SECRET_SANDBOX"),
@@ -213,6 +278,10 @@ RUNS: list[Run] = [
     Run("command:domain_search", ("domain_search",), (("--tld", "com"), ("--term", "2")),
         (("name", "example"),),
         {"name": "base_name", "tld": "tld", "term": "number", "output_format": "choice"}),
+    Run("command:connect_domain", ("connect_domain",),
+        (("--account", "sandbox"), ("--as", "support-test"), ("--dry-run", None)),
+        (("name", "example.com"),),
+        {"name": "name", "account": "label", "actor": "user"}),
     Run("command:expiring", ("expiring",), (("--days", "30"),), (),
         {"days": "number", "output_format": "choice", "tld": "tld"}),
     Run("command:provider_check", ("provider_check",), (("--as", "admin-test"),),
@@ -228,7 +297,144 @@ RUNS: list[Run] = [
         {"since": "date", "until": "date", "status": "status", "output": "output"}),
     Run("command:sync_orders", ("sync_orders",), (("--dry-run", None),), (),
         {"account": "account_filter"}),
+    Run("command:order:quote", ("order", "quote"),
+        (("--as", "support-test"), ("--action", "renew"), ("--account-label", "sandbox")),
+        (("account_ref", "ACC-HOSTILE"), ("name", "example.com")),
+        {"actor": "user", "account_ref": "account_ref", "name": "name", "action": "choice",
+         "years": "number", "provider_label": "label", "owner": "id", "ceiling": "amount",
+         "output_format": "choice"}),
+    Run("command:order:confirm", ("order", "confirm"),
+        (("--as", "support-test"), ("--dry-run", None)), (("quote_id", "1"),),
+        {"actor": "user", "quote_id": "id"}),
+    Run("command:order:email", ("order", "email"),
+        (("--as", "support-test"), ("--dry-run", None), ("--first-name", "John"),
+         ("--last-name", "Smith"), ("--street-address", "123 Market Street"),
+         ("--city", "San Francisco"), ("--post-code", "94105"), ("--country", "US"),
+         ("--phone", "+14155551234"), ("--email-service-provider", "Google"),
+         ("--domain", "tryoutreachteam.com: john")),
+        (("account_ref", "ACC-HOSTILE"),),
+        {"actor": "user", "account_ref": "account_ref", "provider_label": "label",
+         "first_name": "free", "last_name": "free", "organization": "free",
+         "street_address": "free", "city": "free", "state": "free", "post_code": "free",
+         "country": "free", "phone": "free", "email_service_provider": "free",
+         "plan_type": "free", "redirect_url": "free", "domains": "free", "file": "path"}),
+    Run("command:order:plans", ("order", "plans"), (("--as", "support-test"),), (),
+        {"actor": "user", "provider_label": "label", "output_format": "choice"}),
+    Run("command:order:mailbox-names", ("order", "mailbox-names"),
+        (("--as", "support-test"), ("--first-name", "John"), ("--last-name", "Smith")),
+        (("domain", "example.com"),),
+        {"actor": "user", "domain": "name", "first_name": "free", "last_name": "free",
+         "count": "number", "provider_label": "label", "output_format": "choice"}),
+    Run("command:order:list", ("order", "list"), (("--as", "support-test"),), (),
+        {"actor": "user", "account": "account_filter", "status": "status", "since": "date",
+         "until": "date", "limit": "number", "output_format": "choice"}),
+    Run("command:order:show", ("order", "show"), (("--as", "support-test"),),
+        (("order_id", "1"),), {"actor": "user", "order_id": "id", "output_format": "choice"}),
+    Run("command:order:follow", ("order", "follow"), (("--as", "support-test"),),
+        (("order_id", "1"),), {"actor": "user", "order_id": "id"}),
+    Run("command:order_status", ("order_status",), (("--as", "support-test"),),
+        (("order_ids", "1"),), {"actor": "user", "order_ids": "id", "output_format": "choice"}),
+    Run("command:billing_link", ("billing_link",),
+        (("--as", "support-test"), ("--return-url", "https://www.example.com/billing")),
+        (("account_ref", "ACC-HOSTILE"),),
+        {"actor": "user", "account_ref": "account_ref", "return_url": "url",
+         "provider_label": "label"}),
+    Run("command:account:list", ("account", "list"), (("--as", "support-test"),), (),
+        {"actor": "user", "search": "free", "output_format": "choice"}),
+    Run("command:account:show", ("account", "show"), (("--as", "support-test"),),
+        (("ref", "ACC-HOSTILE"),),
+        {"actor": "user", "ref": "account_ref", "output_format": "choice"}),
+    Run("command:account:add", ("account", "add"),
+        (("--as", "admin-test"), ("--dry-run", None), ("--name", "New Co"),
+         ("--email", "ops@new.example")), (("ref", "ACC-NEW"),),
+        {"actor": "user", "ref": "account_ref", "name": "free", "email": "email",
+         "fields": "field"}),
+    Run("command:account:edit", ("account", "edit"),
+        (("--as", "admin-test"), ("--dry-run", None), ("--field", "name=Other Co")),
+        (("ref", "ACC-HOSTILE"),), {"actor": "user", "ref": "account_ref", "fields": "field"}),
+    Run("command:account:delete", ("account", "delete"),
+        (("--as", "admin-test"), ("--dry-run", None)), (("refs", "ACC-HOSTILE"),),
+        {"actor": "user", "refs": "account_ref"}),
+    Run("command:account:note", ("account", "note"),
+        (("--as", "support-test"), ("--dry-run", None), ("--text", "Called them.")),
+        (("ref", "ACC-HOSTILE"),), {"actor": "user", "ref": "account_ref", "text": "free"}),
     Run("command:demo", ("demo",), (), (), {"url": "demo_url"}),
+    Run("command:contact:list", ("contact", "list"), (("--as", "support-test"),), (),
+        {"actor": "user", "account": "account_filter", "tld": "tld", "search": "free",
+         "limit": "number", "output_format": "choice"}),
+    Run("command:contact:show", ("contact", "show"), (("--as", "support-test"),),
+        (("contact_id", CONTACT),),
+        {"actor": "user", "contact_id": "id", "output_format": "choice"}),
+    Run("command:contact:create", ("contact", "create"),
+        (("--as", "support-test"), ("--dry-run", None), ("--tld", "com"),
+         ("--first-name", "Grace"), ("--last-name", "Hopper"), ("--country", "NL"),
+         ("--email", "grace@example.com"), ("--phone", "+31.201234567")), (),
+        {"actor": "user", "tld": "tld", "account": "account_filter",
+         "first_name": "contact_name", "last_name": "contact_name",
+         "organization": "contact_text", "street_address": "contact_text",
+         "post_code": "post_code", "city": "contact_name", "state": "contact_name",
+         "country": "country", "email": "email", "phone": "phone",
+         "extra_properties": "json_object"}),
+    Run("command:contact:edit", ("contact", "edit"),
+        (("--as", "support-test"), ("--dry-run", None), ("--field", "city=Berlin")),
+        (("contact_id", CONTACT),), {"actor": "user", "contact_id": "id", "fields": "field"}),
+    Run("command:contact:delete", ("contact", "delete"),
+        (("--as", "support-test"), ("--dry-run", None)), (("contact_id", CONTACT),),
+        {"actor": "user", "contact_id": "id"}),
+    Run("command:contact:resend", ("contact", "resend"),
+        (("--as", "support-test"), ("--dry-run", None)), (("contact_id", CONTACT),),
+        {"actor": "user", "contact_id": "id"}),
+    Run("command:contact:sync", ("contact", "sync"),
+        (("--as", "support-test"), ("--dry-run", None), ("--account", "sandbox")), (),
+        {"actor": "user", "account": "label"}),
+    Run("command:host:list", ("host", "list"), (("--as", "support-test"),),
+        (("name", "example.com"),), {"actor": "user", "name": "name", "output_format": "choice"}),
+    Run("command:host:create", ("host", "create"),
+        (("--as", "support-test"), ("--dry-run", None), ("--ip", "198.51.100.7")),
+        (("name", "example.com"), ("host_name", "ns1.example.com")),
+        {"actor": "user", "name": "name", "host_name": "name", "addresses": "glue_address"}),
+    Run("command:host:edit", ("host", "edit"),
+        (("--as", "support-test"), ("--dry-run", None), ("--ip", "198.51.100.7")),
+        (("name", "example.com"), ("host_name", "ns1.example.com")),
+        {"actor": "user", "name": "name", "host_name": "name", "addresses": "glue_address"}),
+    Run("command:host:delete", ("host", "delete"), (("--as", "support-test"), ("--dry-run", None)),
+        (("name", "example.com"), ("host_name", "ns1.example.com")),
+        {"actor": "user", "name": "name", "host_name": "name"}),
+    Run("command:config:tld:list", ("config", "tld", "list"),
+        (("--search", "a"),), (),
+        {"search": "free", "output_format": "choice"}),
+    Run("command:config:tld:show", ("config", "tld", "show"), (), (("tld_name", "com"),),
+        {"tld_name": "label", "output_format": "choice"}),
+    Run("command:config:tld:add", ("config", "tld", "add"),
+        (("--as", "admin-test"), ("--dry-run", None), ("--field", "supports_dnssec=false")), (),
+        {"actor": "user", "fields": "field"}),
+    Run("command:config:tld:edit", ("config", "tld", "edit"),
+        (("--as", "admin-test"), ("--dry-run", None), ("--field", "supports_dnssec=false")),
+        (("tld_name", "com"),), {"actor": "user", "tld_name": "label", "fields": "field"}),
+    Run("command:config:tld:delete", ("config", "tld", "delete"),
+        (("--as", "admin-test"), ("--dry-run", None)), (("tld_name", "com"),),
+        {"actor": "user", "tld_name": "label"}),
+    Run("command:config:provideraccount:list", ("config", "provideraccount", "list"),
+        (("--search", "a"),), (),
+        {"search": "free", "output_format": "choice"}),
+    Run("command:config:provideraccount:show", ("config", "provideraccount", "show"), (),
+        (("account_label", "sandbox"),),
+        {"account_label": "label", "output_format": "choice"}),
+    Run("command:config:provideraccount:add", ("config", "provideraccount", "add"),
+        (("--as", "admin-test"), ("--dry-run", None), ("--field", "timeout_seconds=20")), (),
+        {"actor": "user", "fields": "field"}),
+    Run("command:config:provideraccount:edit", ("config", "provideraccount", "edit"),
+        (("--as", "admin-test"), ("--dry-run", None), ("--field", "timeout_seconds=20")),
+        (("account_label", "sandbox"),),
+        {"actor": "user", "account_label": "label", "fields": "field"}),
+    Run("command:config:provideraccount:delete", ("config", "provideraccount", "delete"),
+        (("--as", "admin-test"), ("--dry-run", None)), (("account_label", "sandbox"),),
+        {"actor": "user", "account_label": "label"}),
+    Run("command:staff:list", ("staff", "list"), (("--as", "root-test"),), (),
+        {"actor": "user", "output_format": "choice"}),
+    Run("command:staff:reset-second-factor", ("staff", "reset-second-factor"),
+        (("--as", "root-test"), ("--dry-run", None)), (("username", "support-test"),),
+        {"actor": "user", "username": "user", "otp": "otp"}),
 ]
 
 
@@ -302,7 +508,8 @@ def _argv(run: Run, dest: str, action: argparse.Action, value: str) -> list[str]
 
 
 def _with_ids(argv: list[str], approval: Approval) -> list[str]:
-    return [str(approval.pk) if arg == APPROVAL else arg for arg in argv]
+    ids = {APPROVAL: str(approval.pk), CONTACT: str(approval.registration.owner_contact_id)}
+    return [ids.get(arg, arg) for arg in argv]
 
 
 def _names_of(action: argparse.Action) -> list[str]:
@@ -350,6 +557,12 @@ def command_world(world, sandbox, support_user, admin_user_role):  # noqa: F811
     UserFactory(username="plain-user", is_staff=False)
     # The requester may run it; a second admin decides.
     UserFactory(username="admin-two", groups=[ADMIN])
+    # The customer the order, account and billing_link commands are run for.
+    from tests.factories import AccountFactory
+
+    AccountFactory(name="Hostile Test", email="hostile@example.com",
+                   customer_reference="ACC-HOSTILE")
+    UserFactory(username="root-test", is_superuser=True)
     return ApprovalFactory(registration=world, requested_by=admin_user_role)
 
 

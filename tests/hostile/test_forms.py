@@ -516,6 +516,73 @@ def test_domain_quote_ceiling(client, support_user, customer, domainee, namecom)
     assert not Order.objects.exists()
 
 
+#: What no browser sends for a checkbox: refused, never read as ticked.
+CHECKBOX_REFUSED = ["yes", "on ", "2", "<script>alert(1)</script>", "\u202eon", "tru\u0000e",
+                    "x" * 300]
+
+
+def test_domain_confirm_origin_url(client, support_user, customer, domainee):  # noqa: F811
+    from billing import ordering
+
+    owner = ContactFactory(account=customer, handle="ACME-OWNER", first_name="Jane",
+                           last_name="Smith", organization="", email="jane@bakery.example",
+                           phone="+1.5035550100", street_address="123 Main St",
+                           city="Portland", state="OR", post_code="97201", country="US")
+    order = ordering.order_quote(ordering.OrderRequest(
+        account=customer, provider_account=ProviderAccount.objects.get(label=DOMAINEE),
+        action="register", domain="janesbakery.com", owner=owner,
+        ceiling=ordering.Money(2000, "USD")), actor=support_user).data["order"]
+    client.force_login(support_user)
+    url = reverse("admin:billing_account_domain_order_confirm", args=[customer.pk, order.pk])
+    values = [*text_refused(max_length=500),
+              *over(["http://janesbakery.acmesites.app", "javascript:alert(1)", "https://",
+                     "ftp://janesbakery.acmesites.app", "//janesbakery.acmesites.app",
+                     "https://exa mple.app"])]
+    drive("admin:account:domain_order_confirm:origin_url", values,
+          lambda v: client.post(url, {"auto_connect": "on", "origin_url": v}),
+          field="origin_url", requests=lambda: domainee.requests)
+    order.refresh_from_db()
+    assert order.status == "quoted" and "auto_connect" not in order.quote
+
+
+def test_domain_confirm_auth_code_of_an_entri_transfer(client, support_user, customer,
+                                                       monkeypatch):
+    """The authorization code typed once on the confirm page of an Entri transfer in
+    (document 000, POST /domains/{domain}/transfers/in): what is no code is refused on
+    the field, and no transfer is sent."""
+    from django.core.cache import cache
+
+    from billing import ordering
+    from tests.factories import ProviderAccountFactory
+    from tests.fakes.entri import FakeEntri
+
+    monkeypatch.setenv("PROVIDER_SECRET_ENTRI_CONFIRM", "entri-secret-confirm")
+    account = ProviderAccountFactory(label="entri-confirm", kind="entri",
+                                     base_url="https://api.goentri.com", account_ref="app-c",
+                                     secret_env="PROVIDER_SECRET_ENTRI_CONFIRM")
+    owner = ContactFactory(account=customer, handle="ACME-OWNER", first_name="Jane",
+                           last_name="Smith", organization="", email="jane@bakery.example",
+                           phone="+1.5035550100", street_address="123 Main St",
+                           city="Portland", state="OR", post_code="97201", country="US")
+    fake = FakeEntri(application_id="app-c", secret="entri-secret-confirm")
+    fake.set_availability("janesbakery.com", "UNAVAILABLE")
+    cache.clear()
+    with fake.serving("entri-confirm"):
+        order = ordering.order_quote(ordering.OrderRequest(
+            account=customer, provider_account=account, action="transfer",
+            domain="janesbakery.com", owner=owner), actor=support_user).data["order"]
+        client.force_login(support_user)
+        url = reverse("admin:billing_account_domain_order_confirm",
+                      args=[customer.pk, order.pk])
+        drive("admin:account:domain_order_confirm:auth_code",
+              [value for value in text_refused(max_length=255) if value.strip()],
+              lambda v: client.post(url, {"auth_code": v}), field="auth_code",
+              requests=lambda: fake.sent("POST", suffix="/transfers/in"))
+    cache.clear()
+    order.refresh_from_db()
+    assert order.status == "quoted" and fake.transfers == []
+
+
 def _email_url(customer) -> str:
     return reverse("admin:billing_account_email_order", args=[customer.pk])
 
@@ -524,7 +591,12 @@ def _email_url(customer) -> str:
     ("domains", over(NAMES)), ("redirect_url", [name for name in over(NAMES) if name.strip()]),
     ("first_name", text_refused(max_length=200)), ("street_address", text_refused(max_length=400)),
     ("city", text_refused(max_length=200)), ("phone", over(PHONES)),
-    ("country", over(COUNTRIES))])
+    ("country", over(COUNTRIES)),
+    # The two order flags: a box is ticked ("on") or absent; anything else is refused.
+    ("is_free_order", CHECKBOX_REFUSED), ("is_replacement", CHECKBOX_REFUSED),
+    # The helpers' fields are checked on every POST, the order's too.
+    ("search", text_refused(max_length=253)),
+    ("mailbox_count", ["0", "11", "-1", "1.5", "1e1", "x", "\u0661", "<script>", "9" * 30])])
 def test_email_order(client, support_user, customer, saleshandy, name, values):  # noqa: F811
     client.force_login(support_user)
     url = _email_url(customer)

@@ -4,6 +4,7 @@ the Approval and audit rows left behind, and what the command prints."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -711,6 +712,10 @@ def test_cli_two_person_operation_runs_once_approved(world, agent, approver, cap
     assert f"#{approval.pk}  {approval.summary}  asked by agent" in listing
     assert f"ticket {TICKET}" in listing and "ago" in listing and "left" in listing
     assert "1 request(s) waiting for you." in listing
+    rows = json.loads(run_command(capsys, "approval", "list", "--as", "boss", "--format",
+                                  "json"))
+    assert [(row["id"], row["requested_by"], row["ticket"]) for row in rows] == [
+        (approval.pk, "agent", TICKET)]
 
     approve = ["approval", "approve", str(approval.pk), "--as", "boss", "--otp",
                totp_code(approver.device), "--note", "Checked the ticket."]

@@ -53,6 +53,8 @@ def _statuses(values: list[str]) -> list[str]:
 
 
 class Command(ProjectCommand):
+    admin_surfaces: tuple[str, ...] = ("page:finance:orders_csv",)
+
     help = (
         "Export the orders placed from --since to --until (whole days, inclusive, UTC) as "
         "CSV, oldest first: to stdout, or atomically to --output FILE (a failure leaves no "

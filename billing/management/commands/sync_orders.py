@@ -5,6 +5,10 @@ from billing.order_sync import mirror_orders, order_accounts
 
 
 class Command(ProjectCommand):
+    # "Orders at the upstream" lists what this reads; --dry-run shows how it differs.
+    admin_surfaces: tuple[str, ...] = ("model:billing.webhookevent:change",
+                                       "page:admin:billing_order_upstream")
+
     help = (
         "Mirror the upstream orders into the order list: each upstream's order list where "
         "it has one, otherwise its open orders read again one by one. Idempotent: a second "

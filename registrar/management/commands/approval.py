@@ -18,7 +18,7 @@ from django.utils.timesince import timesince
 
 from backoffice import assurance
 from backoffice.acting_user import resolve_acting_user
-from backoffice.cli import ProjectCommand, record_id
+from backoffice.cli import ProjectCommand, add_format_option, record_id, write_rows
 from registrar import approvals
 from registrar.models import Approval
 from registrar.operations import OperationRefused, Outcomes
@@ -27,11 +27,13 @@ from registrar.operations import OperationRefused, Outcomes
 class Command(ProjectCommand):
     help = ("List, approve or decline the high-risk requests that wait for a second person. "
             "Approving runs the operation at once; it needs a fresh second factor (--otp).")
+    admin_surfaces = ("page:admin:registrar_approval_decide",)
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
         listing = sub.add_parser("list", help="The requests waiting, oldest first.")
         listing.add_argument("--as", dest="actor", required=True, metavar="USERNAME")
+        add_format_option(listing, what="one row per request")
         for verb, summary in (("approve", "Approve a request and run it."),
                               ("decline", "Decline a request; nothing is sent.")):
             one = sub.add_parser(verb, help=summary, description=summary)
@@ -48,7 +50,7 @@ class Command(ProjectCommand):
         actor = resolve_acting_user(options["actor"], permission=approvals.APPROVE_PERMISSION,
                                     needed_for="decide requests")
         if options["verb"] == "list":
-            self._list(actor)
+            self._list(actor, options["output_format"])
             return
         code = (options.get("otp") or "").strip()
         if code and not assurance.confirm_second_factor(actor, code):
@@ -77,16 +79,21 @@ class Command(ProjectCommand):
         if outcome.status in (Outcomes.FAILED, Outcomes.UNKNOWN):
             raise CommandError(f"Request #{approval.pk} ran but did not succeed.")
 
-    def _list(self, actor) -> None:
-        waiting = approvals.pending_for(actor).order_by("requested_at")
-        count = 0
+    def _list(self, actor, output_format: str) -> None:
+        waiting = list(approvals.pending_for(actor).order_by("requested_at"))
+        if output_format != "table":
+            write_rows(self.stdout, ("id", "summary", "requested_by", "requested_at",
+                                     "expires_at", "ticket", "verification"),
+                       [(approval.pk, approval.summary, approval.requested_by.get_username(),
+                         approval.requested_at.isoformat(), approval.expires_at.isoformat(),
+                         approval.ticket, approval.verification) for approval in waiting],
+                       output_format)
+            return
         for approval in waiting:
-            count += 1
             left = timesince(timezone.now(), approval.expires_at)
             self.stdout.write(
                 f"#{approval.pk}  {approval.summary}  asked by "
                 f"{approval.requested_by.get_username()} {timesince(approval.requested_at)} "
                 f"ago, {left} left; ticket {approval.ticket}; verified: "
                 f"{approval.verification}")
-        self.stdout.write(f"{count} request(s) waiting for you.")
-
+        self.stdout.write(f"{len(waiting)} request(s) waiting for you.")

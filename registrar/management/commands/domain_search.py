@@ -8,14 +8,12 @@ upstream answered, 1 when none did (each one's reason is printed), 2 for bad inp
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from backoffice.cli import ProjectCommand, check_arguments
+from backoffice.cli import ProjectCommand, check_arguments, write_rows
 from registrar.domain_search import (
     Answer,
     AnswerState,
@@ -32,14 +30,13 @@ HEADER = ("name", "kind", "account", "upstream", "state", "available", "premium"
           "reason", "error", "seconds")
 #: The argument each field of the search comes from, as a refusal names it.
 OPTIONS = {"name": "name", "tld": "--tld", "years": "--term"}
-# Cells a spreadsheet would run as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Command(ProjectCommand):
     help = ("Ask every upstream that can answer, at once, whether NAME is free and what it "
             "costs for the term, with suggestions. Exit 0: at least one answered; 1: none "
             "did; 2: bad input (nothing sent).")
+    admin_surfaces = ("page:admin:domain_search",)
 
     def execute(self, *args: Any, **options: Any) -> Any:
         # Unreadable text is bad input like any other: exit 2, nothing sent.
@@ -73,11 +70,7 @@ class Command(ProjectCommand):
         if output_format == "json":
             self.stdout.write(json.dumps(_json(result), indent=2, ensure_ascii=False))
         elif output_format == "csv":
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(HEADER)
-            writer.writerows([_safe(cell) for cell in row] for row in rows)
-            self.stdout.write(buffer.getvalue(), ending="")
+            write_rows(self.stdout, HEADER, rows, output_format)
         else:
             self._table(rows)
         answered = sum(1 for a in result.answers if a.state is AnswerState.ANSWERED)
@@ -105,6 +98,8 @@ def _state_text(row: tuple[str, ...]) -> str:
     state, available = row[4], row[5]
     if state != AnswerState.ANSWERED:
         return state.replace("_", " ")
+    if row[1] in {"zone_hint", "list_price"}:
+        return "answered"  # a hint or a list price: the note says which, never availability
     premium = " premium" if row[6] == "yes" else ""
     kind = f" {row[7]}" if row[7] and row[7] != "registration" else ""
     return {"yes": "available", "no": "not available", "": "not stated"}[available] \
@@ -134,10 +129,38 @@ def _row(name: str, kind: str, answer: Answer, offer: DomainOffer | None) -> tup
     )
 
 
+def _hint_row(name: str, answer: Answer) -> tuple[str, ...]:
+    """A zone-check answer: "available" stays empty, it is a hint, never availability."""
+    row = list(_row(name, "zone_hint", answer, None))
+    if answer.state is AnswerState.ANSWERED:
+        free = answer.hint.free_in_zone if answer.hint else None
+        row[12] = ("not zone-checked" if free is None else
+                   "not in the DNS zone: may be free (a hint, not availability)" if free
+                   else "in the DNS zone: probably taken (a hint, not availability)")
+    return tuple(row)
+
+
+def _list_price_row(name: str, answer: Answer) -> tuple[str, ...]:
+    """A TLD list price: the TLD's standard price, never this name's own."""
+    row = list(_row(name, "list_price", answer, None))
+    price = answer.list_price
+    if answer.state is AnswerState.ANSWERED:
+        row[8] = str(price.years) if price else ""
+        row[9] = _money(price.registration) if price else ""
+        row[11] = _money(price.renewal) if price else ""
+        row[12] = (f"list price of .{price.tld}, not this name's price" if price
+                   else "no list price for this TLD")
+    return tuple(row)
+
+
 def _rows(result: SearchResult):
     for name in result.names:
         for answer in name.answers:
             yield _row(name.domain, "name", answer, answer.offer)
+        for answer in name.hints:
+            yield _hint_row(name.domain, answer)
+        for answer in name.list_prices:
+            yield _list_price_row(name.domain, answer)
     for group in result.suggestions:
         if group.answer.state is not AnswerState.ANSWERED:
             yield _row(result.request.base, "suggestions", group.answer, None)
@@ -170,19 +193,35 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
             "answered_at": answer.answered_at.isoformat() if answer.answered_at else None}
 
 
+def _list_price_json(answer: Answer) -> dict[str, Any] | None:
+    price = answer.list_price
+    if price is None:
+        return None
+
+    def money(value: Money | None) -> dict[str, Any] | None:
+        return None if value is None else {"amount_minor": value.amount_minor,
+                                           "currency": value.currency}
+
+    return {"tld": price.tld, "years": price.years,
+            "registration": money(price.registration), "renewal": money(price.renewal),
+            "transfer": money(price.transfer)}
+
+
 def _json(result: SearchResult) -> dict[str, Any]:
     return {
         "base": result.request.base, "years": result.request.years,
         "tlds": list(result.request.tlds), "asked_at": result.asked_at.isoformat(),
         "accounts": [s.label for s in result.sources],
         "names": [{"domain": name.domain, "answers": [
-            {**_answer_json(a), "offer": _offer_json(a.offer)} for a in name.answers]}
+            {**_answer_json(a), "offer": _offer_json(a.offer)} for a in name.answers],
+            # A first hint only, never availability; and the TLD's list price, never
+            # this name's own.
+            "zone_hints": [{**_answer_json(a), "free_in_zone": a.hint.free_in_zone
+                            if a.hint else None} for a in name.hints],
+            "list_prices": [{**_answer_json(a), "list_price": _list_price_json(a)}
+                            for a in name.list_prices]}
             for name in result.names],
         "suggestions": [{**_answer_json(g.answer),
                          "offers": [_offer_json(o) for o in g.offers]}
                         for g in result.suggestions],
     }
-
-
-def _safe(cell: str) -> str:
-    return f"'{cell}" if cell.startswith(_FORMULA_START) else cell

@@ -5,8 +5,6 @@ Read-only: it writes nothing, so it has no --dry-run. Times are UTC.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
-from backoffice.cli import ProjectCommand, whole_number
+from backoffice.cli import ProjectCommand, whole_number, write_rows
 from registrar.models import Registration, RegistrationStatus, Tld
 from registrar.values.names import normalise_tld
 
@@ -23,8 +21,6 @@ MIN_DAYS, MAX_DAYS = 1, 3650
 HEADER = ("name", "tld", "account_email", "expires_at", "auto_renew", "locked")
 # No longer held here: their expiry date is history, not work.
 GONE = (RegistrationStatus.TRANSFERRED_OUT, RegistrationStatus.CANCELLED)
-# Cells a spreadsheet would run as a formula (an e-mail local part may start with "=").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Command(ProjectCommand):
@@ -37,7 +33,7 @@ class Command(ProjectCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=whole_number(), required=True, metavar="N",
                             help=f"The window in days, {MIN_DAYS} to {MAX_DAYS}.")
-        parser.add_argument("--format", choices=["table", "csv"], default="table",
+        parser.add_argument("--format", choices=["table", "csv", "json"], default="table",
                             dest="output_format",
                             help="table: aligned columns and a count line (default); csv: "
                                  "a header row and one row per registration, to stdout.")
@@ -59,26 +55,16 @@ class Command(ProjectCommand):
         if tld is not None:
             registrations = registrations.filter(tld=_tld(tld))
         rows = [_row(registration) for registration in registrations.iterator(chunk_size=2000)]
-        if output_format == "csv":
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(HEADER)
-            writer.writerows([_csv_safe(cell) for cell in row] for row in rows)
-            self.stdout.write(buffer.getvalue(), ending="")
+        if output_format != "table":
+            write_rows(self.stdout, HEADER, rows, output_format)
             return
         self._table(rows, days=days, until=until)
 
     def _table(self, rows: Sequence[tuple[str, ...]], *, days: int, until: datetime) -> None:
         header = ("Name", "TLD", "Account e-mail", "Expires (UTC)", "Auto-renew", "Locked")
-        shown = [(name, tld, email, _minute(expires), renew, locked)
-                 for name, tld, email, expires, renew, locked in rows]
-        if shown:
-            widths = [max(len(cell) for cell in column) for column in zip(header, *shown,
-                                                                          strict=False)]
-            for line in (header, tuple("-" * width for width in widths), *shown):
-                self.stdout.write("  ".join(cell.ljust(width)
-                                            for cell, width in zip(line, widths, strict=True))
-                                  .rstrip())
+        write_rows(self.stdout, header,
+                   [(name, tld, email, _minute(expires), renew, locked)
+                    for name, tld, email, expires, renew, locked in rows], "table")
         self.stdout.write(f"{len(rows)} registration(s) expire within {days} day(s) "
                           f"(by {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC).")
 
@@ -110,8 +96,3 @@ def _row(registration: Registration) -> tuple[str, ...]:
 def _minute(iso: str) -> str:
     """'2030-01-02T03:04:05Z' -> '2030-01-02 03:04' for the table."""
     return iso[:16].replace("T", " ")
-
-
-def _csv_safe(cell: str) -> str:
-    """Neutralise a cell a spreadsheet would evaluate as a formula."""
-    return f"'{cell}" if cell.startswith(_FORMULA_START) else cell

@@ -27,9 +27,16 @@ from backoffice.cli import ProjectCommand, argument_reason, record_id
 from contacts.models import Contact
 from registrar import approvals, services
 from registrar.forms import CONTACT_FIELD_NAMES
+from registrar.management import registration_ops as more
 from registrar.models import Approval, Registration
 from registrar.money import format_minor
-from registrar.operations import InvalidInput, OperationRefused, Outcome, Outcomes
+from registrar.operations import (
+    InvalidInput,
+    OperationRefused,
+    Outcome,
+    Outcomes,
+    checked_text,
+)
 from registrar.providers.base import DnssecKeyData
 from registrar.values.names import to_ascii, to_unicode
 
@@ -46,6 +53,8 @@ DASH = "\N{EN DASH}"
 ROLES = ("admin", "tech", "billing")
 _LOOKUP_CHUNK = 500
 TICKET_LENGTH = Approval._meta.get_field("ticket").max_length
+#: bulk_flag / bulk_unflag's permission (has_flag_registration_permission).
+FLAG_PERMISSION = "registrar.flag_registration"
 
 Runner = Callable[[Registration, Any], Outcome]
 Check = Callable[[Registration], str | None]
@@ -61,6 +70,8 @@ class Plan:
     # Refusals this command adds to the service's own (e.g. a contact of another
     # customer); None when the registration may go ahead.
     check: Check | None = None
+    # For what is not in services.OPERATIONS (the local flag): the permission it needs.
+    permission: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,26 @@ class Command(ProjectCommand):
         "services as the admin: permission check, audit row (actor: --as), upstream call. "
         "Prints one result line per name and a summary; exits non-zero when any name "
         "failed or was refused. `registration OP --help` documents each operation."
+    )
+
+    admin_surfaces: tuple[str, ...] = (
+        "page:admin:registrar_registration_operation",
+        *(f"operation:{key}" for key in services.OPERATIONS),
+        "page:admin:registrar_registration_auth_code",
+        "page:admin:registrar_registration_remote",
+        "action:registrar.registration.bulk_lock",
+        "action:registrar.registration.bulk_unlock",
+        "action:registrar.registration.bulk_auto_renew_on",
+        "action:registrar.registration.bulk_auto_renew_off",
+        "action:registrar.registration.bulk_force_sync",
+        "action:registrar.registration.bulk_flag",
+        "action:registrar.registration.bulk_unflag",
+        "page:admin:registrar_registration_note",
+        "page:admin:registrar_registration_customer",
+        "page:admin:registrar_registration_notices",
+        "model:registrar.registration:change",
+        "model:registrar.hostaddress:change",
+        "model:registrar.dnsseckey:change",
     )
 
     # -- arguments -------------------------------------------------------------------
@@ -163,6 +194,9 @@ class Command(ProjectCommand):
         _add_fields(contacts)
         add("auth-code", "Reveal the auth (EPP) code. It is printed to stdout only; the "
                          "audit row records that it was revealed, never the code.")
+        add("start-transfer-out", "Start the transfer to another registrar, where the "
+                                  "upstream answers with the auth code: printed to stdout "
+                                  "only, never stored or audited.")
         add("sync", "Re-read the registration from the registrar and show what changed.")
         add("transfer-out", "Approve or reject a pending outbound transfer.",
             positional=lambda sub: sub.add_argument(
@@ -173,10 +207,19 @@ class Command(ProjectCommand):
                           help="The receiving registrar's handle, e.g. REG-IDS.")
         add("resend-verification", "Send the holder the registry's verification e-mail "
                                    "again.")
+        add("flag", "Flag for extra verification: unlocks and auth-code reveals then need a "
+                    "second person (local only; nothing is sent). Needs --reason.")
+        add("unflag", "Clear the extra-verification flag (needs a fresh second factor: "
+                      "--otp). Local only; nothing is sent.")
+        more.add_arguments(ops)
 
     # -- the run -----------------------------------------------------------------------
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["op"] in more.SINGLE_NAME_OPS:
+            # One registration each, with their own output (registration_more.py).
+            more.handle(self, options)
+            return
         plan = _plan(options)
         actor = self._actor(options["actor"], plan)
         code = (options.get("otp") or "").strip()
@@ -194,7 +237,7 @@ class Command(ProjectCommand):
         """The acting user: must exist, be active, be staff and hold the operation's
         permission."""
         user = resolve_acting_user(username)
-        permission = services.OPERATIONS[plan.operation].permission
+        permission = plan.permission or services.OPERATIONS[plan.operation].permission
         if not user.has_perm(permission):
             # The service would refuse too; saying it once beats once per name.
             raise CommandError(f"{username} is not allowed to run {plan.description} (needs "
@@ -249,7 +292,8 @@ class Command(ProjectCommand):
         for target in targets:
             registration = target.registration
             reason = target.problem if registration is None else (
-                services.unavailable_reason(registration, plan.operation, actor)
+                (services.unavailable_reason(registration, plan.operation, actor)
+                 if plan.operation in services.OPERATIONS else None)
                 or (plan.check(registration) if plan.check else None))
             if reason:
                 self._result(target.display, REFUSED, reason)
@@ -296,7 +340,8 @@ def _add_targets(sub: CommandParser) -> None:
                      help="Where a second person must approve: the support ticket.")
     sub.add_argument("--reason", default="", metavar="TEXT",
                      help="Where a second person must approve: how the customer was "
-                          "verified. For transfer-out reject: why the transfer is refused.")
+                          "verified. For transfer-out reject: why the transfer is refused. "
+                          "For flag (required) and unflag: why, kept in the audit row.")
 
 
 def _on_off(sub: CommandParser) -> None:
@@ -349,6 +394,10 @@ def _plan(options: dict[str, Any]) -> Plan:
         return Plan("auth_code", "auth-code", lambda r, actor: (
             services.registration_reveal_auth_code(registration=r, actor=actor,
                                                    clearance=clearance)))
+    if op == "start-transfer-out":
+        return Plan("start_transfer_out", "start-transfer-out", lambda r, actor: (
+            services.registration_start_transfer_out(registration=r, actor=actor,
+                                                     clearance=clearance)))
     if op == "sync":
         return Plan("force_sync", "sync", lambda r, actor: services.registration_force_sync(
             registration=r, actor=actor))
@@ -376,7 +425,25 @@ def _plan(options: dict[str, Any]) -> Plan:
         return Plan("resend_verification", "resend-verification",
                     lambda r, actor: services.registration_resend_verification(
                         registration=r, actor=actor))
+    if op in {"flag", "unflag"}:
+        return _flag_plan(op == "flag", options.get("reason") or "")
     raise CommandError(f"Unknown operation “{op}”.")  # argparse's choices rule this out
+
+
+def _flag_plan(flagged: bool, raw_reason: str) -> Plan:
+    """The bulk_flag / bulk_unflag actions: the same service, one name at a time."""
+    try:
+        reason = checked_text(raw_reason, "reason", max_length=services.REASON_MAX_LENGTH,
+                              multiline=True)
+    except InvalidInput as exc:
+        raise CommandError(f"--reason: {exc.message}") from None
+    if flagged and not reason:
+        raise CommandError("flag needs --reason: why the customer asked for extra "
+                           "verification (e.g. the ticket). Nothing was changed.")
+    op = "flag" if flagged else "unflag"
+    return Plan("customer_flag", op, lambda r, actor: services.registration_set_customer_flag(
+        registration=r, flagged=flagged, actor=actor, reason=reason),
+        permission=FLAG_PERMISSION)
 
 
 def _dnssec_plan(mode: str, raw_keys: Sequence[str]) -> Plan:

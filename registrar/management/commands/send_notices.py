@@ -7,22 +7,18 @@ nothing. Exits non-zero when a notice the mail server was given failed.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from backoffice.cli import ProjectCommand
+from backoffice.cli import ProjectCommand, write_rows
 from registrar import notices
 from registrar.values.dates import parse_moment
 
 HEADER = ("name", "point", "due_at", "expires_at", "recipient", "recipient_source",
           "result")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _iso(moment: datetime | None) -> str:
@@ -64,18 +60,11 @@ class Command(ProjectCommand):
         except ImproperlyConfigured as problem:
             raise CommandError(f"{problem} Nothing was sent.") from None
         rows = self._rows(report)
-        if output_format == "json":
-            self.stdout.write(json.dumps([dict(zip(HEADER, row, strict=True)) for row in rows],
-                                         ensure_ascii=False, indent=2))
-        elif output_format == "csv":
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(HEADER)
-            writer.writerows([_csv_safe(cell) for cell in row] for row in rows)
-            self.stdout.write(buffer.getvalue(), ending="")
-        else:
+        if output_format == "table":
             self._table(rows)
             self.stdout.write(report.summary())
+        else:
+            write_rows(self.stdout, HEADER, rows, output_format)
         if report.failed:
             raise CommandError(f"{len(report.failed)} notice(s) failed; later runs try them "
                                "again. See the registrations' timelines.")
@@ -102,21 +91,9 @@ class Command(ProjectCommand):
         return rows
 
     def _table(self, rows: list[tuple[str, ...]]) -> None:
-        if not rows:
-            return
         header = ("Name", "Point", "Due (UTC)", "Expires (UTC)", "Recipient", "From",
                   "Result")
-        shown = [(name, point, due[:16].replace("T", " "), expires[:16].replace("T", " "),
-                  recipient, source, result)
-                 for name, point, due, expires, recipient, source, result in rows]
-        widths = [max(len(cell) for cell in column)
-                  for column in zip(header, *shown, strict=False)]
-        for line in (header, tuple("-" * width for width in widths), *shown):
-            self.stdout.write("  ".join(cell.ljust(width)
-                                        for cell, width in zip(line, widths, strict=True))
-                              .rstrip())
-
-
-def _csv_safe(cell: str) -> str:
-    """Neutralise a cell a spreadsheet would evaluate as a formula."""
-    return f"'{cell}" if cell.startswith(_FORMULA_START) else cell
+        write_rows(self.stdout, header,
+                   [(name, point, due[:16].replace("T", " "), expires[:16].replace("T", " "),
+                     recipient, source, result)
+                    for name, point, due, expires, recipient, source, result in rows], "table")

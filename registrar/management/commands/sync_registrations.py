@@ -18,6 +18,10 @@ class Command(ProjectCommand):
         "Aborts without writing if too much would change at once (see --force)."
     )
 
+    # The provider account's "At the registrar" page lists what this reads; --dry-run
+    # shows how it differs from the mirror.
+    admin_surfaces = ("page:admin:registrar_provideraccount_upstream",)
+
     def add_arguments(self, parser):
         parser.add_argument("--provider", metavar="LABEL",
                             help="Only this provider account (default: every enabled one).")

@@ -68,7 +68,8 @@ class DomainApiProvider(HttpProvider):
             Capability.NAMESERVERS, Capability.HOSTS, Capability.AUTH_CODE,
             Capability.TRANSFER_OUT_DECISION, Capability.PUSH_TRANSFER,
             Capability.VERIFICATION_RESEND, Capability.FORCE_SYNC, Capability.PROCESSES,
-            Capability.CONTACTS, Capability.REGISTRATION_SYNC, Capability.REGISTRATION_READ,
+            Capability.CONTACTS, Capability.CONTACT_LIST, Capability.REGISTRATION_SYNC,
+            Capability.REGISTRATION_READ,
             Capability.DOMAIN_ORDERS, Capability.ORDER_FOLLOW, Capability.DOMAIN_SEARCH,
         }
     )
@@ -135,6 +136,30 @@ class DomainApiProvider(HttpProvider):
     def list_contacts(self, q: str | None = None) -> list[ContactRecord]:
         body = self._get("/api/domain_contacts", {"q": q}).body
         return [parse_contact(c) for c in body.get("domain_contacts", [])]
+
+    def list_contact_page(self, q: str | None = None, *, page: int | None = None,
+                          per_page: int | None = None) -> tuple[list[ContactRecord],
+                                                                int | None]:
+        """One page of the contact list and the next page number (None on the last).
+        Document 001 states no paging for contacts; the list is read the way the
+        registration list pages (docs/domain-api.md), and an answer without `meta` is
+        the whole list."""
+        body = self._get("/api/domain_contacts",
+                         {"q": q, "page": page, "per_page": per_page}).body
+        records = [parse_contact(c) for c in body.get("domain_contacts", [])]
+        meta = body.get("meta") or {}
+        return records, meta.get("next_page")
+
+    def iter_contacts(self, *, q: str | None = None,
+                      page_size: int = 100) -> Iterator[ContactRecord]:
+        page: int | None = 1
+        while page is not None:
+            records, next_page = self.list_contact_page(q, page=page, per_page=page_size)
+            yield from records
+            if next_page is not None and int(next_page) <= page:
+                raise MalformedResponse("The registrar's paging went backwards.",
+                                        code="malformed_paging")
+            page = next_page
 
     def get_contact(self, contact_id: int) -> ContactRecord:
         body = self._get(f"/api/domain_contacts/{int(contact_id)}").body

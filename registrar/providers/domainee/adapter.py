@@ -26,6 +26,7 @@ from typing import Any
 
 from registrar.providers.base import (
     Capability,
+    DomainConnection,
     DomainPlacement,
     DomainQuote,
     DomainQuoteRequest,
@@ -38,12 +39,14 @@ from registrar.providers.base import (
     PushedEvent,
 )
 from registrar.providers.domainee import ordering
-from registrar.providers.domainee.rules import clean_purchase
+from registrar.providers.domainee.rules import clean_hostname, clean_purchase
 from registrar.providers.domainee.wire import (
+    DOMAINS_PATH,
     PURCHASES_PATH,
     Purchase,
     PurchaseResult,
     RegistrationFailed,
+    parse_connected_domain,
     parse_error,
     parse_purchase,
     parse_webhook,
@@ -70,7 +73,8 @@ class DomaineeProvider(HttpProvider):
     kind = "domainee"
     display_name = "Domainee"
     capabilities = frozenset({Capability.DOMAIN_ORDERS, Capability.ORDER_MIRROR,
-                              Capability.WEBHOOKS})
+                              Capability.WEBHOOKS, Capability.AUTO_CONNECT,
+                              Capability.DOMAIN_CONNECT})
     # Document 002 only buys new registrations, for a registrant given in full.
     ordering_actions = frozenset({OrderAction.REGISTER})
     order_owner_required = frozenset({OrderAction.REGISTER})
@@ -196,6 +200,24 @@ class DomaineeProvider(HttpProvider):
                            "connectedDomainId came back", purchase.id)
         return PurchaseResult(purchase=purchase, refunded=purchase.status == "refunded",
                               request_id=reply.request_id)
+
+    def connect_domain(self, domain: str, *, idempotency_key: str) -> DomainConnection:
+        """POST /v1/domains with the hostname (document 002, "After the purchase": the
+        same hostname, so Domainee mints a TLS certificate and starts proxying). The
+        document gives the body only as the hostname, so nothing else is sent; pointing
+        the registrar's DNS at the edge (one CNAME) is the caller's to do, as the
+        document says. Sent with an Idempotency-Key, which Domainee honours per method x
+        path x key for 24 hours, so the client may retry it. Errors as for purchases
+        (parse_error); the answer's row is read by `parse_connected_domain`."""
+        if not isinstance(idempotency_key, str) or not idempotency_key.strip():
+            raise CallerError("A connect needs an Idempotency-Key.")
+        hostname = clean_hostname(domain)
+        reply = self.http.request("POST", DOMAINS_PATH, json_body={"hostname": hostname},
+                                  headers={"Idempotency-Key": idempotency_key})
+        row = parse_connected_domain(reply.body)
+        return DomainConnection(domain=str(row.get("hostname") or hostname),
+                                upstream_id=row["id"], status=str(row.get("status") or ""),
+                                request_id=reply.request_id, raw=row)
 
     # --- provider hooks -------------------------------------------------------------------
 

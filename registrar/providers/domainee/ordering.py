@@ -61,11 +61,14 @@ def place(provider: DomaineeProvider, placement: DomainPlacement) -> PlacedOrder
         hostname=placement.domain, years=placement.years, registrant=_registrant(placement),
         max_total=Money(placement.quote["ceiling_minor"], placement.currency),
         customer_reference=placement.customer_reference,
-        idempotency_key=placement.idempotency_key)
+        idempotency_key=placement.idempotency_key,
+        auto_connect=dict(placement.auto_connect) if placement.auto_connect else None)
     # Document 002's 502 registration_failed carries no purchase row: the amount charged
     # (and refunded) is not stated, so it can only be the ceiling at most.
     return PlacedOrder(record=purchase_record(result), request_id=result.request_id,
-                       estimated=result.purchase is None)
+                       estimated=result.purchase is None,
+                       connected_domain_id=(result.purchase.connected_domain_id
+                                            if result.purchase is not None else ""))
 
 
 def settle(provider: DomaineeProvider, placement: DomainPlacement) -> OrderRecord | None:

@@ -44,6 +44,17 @@ AUTO_CONNECT_KEYS = frozenset({"origin_url", "keep_host"})
 
 
 
+def clean_hostname(hostname: object) -> str:
+    """A hostname as Domainee takes it (ASCII, lowercased), or ValidationError keyed
+    "hostname", sending nothing."""
+    if not isinstance(hostname, str):
+        raise ValidationError({"hostname": ["Enter the domain name as text."]})
+    try:
+        return to_ascii(hostname)
+    except ValidationError as exc:
+        raise ValidationError({"hostname": exc.messages}) from None
+
+
 def _add(errors: dict[str, list[str]], key: str, *messages: str) -> None:
     errors.setdefault(key, []).extend(messages)
 

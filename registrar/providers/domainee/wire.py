@@ -30,6 +30,8 @@ from registrar.providers.errors import (
 from registrar.providers.http import PARSE_ERRORS, parse_timestamp
 
 PURCHASES_PATH = "/v1/domain-purchases"
+#: Connecting a hostname to Domainee's edge (a TLS certificate, proxying).
+DOMAINS_PATH = "/v1/domains"
 # Domainee charges in USD; the document gives no other currency for maxTotalCents.
 PURCHASE_CURRENCY = "USD"
 WEBHOOK_EVENTS = frozenset({"domain_purchase.completed", "domain_purchase.failed"})
@@ -399,3 +401,18 @@ def purchase_page(body: Any) -> tuple[list[Any], tuple[str, str] | None]:
     return records, None
 
 
+
+
+def parse_connected_domain(body: Any) -> dict[str, Any]:
+    """The /v1/domains row a connect answered with. Document 002 only says the row has
+    an id (a purchase's `connectedDomainId` names it); assumed, as for purchases, the row
+    under `domain` (a bare row is read as well), its id under `id`. KeyError/TypeError/
+    ValueError when there is no id."""
+    if not isinstance(body, Mapping):
+        raise TypeError("the connect answer is not a JSON object")
+    row = body.get("domain") if isinstance(body.get("domain"), Mapping) else body
+    upstream_id = row["id"]
+    if isinstance(upstream_id, bool) or not isinstance(upstream_id, str | int) or not str(
+            upstream_id).strip() or len(str(upstream_id)) > 64:
+        raise ValueError(f"not a domain id: {upstream_id!r}")
+    return {**row, "id": str(upstream_id)}

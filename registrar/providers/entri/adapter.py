@@ -31,20 +31,26 @@ from registrar.providers import secrets
 from registrar.providers.base import (
     Capability,
     DomainOffer,
+    DomainPlacement,
+    DomainQuote,
+    DomainQuoteRequest,
     Done,
     KnownOrder,
     Money,
     OnMalformed,
+    OrderAction,
     OrderRecord,
     OrderState,
+    PlacedOrder,
     Provider,
     PushedEvent,
     RegistrationRecord,
     RegistrationRef,
     RegistrationView,
+    TransferOutStarted,
 )
 from registrar.providers.endpoints import https_link
-from registrar.providers.entri import dns, wire
+from registrar.providers.entri import dns, ordering, wire
 from registrar.providers.entri.wire import (
     ENTRI_STATUSES,
     ContactValidation,
@@ -54,9 +60,11 @@ from registrar.providers.entri.wire import (
     parse_domain,
     parse_error,
     parse_order,
+    registration_state,
     upstream_name,
 )
 from registrar.providers.errors import (
+    AuthcodeUnavailable,
     AuthenticationFailed,
     CallerError,
     ConfigurationError,
@@ -155,15 +163,24 @@ def _caller_order_id(order_id: str) -> str:
 class EntriProvider(Provider):
     kind = "entri"
     display_name = "Entri Sell Enterprise"
-    # Transfers in and out are order flows here, not registration operations: no
-    # AUTH_CODE, PUSH_TRANSFER or TRANSFER_OUT_DECISION. Entri has no lock, privacy,
-    # DNSSEC, host, process or contact endpoints.
+    # A transfer in is an order (DOMAIN_ORDERS, action transfer); a transfer out is
+    # started on the registration and answers with the auth code (TRANSFER_OUT_START).
+    # No AUTH_CODE reveal, PUSH_TRANSFER or TRANSFER_OUT_DECISION. Entri has no lock,
+    # privacy, DNSSEC, host, process or contact endpoints.
     capabilities = frozenset({
         Capability.AUTO_RENEW, Capability.VERIFICATION_RESEND, Capability.DNS_RECORDS,
         Capability.REGISTRATION_SYNC, Capability.REGISTRATION_READ, Capability.ORDER_MIRROR,
         Capability.ORDER_FOLLOW, Capability.BILLING_LINK, Capability.WEBHOOKS,
-        Capability.DOMAIN_SEARCH,
+        Capability.DOMAIN_SEARCH, Capability.DOMAIN_ORDERS, Capability.ORDER_STATUS,
+        Capability.TRANSFER_OUT_START,
     })
+    ordering_actions = frozenset({OrderAction.REGISTER, OrderAction.TRANSFER})
+    # A transfer in always carries the WHOIS contact; a registration only when the
+    # application is not in lightning mode (an account option: the quote asks then).
+    order_owner_required = frozenset({OrderAction.TRANSFER})
+    # POST /orders takes no term: an order is one billing period (pricing.billingPeriod).
+    order_fixed_term_years = 1
+    unshown_order_not_placed = "Entri lists every order it took, paid or not"
     # The applicationId: every call carries it, and the JWT is minted for it.
     requires_account_ref = True
 
@@ -590,6 +607,35 @@ class EntriProvider(Provider):
         """Entri "checks and updates" the status on this call (it may ask the registry)."""
         path = f"/orders/{_caller_order_id(order_id)}/status"
         return order_state(self._body(self._call("GET", path))["status"])
+
+    def check_order_status(self, upstream_id: str) -> OrderRecord:
+        """Check Order Status: Entri checks (and updates) the order, and answers its
+        status only: a partial record."""
+        return OrderRecord(upstream_id=_caller_order_id(upstream_id),
+                           state=self.order_status(upstream_id))
+
+    # --- the quote -> confirm flow (registrar/providers/entri/ordering.py) --------------
+
+    def quote_domain_order(self, request: DomainQuoteRequest) -> DomainQuote:
+        return ordering.quote(self, request)
+
+    def place_domain_order(self, placement: DomainPlacement) -> PlacedOrder:
+        return ordering.place(self, placement)
+
+    def settle_placement(self, placement: DomainPlacement) -> OrderRecord | None:
+        return ordering.settle(self, placement)
+
+    def start_transfer_out(self, ref: RegistrationRef) -> TransferOutStarted:
+        """Domain Transfer Out: the answer's auth code goes to staff once, never to a log.
+        The domain is then under transfer (transfer_started) until it leaves."""
+        info = self.transfer_out(ref.name)
+        if not info.auth_code:
+            raise AuthcodeUnavailable(
+                "Entri started the transfer but sent no auth code: ask Entri for it.",
+                code="authcode_missing", status=200)
+        return TransferOutStarted(
+            auth_code=info.auth_code, status=info.status.value,
+            changes={"status": registration_state(info.status.value).value})
 
     @classmethod
     def parse_webhook(cls, payload: Mapping[str, Any]) -> PushedEvent:

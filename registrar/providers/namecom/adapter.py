@@ -20,8 +20,16 @@ Endpoints:
 - Create Transfer     POST /core/v1/transfers  {"domainName", "authCode", "privacyEnabled"?,
                       "purchasePrice"?}
 
-Zone Check and TLD Pricing are deliberately absent: 004 "What not to do" forbids using
-Zone Check for purchaseType or prices, and TLD Pricing has no premium prices.
+- Zone Check          POST /core/v1/zonecheck  {"domainNames"} -> {"results":
+                      [{"domainName", "available"}], "total", "removed"}
+- TLD Pricing         GET  /core/v1/tldpricing?tlds=..&duration=N&perPage=..&page=..
+                      -> {"pricing": [{"tld", "duration", "registrationPrice",
+                      "renewalPrice", "transferInPrice", ...}], "nextPage"?, "lastPage"?}
+
+004's endpoint roles bound the last two: Zone Check is a fast DNS signal for a bulk
+browse UI, "available only", never a purchaseType or a price ("What not to do"); TLD
+Pricing is TLD-level list prices, non-premium. Neither feeds an order: the domain search
+shows them as a hint and a list price, marked as such.
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ from registrar.providers.base import (
     Money,
     OrderAction,
     PlacedOrder,
+    TldListPrice,
+    ZoneHint,
 )
 from registrar.providers.errors import CallerError, MalformedResponse, ProviderError, error_for
 from registrar.providers.http import HttpProvider, guard_parsing
@@ -58,6 +68,10 @@ from registrar.providers.namecom.pricing import (
 )
 
 API = "/core/v1"
+# TLD Pricing takes at most 25 TLDs per request (the Core API's limit); a search asks for
+# far fewer (registrar.domain_search.MAX_TLDS), so one page is the rule.
+TLD_PRICING_MAX = 25
+TLD_PRICING_MAX_PAGES = 4
 
 # Doc silent on machine error codes: name.com answers {"message": ..., "details": ...}.
 # 004 Transfers quotes two messages of Create Transfer; they get codes and staff
@@ -177,7 +191,8 @@ class Purchase:
 class NamecomProvider(HttpProvider):
     kind = "namecom"
     display_name = "name.com"
-    capabilities = frozenset({Capability.DOMAIN_ORDERS, Capability.DOMAIN_SEARCH})
+    capabilities = frozenset({Capability.DOMAIN_ORDERS, Capability.DOMAIN_SEARCH,
+                              Capability.ZONE_CHECK, Capability.TLD_LIST_PRICES})
     # HTTP basic auth with the API username: the account reference.
     requires_account_ref = True
     ordering_actions = frozenset({OrderAction.REGISTER, OrderAction.TRANSFER,
@@ -281,6 +296,54 @@ class NamecomProvider(HttpProvider):
             offers.append(_offer_of(discovery, years, term_price=price,
                                     estimated=years > 1 and not acquisition))
         return offers
+
+    def zone_check(self, domains: Sequence[str]) -> list[ZoneHint]:
+        """Zone Check: cached zone files, for browsing only (004: "available only", no
+        pricing or purchaseType). Names name.com removes from the batch (invalid, a TLD
+        it does not check) are absent from the answer; an `available` that is not a
+        boolean is read as not stated."""
+        if isinstance(domains, str) or not domains:
+            raise CallerError("Pass a non-empty list of domain names.")
+        reply = self.http.request("POST", f"{API}/zonecheck",
+                                  json_body={"domainNames": list(domains)}, reads_only=True)
+        hints = []
+        for result in (reply.body or {}).get("results") or []:
+            available = result.get("available")
+            hints.append(ZoneHint(domain=str(result["domainName"]).lower(),
+                                  free_in_zone=available if isinstance(available, bool)
+                                  else None))
+        return hints
+
+    def tld_list_prices(self, tlds: Sequence[str], *, years: int) -> list[TldListPrice]:
+        """TLD Pricing for `tlds` over `years` (name.com's `duration`, 1 to 10): the
+        account's list prices, non-premium (004: "TLD tables only"). At most 25 TLDs
+        per request (name.com's limit); pages are followed while nextPage says so."""
+        if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= 10:
+            raise CallerError("years must be an int from 1 to 10.")
+        wanted = [str(tld).lower().lstrip(".") for tld in tlds]
+        if not wanted or len(wanted) > TLD_PRICING_MAX:
+            raise CallerError(f"Ask for 1 to {TLD_PRICING_MAX} TLDs.")
+        prices: list[TldListPrice] = []
+        page = 1
+        for _ in range(TLD_PRICING_MAX_PAGES):
+            reply = self.http.request("GET", f"{API}/tldpricing", params={
+                "tlds": wanted, "duration": years, "perPage": TLD_PRICING_MAX, "page": page})
+            body = reply.body or {}
+            for entry in body.get("pricing") or []:
+                tld = str(entry["tld"]).lower()
+                if tld not in wanted:
+                    continue
+                prices.append(TldListPrice(
+                    tld=tld, years=int(entry.get("duration") or years),
+                    registration=_price(entry.get("registrationPrice"), "registrationPrice"),
+                    renewal=_price(entry.get("renewalPrice"), "renewalPrice"),
+                    transfer=_price(entry.get("transferInPrice"), "transferInPrice")))
+            following = body.get("nextPage")
+            if not isinstance(following, int) or isinstance(following, bool) or (
+                    following <= page):
+                break
+            page = following
+        return prices
 
     def get_pricing(self, domain: str, years: int) -> RegistryPricing:
         """Get Pricing for `years`. `years` is always sent (never left to the TLD

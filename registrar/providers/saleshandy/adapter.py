@@ -29,6 +29,7 @@ from registrar.providers.base import (
     Capability,
     DomainOffer,
     EmailOrderPlaced,
+    EmailPlan,
     KnownOrder,
     OnMalformed,
     OrderRecord,
@@ -48,6 +49,7 @@ from registrar.providers.saleshandy.rules import (
     DEFAULT_PLAN_TYPE,
     EMAIL_SERVICE_PROVIDERS,
     MAILBOX_NAME_COUNT,
+    PLAN_TYPES,
     add_error,
     bare_domain,
     clean_order,
@@ -59,6 +61,7 @@ from registrar.providers.saleshandy.wire import (
     list_in,
     parse_domain,
     parse_error,
+    parse_plans,
     payload,
 )
 from registrar.values.names import to_ascii
@@ -78,7 +81,8 @@ class SaleshandyProvider(HttpProvider):
     kind = "saleshandy"
     display_name = "Saleshandy"
     capabilities = frozenset({Capability.EMAIL_ORDERS, Capability.ORDER_MIRROR,
-                              Capability.REGISTRATION_SYNC, Capability.DOMAIN_SEARCH})
+                              Capability.REGISTRATION_SYNC, Capability.DOMAIN_SEARCH,
+                              Capability.EMAIL_ORDER_TOOLS})
     email_service_providers = EMAIL_SERVICE_PROVIDERS
     # Document 003 lists the plan types without describing them; the labels only spell
     # the values out. Azure is only sold quarterly (clean_order refuses the others).
@@ -151,6 +155,21 @@ class SaleshandyProvider(HttpProvider):
         suggestions = list_in(payload(reply.body), "mailboxNames", "mailboxes", "emails",
                                "suggestions")
         return [str(s["email"]) if isinstance(s, Mapping) else str(s) for s in suggestions]
+
+    def email_plans(self) -> list[EmailPlan]:
+        """The plans, as `parse_plans` reads them (the order's own ESPs and cycles)."""
+        return parse_plans(self.get_plans(), providers=EMAIL_SERVICE_PROVIDERS,
+                           plan_types=PLAN_TYPES)
+
+    def email_domain_candidates(self, query: str) -> list[DomainOffer]:
+        """The search for `query`: the domains Saleshandy offers for it."""
+        return [_saleshandy_offer(entry, _entry_name(entry))
+                for entry in self.search_domains(query)]
+
+    def suggest_mailbox_names(self, *, first_name: str, last_name: str, domain: str,
+                              count: int) -> list[str]:
+        return self.generate_mailbox_names(first_name=first_name, last_name=last_name,
+                                           domain=domain, count=count)
 
     def create_order(
         self,

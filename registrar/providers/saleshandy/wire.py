@@ -8,9 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from registrar.providers.base import EmailPlan, Money
 from registrar.providers.errors import ProviderError, error_for
 
 IN_PROGRESS = "inProgress"
+# Doc silent on the plans' currency: Saleshandy bills in US dollars (assumed), in cents.
+PLAN_CURRENCY = "USD"
 
 
 # --- Answers ---------------------------------------------------------------------------
@@ -125,3 +128,39 @@ def parse_error(status: int, body: Any, text: str, request_id: str) -> ProviderE
     return error_for(status, code, upstream_message=str(message), request_id=request_id)
 
 
+
+
+def _cents(entry: Mapping[str, Any], *names: str) -> Money | None:
+    for name in names:
+        value = entry.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return Money(value, PLAN_CURRENCY)
+    return None
+
+
+def parse_plans(value: Any, *, providers: tuple[str, ...],
+                plan_types: tuple[str, ...]) -> list[EmailPlan]:
+    """GET /v1/domain/plans, unwrapped. Document 003 names the endpoint only; read are
+    {ESP: {planType: {"mailboxPriceCents", "domainPriceCents"}}} and a list (or "plans")
+    of {"emailServiceProvider", "planType", "mailboxPriceCents", "domainPriceCents"}.
+    Only the mailbox providers and plan types an order can carry are kept; a price that
+    is not whole cents is left unstated. ValueError when neither shape is there."""
+    entries: list[tuple[str, str, Mapping[str, Any]]] = []
+    if isinstance(value, Mapping) and isinstance(value.get("plans"), list):
+        value = value["plans"]
+    if isinstance(value, list):
+        for entry in value:
+            if isinstance(entry, Mapping):
+                entries.append((str(entry.get("emailServiceProvider") or ""),
+                                str(entry.get("planType") or ""), entry))
+    elif isinstance(value, Mapping):
+        for esp, plans in value.items():
+            if isinstance(plans, Mapping):
+                entries.extend((str(esp), str(plan), prices) for plan, prices in plans.items()
+                               if isinstance(prices, Mapping))
+    else:
+        raise ValueError("the plans are neither a list nor an object")
+    return [EmailPlan(email_service_provider=esp, plan_type=plan,
+                      mailbox_price=_cents(prices, "mailboxPriceCents"),
+                      domain_price=_cents(prices, "domainPriceCents"))
+            for esp, plan, prices in entries if esp in providers and plan in plan_types]

@@ -68,7 +68,7 @@ from tests.registrar.providers.domain_api.shapes import (
 COVERED_METHODS = {
     "ping",  # close() comes from HttpProvider
     "list_contacts", "get_contact", "create_contact", "update_contact", "delete_contact",
-    "resend_contact_verification",
+    "resend_contact_verification", "list_contact_page", "iter_contacts",
     "list_registrations", "iter_registrations", "get_registration", "check_availability",
     "iter_registration_pages",  # its requests: tests/registrar/test_sync_split.py
     "suggestions",
@@ -102,7 +102,8 @@ def test_capabilities_cover_every_endpoint_family():
         Capability.ROLE_CONTACTS, Capability.NAMESERVERS, Capability.HOSTS,
         Capability.AUTH_CODE, Capability.TRANSFER_OUT_DECISION, Capability.PUSH_TRANSFER,
         Capability.VERIFICATION_RESEND, Capability.FORCE_SYNC, Capability.PROCESSES,
-        Capability.CONTACTS, Capability.REGISTRATION_SYNC, Capability.REGISTRATION_READ,
+        Capability.CONTACTS, Capability.CONTACT_LIST, Capability.REGISTRATION_SYNC,
+        Capability.REGISTRATION_READ,
         Capability.DOMAIN_ORDERS, Capability.ORDER_FOLLOW, Capability.DOMAIN_SEARCH,
     }
     for capability in provider.capabilities:
@@ -147,6 +148,45 @@ def test_list_contacts(q, params):
     assert contacts[0].raw == contact_payload(501)
     assert contacts[1].fields == contact_fields(502, first_name="Grace")
     assert contacts[1].split_from_upstream_id == 501
+
+
+def test_list_contact_page_reads_one_page_of_many():
+    api, upstream = domain_api(respond(200, {
+        "domain_contacts": [contact_payload(501)],
+        "meta": {"page": 2, "per_page": 1, "total": 3, "next_page": 3}}))
+
+    records, next_page = api.list_contact_page(page=2, per_page=1)
+
+    assert_sent(upstream.only, "GET", "/api/domain_contacts",
+                params={"page": "2", "per_page": "1"})
+    assert next_page == 3
+    assert [r.fields for r in records] == [contact_fields(501)]
+
+
+def test_iter_contacts_follows_next_page_lazily_and_takes_no_meta_as_the_whole_list():
+    pages = [
+        {"domain_contacts": [contact_payload(501), contact_payload(502)],
+         "meta": {"page": 1, "per_page": 2, "total": 3, "next_page": 2}},
+        {"domain_contacts": [contact_payload(503)]},  # no meta: nothing follows
+    ]
+    api, upstream = domain_api(*(respond(200, page) for page in pages))
+
+    iterator = api.iter_contacts(page_size=2)
+    first = next(iterator)
+    assert upstream.count == 1, "pages are fetched lazily"
+    rest = list(iterator)
+
+    assert [r.upstream_id for r in [first, *rest]] == [501, 502, 503]
+    for number, request in enumerate(upstream.requests, start=1):
+        assert_sent(request, "GET", "/api/domain_contacts",
+                    params={"page": str(number), "per_page": "2"})
+
+
+def test_iter_contacts_refuses_paging_that_goes_backwards():
+    api, _ = domain_api(respond(200, {"domain_contacts": [contact_payload(501)],
+                                      "meta": {"page": 1, "next_page": 1}}))
+    with pytest.raises(MalformedResponse):
+        list(api.iter_contacts())
 
 
 def test_get_contact():

@@ -196,7 +196,7 @@ def assert_sent(request: httpx.Request, method: str, path: str, *, body: Any = N
 
 COVERED_METHODS = {"ping", "order_idempotency_key", "purchase", "iter_purchases",
                    "iter_orders", "quote_domain_order", "place_domain_order",
-                   "settle_placement"}
+                   "settle_placement", "connect_domain"}
 
 
 def test_every_public_method_is_covered_here():
@@ -210,7 +210,9 @@ def test_every_public_method_is_covered_here():
 def test_kind_capabilities_and_order_rules(provider):
     assert provider.kind == "domainee"
     assert provider.capabilities == frozenset({Capability.DOMAIN_ORDERS,
-                                               Capability.ORDER_MIRROR, Capability.WEBHOOKS})
+                                               Capability.ORDER_MIRROR, Capability.WEBHOOKS,
+                                               Capability.AUTO_CONNECT,
+                                               Capability.DOMAIN_CONNECT})
     assert provider.supports(Capability.DOMAIN_ORDERS)
     assert not provider.supports(Capability.ORDER_FOLLOW)
     # Document 002 buys new registrations for a registrant given in full, with no
@@ -1089,3 +1091,37 @@ def test_a_failed_purchase_webhook_ends_as_a_refunded_order_with_its_money(
         (LedgerEntry.Kind.PAYMENT, 1518), (LedgerEntry.Kind.REFUND, 1518)]
     assert order.registration is None  # refunded: nothing was delivered
     assert webhook_receive(account=domainee_account, payload=event) == "duplicate"
+
+
+# --- POST /v1/domains: connecting a hostname to the edge -----------------------------------
+
+
+def test_connect_domain_sends_the_hostname_with_the_key(provider, fake):
+    connection = provider.connect_domain("JanesBakery.com",
+                                         idempotency_key="backoffice-connect-janesbakery.com")
+    [sent] = fake.requests
+    assert (sent.method, sent.url.path) == ("POST", "/v1/domains")
+    assert json.loads(sent.content) == {"hostname": "janesbakery.com"}
+    assert sent.headers["Idempotency-Key"] == "backoffice-connect-janesbakery.com"
+    assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert (connection.domain, connection.upstream_id) == ("janesbakery.com", "dom_c1")
+
+
+def test_connect_domain_refuses_a_bad_name_or_no_key_before_sending(provider, fake):
+    from django.core.exceptions import ValidationError
+
+    from registrar.providers.errors import CallerError
+
+    with pytest.raises(ValidationError):
+        provider.connect_domain("not a name", idempotency_key="k")
+    with pytest.raises(CallerError):
+        provider.connect_domain("janesbakery.com", idempotency_key=" ")
+    assert fake.requests == []
+
+
+def test_connect_domain_answer_without_an_id_is_malformed(provider, fake):
+    from registrar.providers.errors import MalformedResponse
+
+    fake.script("POST", "/v1/domains", respond(201, {"domain": {"hostname": "x.com"}}))
+    with pytest.raises(MalformedResponse):
+        provider.connect_domain("janesbakery.com", idempotency_key="k")

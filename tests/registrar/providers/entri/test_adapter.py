@@ -143,6 +143,11 @@ COVERED_METHODS = {
     "transfer_out", "validate_contact", "list_orders", "iter_orders", "place_order",
     "get_order", "read_order", "order_status", "billing_link", "domain_offer",
     "domain_suggestions",
+    # The ordering hooks and the transfer out through services, request by request:
+    # tests/billing/test_entri_ordering.py, test_order_status.py and
+    # tests/registrar/test_entri_transfer_out.py.
+    "quote_domain_order", "place_domain_order", "settle_placement", "check_order_status",
+    "start_transfer_out",
 }
 # Class-level hooks, read without a client: tested in test_wire and test_dns.
 CLASS_HOOKS = {"parse_webhook", "clean_dns_records"}
@@ -174,7 +179,8 @@ def test_kind_and_capabilities(provider):
         Capability.AUTO_RENEW, Capability.VERIFICATION_RESEND, Capability.DNS_RECORDS,
         Capability.REGISTRATION_SYNC, Capability.REGISTRATION_READ, Capability.ORDER_MIRROR,
         Capability.ORDER_FOLLOW, Capability.BILLING_LINK, Capability.WEBHOOKS,
-        Capability.DOMAIN_SEARCH}
+        Capability.DOMAIN_SEARCH, Capability.DOMAIN_ORDERS, Capability.ORDER_STATUS,
+        Capability.TRANSFER_OUT_START}
     for absent in (Capability.LOCK, Capability.PRIVACY, Capability.DNSSEC, Capability.HOSTS,
                    Capability.PROCESSES, Capability.CONTACTS, Capability.AUTH_CODE,
                    Capability.PUSH_TRANSFER, Capability.TRANSFER_OUT_DECISION,

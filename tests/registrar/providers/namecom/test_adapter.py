@@ -151,7 +151,8 @@ def check_path() -> str:
 COVERED_METHODS = {
     "ping", "check_availability", "check_domain", "search", "get_pricing",
     "create_domain", "renew_domain", "transfer_domain", "quote_domain_order",
-    "place_domain_order", "domain_offer", "domain_suggestions",
+    "place_domain_order", "domain_offer", "domain_suggestions", "zone_check",
+    "tld_list_prices",
 }
 
 
@@ -165,7 +166,8 @@ def test_kind_capabilities_and_order_rules():
     provider, _ = scripted(respond())
     assert isinstance(provider, Provider)
     assert provider.kind == "namecom"
-    assert provider.capabilities == {Capability.DOMAIN_ORDERS, Capability.DOMAIN_SEARCH}
+    assert provider.capabilities == {Capability.DOMAIN_ORDERS, Capability.DOMAIN_SEARCH,
+                                     Capability.ZONE_CHECK, Capability.TLD_LIST_PRICES}
     # All three purchases; name.com uses the account's default contacts when none are
     # sent, so no registrant is required, and it quotes its own prices (no ceiling).
     assert provider.ordering_actions == {OrderAction.REGISTER, OrderAction.TRANSFER,
@@ -985,3 +987,41 @@ def test_domain_suggestions_search_every_purchase_type_in_the_tlds():
                 body={"keyword": "shoe", "tldFilter": ["com", "luxe"]})
     assert [(o.domain, o.term_price, o.term_estimated) for o in offers] == [
         ("shoe.com", usd("25.98"), True), ("shoes.luxe", usd("80.00"), False)]
+
+
+# --- Zone Check and TLD Pricing (004's endpoint roles: a hint, and list prices) -----------
+
+
+def test_zone_check_sends_the_names_and_reads_available_only():
+    provider, upstream = scripted(respond(200, {"results": [
+        {"domainName": "Bakery.com", "available": True},
+        {"domainName": "bakery.net", "available": "yes"}], "total": 2, "removed": 1}))
+    hints = provider.zone_check(["bakery.com", "bakery.net", "bakery.notatld"])
+    assert_sent(upstream.only, "POST", "/core/v1/zonecheck",
+                body={"domainNames": ["bakery.com", "bakery.net", "bakery.notatld"]})
+    assert [(h.domain, h.free_in_zone) for h in hints] == [("bakery.com", True),
+                                                           ("bakery.net", None)]
+
+
+def test_tld_pricing_sends_tlds_and_duration_and_reads_the_list_prices():
+    provider, upstream = scripted(respond(200, {"pricing": [
+        {"tld": "com", "duration": 2, "registrationPrice": 27.98, "renewalPrice": 29.98,
+         "transferInPrice": 9.99},
+        {"tld": "org", "duration": 2, "registrationPrice": 1.0}], "lastPage": 1}))
+    [price] = provider.tld_list_prices(["com", "net"], years=2)
+    request = upstream.only
+    assert (request.method, request.url.path) == ("GET", "/core/v1/tldpricing")
+    assert request.url.params.get_list("tlds") == ["com", "net"]
+    assert request.url.params["duration"] == "2"
+    assert (price.tld, price.years, price.registration.amount_minor,
+            price.renewal.amount_minor, price.transfer.amount_minor) == (
+        "com", 2, 2798, 2998, 999)
+
+
+def test_tld_pricing_refuses_a_bad_term_before_sending():
+    from registrar.providers.errors import CallerError
+
+    provider, upstream = scripted(respond(200, {"pricing": []}))
+    with pytest.raises(CallerError):
+        provider.tld_list_prices(["com"], years=0)
+    assert upstream.count == 0

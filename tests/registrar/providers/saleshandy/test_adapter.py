@@ -99,7 +99,8 @@ def test_every_public_method_is_covered_here():
     assert public == {"ping", "search_domains", "get_plans", "generate_mailbox_names",
                       "create_order", "list_domains", "poll_order", "place_email_order",
                       "refresh_email_order", "iter_orders", "iter_registrations",
-                      "domain_offer", "domain_suggestions"}
+                      "domain_offer", "domain_suggestions", "email_plans",
+                      "email_domain_candidates", "suggest_mailbox_names"}
 
 
 def test_kind_capabilities_and_order_choices():
@@ -108,7 +109,7 @@ def test_kind_capabilities_and_order_choices():
     assert provider.display_name == "Saleshandy"
     assert provider.capabilities == frozenset({
         Capability.EMAIL_ORDERS, Capability.ORDER_MIRROR, Capability.REGISTRATION_SYNC,
-        Capability.DOMAIN_SEARCH})
+        Capability.DOMAIN_SEARCH, Capability.EMAIL_ORDER_TOOLS})
     assert SaleshandyProvider.email_service_providers == ("Google", "Microsoft", "Azure")
     # The first plan is Saleshandy's default (document 003: quarterly).
     assert [value for value, _ in SaleshandyProvider.email_plan_choices] == [
@@ -702,3 +703,45 @@ def test_domain_suggestions_are_the_search_for_the_label():
     assert_sent(fake.only, "GET", "/v1/domain/search", params={"domain": "tryoutreach"})
     assert [o.domain for o in offers] == ["tryoutreach.com", "tryoutreach.io",
                                           "tryoutreach.co"]
+
+
+# --- The order form's tools: plans, candidates, mailbox names ---------------------------
+
+
+def test_email_plans_read_the_plans_with_their_prices():
+    provider, fake, _ = connect()
+    plans = provider.email_plans()
+    assert_sent(fake.requests[-1], "GET", "/v1/domain/plans")
+    quarterly = {(p.email_service_provider, p.plan_type): p for p in plans}
+    google = quarterly[("Google", "quarterly")]
+    assert (google.mailbox_price.amount_minor, google.domain_price.amount_minor) == (900, 1500)
+    assert ("Azure", "annualFlexi") not in quarterly
+
+
+def test_email_plans_read_a_list_as_well_and_skip_what_an_order_cannot_carry():
+    provider, _ = scripted(respond(200, {"payload": {"plans": [
+        {"emailServiceProvider": "Google", "planType": "annualFixed",
+         "mailboxPriceCents": 2700},
+        {"emailServiceProvider": "Yahoo", "planType": "quarterly", "mailboxPriceCents": 1}]}}))
+    [plan] = provider.email_plans()
+    assert (plan.email_service_provider, plan.plan_type, plan.domain_price) == (
+        "Google", "annualFixed", None)
+
+
+def test_email_domain_candidates_search_by_name():
+    provider, fake, _ = connect()
+    offers = provider.email_domain_candidates("acmeoutreach")
+    assert_sent(fake.requests[-1], "GET", "/v1/domain/search",
+                params={"domain": "acmeoutreach"})
+    assert [o.domain for o in offers] == ["acmeoutreach.com", "acmeoutreach.io",
+                                          "acmeoutreach.co"]
+
+
+def test_suggest_mailbox_names_posts_the_sender_and_count():
+    provider, fake, _ = connect()
+    names = provider.suggest_mailbox_names(first_name="John", last_name="Smith",
+                                           domain="acmeoutreach.com", count=2)
+    assert_sent(fake.requests[-1], "POST", "/v1/domain/generate-mailbox-names",
+                body={"firstName": "John", "lastName": "Smith", "domain": "acmeoutreach.com",
+                      "count": 2})
+    assert names == ["john.smith@acmeoutreach.com", "john@acmeoutreach.com"]
